@@ -1,0 +1,67 @@
+# Quick start: `make example` serves the example project, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PORT ?= 8000
+PG_URL ?= postgres://root@127.0.0.1:5432/postgres
+
+# pyenv installs every Python but only shims the global one: put all of them on PATH for tox.
+PYENV_BINS := $(wildcard $(HOME)/.pyenv/versions/3.11*/bin $(HOME)/.pyenv/versions/3.12*/bin $(HOME)/.pyenv/versions/3.13*/bin)
+empty :=
+space := $(empty) $(empty)
+ifneq ($(PYENV_BINS),)
+export PATH := $(subst $(space),:,$(PYENV_BINS)):$(PATH)
+endif
+
+TOX_SQLITE := py311-dj52-sqlite,py312-dj6-sqlite,py313-dj6-sqlite
+TOX_POSTGRES := py311-dj52-postgres,py312-dj6-postgres,py313-dj6-postgres
+
+.PHONY: help venv test quicktest lint example bench docs clean
+
+help:
+	@echo "make example   serve the example project on 127.0.0.1:$(PORT)"
+	@echo "make test      run the whole suite (tox) on SQLite and, when reachable, PostgreSQL"
+	@echo "make quicktest run the suite once in .venv (SQLite, or DATABASE_URL)"
+	@echo "make lint      ruff + mypy"
+
+$(VENV)/.installed: pyproject.toml example_project/requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,lint]' -r example_project/requirements.txt tox
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	@set -e; \
+	if $(VENV)/bin/python -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  envs="$(TOX_SQLITE),$(TOX_POSTGRES),lint"; backends="SQLite and PostgreSQL"; \
+	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
+	  echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but $(PG_URL) does not answer." >&2; exit 1; \
+	else \
+	  echo "PostgreSQL does not answer at $(PG_URL): running the suite on SQLite only."; \
+	  envs="$(TOX_SQLITE),lint"; backends="SQLite only"; \
+	fi; \
+	PG_URL='$(PG_URL)' $(VENV)/bin/tox run -e $$envs; \
+	echo "Database backends exercised: $$backends"
+
+quicktest: venv
+	$(VENV)/bin/pytest
+
+lint: venv
+	$(VENV)/bin/ruff check src tests example_project
+	$(VENV)/bin/ruff format --check src tests example_project
+	$(VENV)/bin/mypy
+
+example: venv
+	cd example_project && ../$(VENV)/bin/python manage.py migrate --noinput
+	cd example_project && ../$(VENV)/bin/python manage.py seed_demo
+	cd example_project && ../$(VENV)/bin/python manage.py try_it --port $(PORT)
+	cd example_project && ../$(VENV)/bin/gunicorn example.wsgi:application \
+	  --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
+
+bench: venv
+	$(VENV)/bin/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .tox build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

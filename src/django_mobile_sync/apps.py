@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class MobileSyncConfig(AppConfig):
+    name = "django_mobile_sync"
+    label = "django_mobile_sync"
+    verbose_name = "Mobile sync"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks, conf  # noqa: F401  (registers checks and the settings listener)

@@ -1,0 +1,76 @@
+"""The ``MOBILE_SYNC`` settings dict, read through :data:`sync_settings`.
+
+Values are read from ``django.conf.settings`` on every access, so ``override_settings``
+works in tests, and import strings are resolved when they are used.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # SyncDomain declarations (instances of SyncDomain or dicts of its arguments).
+    "DOMAINS": [],
+    # Push: most entries one batch may carry.
+    "MAX_BATCH_SIZE": 1000,
+    # Pull: default and largest page, and the byte budget of one page.
+    "DEFAULT_PAGE_SIZE": 100,
+    "MAX_PAGE_SIZE": 1000,
+    "MAX_PAGE_BYTES": 2 * 1024 * 1024,
+    # Largest request body, checked before parsing and again after gunzip.
+    "MAX_BODY_BYTES": 10 * 1024 * 1024,
+    # Idempotency records live this long; a key whose request is still running is locked
+    # for at most IDEMPOTENCY_LOCK_TIMEOUT (so a crashed request does not lock it forever).
+    "IDEMPOTENCY_TTL": timedelta(hours=24),
+    "IDEMPOTENCY_LOCK_TIMEOUT": timedelta(minutes=5),
+    # Tombstones are purged after this long (manage.py purge_tombstones).
+    "TOMBSTONE_RETENTION": timedelta(days=90),
+    # Resolver used by domains that do not name one.
+    "DEFAULT_RESOLVER": "reject",
+    # SyncService subclass used by domains that do not name one.
+    "DEFAULT_SERVICE_CLASS": "django_mobile_sync.service.SyncService",
+    # DRF classes for the sync views; None means DRF's own defaults.
+    "AUTHENTICATION_CLASSES": None,
+    "PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "THROTTLE_CLASSES": [],
+    # Salt for the signed pull cursor.
+    "CURSOR_SALT": "django_mobile_sync.cursor",
+}
+
+IMPORT_STRINGS = {"AUTHENTICATION_CLASSES", "PERMISSION_CLASSES", "THROTTLE_CLASSES"}
+
+
+def import_from_setting(value: Any, setting_name: str) -> Any:
+    """Import ``value`` if it is a dotted path; name the setting when that fails."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return import_string(value)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"Could not import {value!r} for {setting_name}: {exc}"
+        ) from exc
+
+
+class SyncSettings:
+    """Attribute access to ``settings.MOBILE_SYNC`` with :data:`DEFAULTS` filled in."""
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "MOBILE_SYNC", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid MOBILE_SYNC setting: {name!r}")
+        value = self.user_settings.get(name, DEFAULTS[name])
+        if name in IMPORT_STRINGS and value is not None:
+            return [import_from_setting(item, f"MOBILE_SYNC[{name!r}]") for item in value]
+        return value
+
+
+sync_settings = SyncSettings()

@@ -1,0 +1,301 @@
+"""``SyncableModelMixin`` and the app's own models (clock, idempotency, audit and batch logs)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import models, router, transaction
+from django.db.models import F, Func
+from django.utils import timezone
+
+from .changes import next_change_seq
+
+#: Columns every tracked write sets besides the ones it changes.
+STAMP_FIELDS = ("version", "updated_at", "change_seq", "field_versions")
+
+
+class MarkFieldsChanged(Func):
+    """SQL for ``field_versions[name] = version + 1`` for each name, inside an UPDATE."""
+
+    output_field = models.JSONField()
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        super().__init__(F("field_versions"))
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        pairs = ", ".join("%s::text, version + 1" for _ in self.names)
+        return (f'(COALESCE("field_versions", \'{{}}\'::jsonb) || jsonb_build_object({pairs}))',
+                list(self.names))
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # SQLite, MySQL
+        pairs = ", ".join("%s, version + 1" for _ in self.names)
+        return (f"json_set(COALESCE(field_versions, '{{}}'), {pairs})",
+                [f'$."{name}"' for name in self.names])
+
+
+class SyncQuerySet(models.QuerySet):
+    """A queryset whose writes move the change cursor and the version of every row.
+
+    ``update()``, ``delete()`` (a soft delete), ``bulk_create()`` and ``bulk_update()`` all
+    stamp the rows, so changes made by admin actions, business logic or bulk jobs reach
+    devices like changes pushed through the sync API.
+    """
+
+    def alive(self) -> SyncQuerySet:
+        return self.filter(deleted=False)
+
+    def tombstones(self) -> SyncQuerySet:
+        return self.filter(deleted=True)
+
+    def update(self, **kwargs: Any) -> int:
+        changed = [name for name in kwargs if name not in STAMP_FIELDS]
+        with transaction.atomic(using=self.db, savepoint=False):
+            kwargs.setdefault("updated_at", timezone.now())
+            kwargs["version"] = F("version") + 1
+            kwargs["change_seq"] = next_change_seq(self.db)
+            if changed:
+                kwargs["field_versions"] = MarkFieldsChanged(changed)
+            return super().update(**kwargs)
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:  # type: ignore[override]
+        """Turn the rows into tombstones (pull reports them); see :meth:`hard_delete`."""
+        count = self.filter(deleted=False).update(deleted=True, deleted_at=timezone.now())
+        return count, {self.model._meta.label: count}
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+
+    def hard_delete(self) -> tuple[int, dict[str, int]]:
+        """Really delete the rows. Devices are not told: use for purging tombstones."""
+        return super().delete()
+
+    hard_delete.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            seq, now = next_change_seq(self.db), timezone.now()
+            for obj in objs:
+                obj.stamp_write(seq, now, adding=True)
+            return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any,
+                    **kwargs: Any) -> int:
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            seq, now = next_change_seq(self.db), timezone.now()
+            for obj in objs:
+                obj.stamp_write(seq, now, adding=False, changed=fields)
+            return super().bulk_update(objs, [*fields, *STAMP_FIELDS], *args, **kwargs)
+
+
+class SyncManager(models.Manager.from_queryset(SyncQuerySet)):  # type: ignore[misc]
+    """Default manager of synced models: tombstones are hidden."""
+
+    def get_queryset(self) -> SyncQuerySet:
+        return super().get_queryset().filter(deleted=False)
+
+
+AllObjectsManager = models.Manager.from_queryset(SyncQuerySet)
+
+
+class SyncableModelMixin(models.Model):
+    """Makes a model syncable: client id, server version, change cursor and tombstone.
+
+    Add a ``UniqueConstraint`` on ``(tenant fields..., "mobile_id")`` to the model's Meta
+    (a system check asks for it). ``objects`` hides tombstones, ``all_objects`` does not.
+    """
+
+    mobile_id = models.UUIDField(default=uuid.uuid4, db_index=True,
+                                 help_text="Client-generated id of the record.")
+    version = models.PositiveIntegerField(default=1, editable=False,
+                                          help_text="Server version, +1 per accepted change.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    change_seq = models.BigIntegerField(default=0, editable=False, db_index=True,
+                                        help_text="Change cursor position (see docs/cursor.md).")
+    deleted = models.BooleanField(default=False, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    field_versions = models.JSONField(default=dict, blank=True, editable=False,
+                                      help_text="Version at which each field last changed.")
+
+    objects = SyncManager()
+    all_objects = AllObjectsManager()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = dict(zip(field_names, values, strict=False))
+        return instance
+
+    @classmethod
+    def sync_queryset(cls, using: str) -> SyncQuerySet:
+        """Every row, tombstones included, on ``using``: what the sync service reads."""
+        return SyncQuerySet(model=cls, using=using)
+
+    def changed_fields(self) -> list[str]:
+        """Concrete fields whose value differs from the one loaded from the database."""
+        loaded = getattr(self, "_loaded_values", None)
+        names = [f.attname for f in self._meta.concrete_fields if not f.primary_key]
+        if loaded is None:
+            return [n for n in names if n not in STAMP_FIELDS]
+        return [n for n in names if n not in STAMP_FIELDS and n in loaded
+                and getattr(self, n) != loaded[n]]
+
+    def stamp_write(self, seq: int, now: Any, *, adding: bool,
+                    changed: Iterable[str] = ()) -> None:
+        """Set the version, timestamps and change cursor for a write at ``seq``."""
+        if adding:
+            self.version = 1
+            self.created_at = now
+            self.field_versions = {}
+        else:
+            self.version = (self.version or 0) + 1
+            self.field_versions = {**(self.field_versions or {}),
+                                   **{_field_name(self, n): self.version for n in changed}}
+        self.updated_at = now
+        self.change_seq = seq
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        adding = self._state.adding
+        changed = [] if adding else self.changed_fields()
+        with transaction.atomic(using=using, savepoint=False):
+            self.stamp_write(next_change_seq(using), timezone.now(), adding=adding,
+                             changed=changed)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], *STAMP_FIELDS}
+            super().save(*args, **kwargs)
+        self._loaded_values = {f.attname: getattr(self, f.attname)
+                               for f in self._meta.concrete_fields}
+
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        """Turn the record into a tombstone that pull reports to devices."""
+        if self.deleted:
+            return 0, {}
+        self.deleted, self.deleted_at = True, timezone.now()
+        self.save(using=using)
+        return 1, {self._meta.label: 1}
+
+    def hard_delete(self, using: Any = None) -> Any:
+        return super().delete(using=using)
+
+
+def _field_name(instance: models.Model, attname: str) -> str:
+    """``client_id`` -> ``client``: field_versions is keyed by field name."""
+    for f in instance._meta.concrete_fields:
+        if f.attname == attname:
+            return f.name
+    return attname
+
+
+class ChangeClock(models.Model):
+    """The change counter on databases without transaction ids (SQLite)."""
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "change clock"
+
+
+class IdempotencyRecord(models.Model):
+    """One ``Idempotency-Key`` of one user on one domain, and the response it produced."""
+
+    RUNNING, DONE = "running", "done"
+
+    user_key = models.CharField(max_length=150)
+    domain = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, default=RUNNING,
+                             choices=[(RUNNING, "running"), (DONE, "done")])
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    hits = models.PositiveIntegerField(default=0, help_text="Replays served.")
+    created_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_key", "domain", "key"],
+                                               name="mobile_sync_idempotency_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.domain}:{self.key}"
+
+
+class SyncConflict(models.Model):
+    """Audit log: one stale push entry and how it was settled."""
+
+    domain = models.CharField(max_length=100, db_index=True)
+    model = models.CharField(max_length=150)
+    mobile_id = models.UUIDField(db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, db_constraint=False, related_name="+")
+    device_id = models.CharField(max_length=255, blank=True, db_index=True)
+    client_version = models.PositiveIntegerField()
+    server_version = models.PositiveIntegerField()
+    client_data = models.JSONField(default=dict)
+    server_data = models.JSONField(default=dict)
+    resolution = models.CharField(max_length=50, db_index=True)
+    result_data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.domain} {self.mobile_id} ({self.resolution})"
+
+
+class SyncBatch(models.Model):
+    """Batch log: one push, with its counts per status (sync analytics)."""
+
+    domain = models.CharField(max_length=100, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, db_constraint=False, related_name="+")
+    device_id = models.CharField(max_length=255, blank=True, db_index=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    entries = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "sync batches"
+
+    def __str__(self) -> str:
+        return f"{self.domain} batch of {self.entries} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TombstonePurge(models.Model):
+    """A purge of tombstones: cursors below ``horizon_seq`` must resync (410)."""
+
+    domain = models.CharField(max_length=100, db_index=True)
+    horizon_seq = models.BigIntegerField()
+    purged_before = models.DateTimeField()
+    purged_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.domain} purge below {self.horizon_seq}"
+

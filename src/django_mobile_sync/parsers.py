@@ -1,0 +1,107 @@
+"""A JSON parser with a body-size cap and bounded gzip decompression.
+
+DRF's ``request.data`` does not apply Django's upload limit to JSON bodies, so the cap is
+enforced here, on the bytes read and again on the bytes a gzip stream inflates to.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.parsers import JSONParser
+
+from .conf import sync_settings
+
+CHUNK = 64 * 1024
+ACCEPTED_ENCODINGS = ("gzip", "identity")
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body exceeds {limit} bytes (MAX_BODY_BYTES); "
+                         "send fewer entries per batch.")
+
+
+class UnsupportedContentEncoding(APIException):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_code = "unsupported_content_encoding"
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(f"Content-Encoding {encoding!r} is not supported; use "
+                         f"{' or '.join(ACCEPTED_ENCODINGS)}.")
+
+
+def read_limited(stream: Any, limit: int) -> bytes:
+    """Read at most ``limit`` bytes, in chunks; more is a 413."""
+    chunks, total = [], 0
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+
+
+def gunzip_limited(data: bytes, limit: int) -> bytes:
+    """Inflate ``data`` a chunk at a time, stopping as soon as it passes ``limit`` bytes."""
+    out, total = [], 0
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            while data:
+                part = inflater.decompress(data, CHUNK)
+                total += len(part)
+                if total > limit:
+                    raise PayloadTooLarge(limit)
+                out.append(part)
+                data = inflater.unconsumed_tail
+            tail = inflater.flush()
+        except zlib.error as exc:
+            raise ParseError(f"The gzip body is corrupt: {exc}.", code="bad_gzip") from exc
+        total += len(tail)
+        if total > limit:
+            raise PayloadTooLarge(limit)
+        out.append(tail)
+        if not inflater.eof:
+            raise ParseError("The gzip body is truncated.", code="bad_gzip")
+        data = inflater.unused_data  # another gzip member may follow
+    return b"".join(out)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class SyncJSONParser(JSONParser):
+    """``application/json`` with ``MAX_BODY_BYTES`` and ``Content-Encoding: gzip``."""
+
+    def parse(self, stream: Any, media_type: str | None = None,
+              parser_context: dict[str, Any] | None = None) -> Any:
+        request = (parser_context or {}).get("request")
+        meta = getattr(request, "META", {}) if request is not None else {}
+        limit = int(sync_settings.MAX_BODY_BYTES)
+        encoding = meta.get("HTTP_CONTENT_ENCODING", "identity").strip().lower() or "identity"
+        if encoding not in ACCEPTED_ENCODINGS:
+            raise UnsupportedContentEncoding(encoding)
+        try:
+            declared = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise PayloadTooLarge(limit)
+        body = read_limited(stream, limit) if stream is not None else b""
+        if encoding == "gzip":
+            body = gunzip_limited(body, limit)
+        try:
+            return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise ParseError(f"The body is not valid JSON: {exc}", code="malformed_json") from exc

@@ -1,0 +1,123 @@
+"""Serializers: the generated per-domain record serializer and the protocol envelopes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rest_framework import serializers
+from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+
+if TYPE_CHECKING:
+    from .domains import SyncDomain
+
+ITEM_STATUSES = ("created", "updated", "deleted", "unchanged", "resolved")
+
+
+class SyncModelSerializer(serializers.ModelSerializer):
+    """Base for domain serializers: no per-record uniqueness queries.
+
+    Uniqueness of ``mobile_id`` is the upsert's job (one query per batch), so the unique
+    validators ModelSerializer adds (one query per record each) are dropped. Cross-field
+    rules in ``validate()`` should read missing values from ``self.instance``: updates are
+    partial.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for field in fields.values():
+            field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+        return fields
+
+    def get_validators(self) -> list[Any]:
+        return [v for v in super().get_validators()
+                if not isinstance(v, UniqueTogetherValidator)]
+
+    def current(self, attrs: dict[str, Any], name: str) -> Any:
+        """``name`` as it will be after this change: the new value, else the stored one."""
+        if name in attrs:
+            return attrs[name]
+        return getattr(self.instance, name, None)
+
+
+def build_model_serializer(domain: SyncDomain) -> type[serializers.ModelSerializer]:
+    """The default serializer of ``domain``: its wire fields, read-only where server-owned."""
+    meta = type("Meta", (), {
+        "model": domain.model_class,
+        "fields": list(domain.wire_fields),
+        "read_only_fields": [f for f in domain.wire_fields if f in domain.read_only_fields],
+    })
+    name = f"{domain.model_class.__name__}SyncSerializer"
+    return type(name, (SyncModelSerializer,), {"Meta": meta, "__module__": __name__})
+
+
+# -- protocol envelopes (also the OpenAPI description) ---------------------------------------
+
+
+class PushEntrySerializer(serializers.Serializer):
+    """One push entry: the record's fields plus these."""
+
+    mobile_id = serializers.UUIDField()
+    version = serializers.IntegerField(min_value=0, required=False, default=0)
+    deleted = serializers.BooleanField(required=False, default=False)
+
+
+class PushRequestSerializer(serializers.Serializer):
+    entries = serializers.ListField(child=serializers.DictField(), allow_empty=True)
+    client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    last_sync_timestamp = serializers.DateTimeField(required=False, allow_null=True)
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=2000,
+                                   help_text="The device's last pull cursor, echoed back.")
+
+
+class SyncedItemSerializer(serializers.Serializer):
+    mobile_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ITEM_STATUSES)
+    server_version = serializers.IntegerField()
+    resolution = serializers.CharField(required=False)
+    server_data = serializers.DictField(required=False)
+
+
+class ConflictItemSerializer(serializers.Serializer):
+    mobile_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["conflict"])
+    server_version = serializers.IntegerField()
+    client_version = serializers.IntegerField()
+    error_message = serializers.CharField()
+    server_data = serializers.DictField()
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    mobile_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["error"])
+    error_message = serializers.CharField()
+    field_errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class PushResponseSerializer(serializers.Serializer):
+    synced_items = SyncedItemSerializer(many=True)
+    conflicts = ConflictItemSerializer(many=True)
+    errors = ErrorItemSerializer(many=True)
+    timestamp = serializers.DateTimeField()
+    cursor = serializers.CharField()
+
+
+class PullQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, max_length=2000)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    since = serializers.DateTimeField(required=False)
+
+
+class PullResponseSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.DictField())
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField()
+    next_timestamp = serializers.DateTimeField()
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    detail = serializers.JSONField()
+    code = serializers.CharField()
+
+
+class ResetRequiredSerializer(ErrorResponseSerializer):
+    reset_required = serializers.BooleanField()

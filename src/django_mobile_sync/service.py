@@ -1,0 +1,516 @@
+"""``SyncService``: runs a push batch and a pull page for one domain.
+
+Override the small hook methods (``get_scope``, ``get_queryset``, ``validate_entry``,
+``before_save``, ``after_save``, ``get_pull_queryset``, ``serialize_record``) in a subclass
+and name it in the domain's ``service`` option.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, router, transaction
+from django.db.models import Model, Q
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+from . import signals
+from .changes import next_change_seq, pull_horizon
+from .conf import sync_settings
+from .cursor import START, InvalidCursor, Position, decode_cursor, encode_cursor
+from .domains import SYSTEM_FIELDS, SyncDomain
+from .models import STAMP_FIELDS, SyncableModelMixin, SyncBatch, SyncConflict, TombstonePurge
+from .resolvers import ConflictContext
+
+_timestamp = serializers.DateTimeField()
+
+
+class CursorExpired(Exception):
+    """The cursor is older than the last tombstone purge: the device must resync."""
+
+
+@dataclass
+class Entry:
+    """One well-formed push entry."""
+
+    index: int
+    mobile_id: uuid.UUID
+    version: int
+    deleted: bool
+    data: dict[str, Any]
+    raw: dict[str, Any]
+
+
+@dataclass
+class PushResult:
+    """The per-item outcome of a push, in input order within each list."""
+
+    synced_items: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    timestamp: Any = None
+    cursor: str = ""
+
+    def counts(self) -> dict[str, int]:
+        counts = {s: 0 for s in ("created", "updated", "deleted", "unchanged", "resolved")}
+        for item in self.synced_items:
+            counts[item["status"]] += 1
+        return {**counts, "conflicts": len(self.conflicts), "errors": len(self.errors)}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "synced_items": self.synced_items,
+            "conflicts": self.conflicts,
+            "errors": self.errors,
+            "timestamp": _timestamp.to_representation(self.timestamp),
+            "cursor": self.cursor,
+        }
+
+
+def error_item(mobile_id: Any, message: str, field_errors: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
+    return {"mobile_id": None if mobile_id is None else str(mobile_id), "status": "error",
+            "error_message": message, "field_errors": dict(field_errors or {})}
+
+
+def flatten_errors(detail: Any) -> dict[str, list[str]]:
+    """DRF/Django error detail as ``{field: [messages]}``."""
+    if isinstance(detail, Mapping):
+        return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
+                for k, v in detail.items()}
+    messages = detail if isinstance(detail, list) else [detail]
+    return {"non_field_errors": [str(m) for m in messages]}
+
+
+def summary(field_errors: Mapping[str, list[str]]) -> str:
+    name, messages = next(iter(field_errors.items()))
+    return messages[0] if name == "non_field_errors" else f"{name}: {messages[0]}"
+
+
+class SyncService:
+    """Push and pull for one domain, on behalf of one user and device.
+
+    Args:
+        domain: the declaration.
+        request: the DRF request, given to the scope and database callables.
+        user: defaults to ``request.user``.
+        device_id: ``X-Device-Id`` or the envelope's ``client_id``.
+        scope: tenant field values; defaults to :meth:`get_scope`.
+        using: database alias; defaults to :meth:`get_database`.
+    """
+
+    def __init__(self, domain: SyncDomain, *, request: Any = None, user: Any = None,
+                 device_id: str = "", scope: Mapping[str, Any] | None = None,
+                 using: str | None = None) -> None:
+        self.domain = domain
+        self.model: type[SyncableModelMixin] = domain.model_class  # type: ignore[assignment]
+        self.request = request
+        self.user = user if user is not None else getattr(request, "user", None)
+        self.device_id = device_id
+        self.scope = dict(scope) if scope is not None else self.get_scope()
+        self.using = using or self.get_database()
+
+    # -- hooks ----------------------------------------------------------------------------
+    def get_scope(self) -> dict[str, Any]:
+        """Tenant field values of this request (``{}`` for an unscoped domain)."""
+        if self.domain.scope_callable is None:
+            return {}
+        return dict(self.domain.scope_callable(self.request))
+
+    def get_database(self) -> str:
+        """The database alias the whole push or pull runs on."""
+        if self.domain.database_callable is not None:
+            return self.domain.database_callable(self.request)
+        return router.db_for_write(self.model)
+
+    def get_queryset(self) -> Any:
+        """Every record of this tenant, tombstones included. All reads start here."""
+        return self.model.sync_queryset(self.using).filter(**self.scope)
+
+    def get_serializer(self, instance: Model | None = None, **kwargs: Any) -> Any:
+        context = {"request": self.request, "domain": self.domain, "service": self}
+        return self.domain.serializer_class(instance, context=context, **kwargs)
+
+    def validate_entry(self, data: dict[str, Any], instance: Model | None) -> dict[str, Any]:
+        """Validated field values of one entry; raise ``ValidationError`` to reject it."""
+        serializer = self.get_serializer(instance, data=data, partial=instance is not None)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def before_save(self, instance: Model, created: bool) -> None:
+        """Called for each record about to be written (fields set, not yet saved)."""
+
+    def after_save(self, created: Sequence[Model], updated: Sequence[Model]) -> None:
+        """Called once per batch after the bulk writes, inside the transaction."""
+
+    def get_pull_queryset(self, params: Mapping[str, Any]) -> Any:
+        """Records a pull may serve, with the domain's filters applied from ``params``."""
+        queryset = self.get_queryset()
+        for param, lookup in self.domain.filters.items():
+            value = params.get(param)
+            if value not in (None, ""):
+                queryset = queryset.filter(**{lookup: value})
+        return queryset
+
+    def serialize_record(self, instance: Any) -> dict[str, Any]:
+        """The wire form of one record (a tombstone for a deleted one)."""
+        item = {"mobile_id": str(instance.mobile_id), "version": instance.version,
+                "deleted": bool(instance.deleted),
+                "updated_at": _timestamp.to_representation(instance.updated_at)}
+        if instance.deleted:
+            return item
+        return {**self.get_serializer(instance).data, **item}
+
+    # -- push -----------------------------------------------------------------------------
+    def push(self, entries: Sequence[Any], cursor: str = "", idempotency_key: str = ""
+             ) -> PushResult:
+        """Apply a batch in one transaction and answer per entry."""
+        started = time.monotonic()
+        outcomes: list[tuple[str, dict[str, Any]] | None] = [None] * len(entries)
+        parsed = self._parse_entries(entries, outcomes)
+        with transaction.atomic(using=self.using):
+            audits = self._apply(parsed, outcomes) if parsed else []
+            result = PushResult(timestamp=timezone.now(), cursor=self._echo_cursor(cursor))
+            for outcome in outcomes:
+                assert outcome is not None
+                kind, item = outcome
+                getattr(result, kind).append(item)
+            SyncConflict.objects.using(self.using).bulk_create(audits)
+            batch = SyncBatch.objects.using(self.using).create(
+                domain=self.domain.name, user_id=getattr(self.user, "pk", None),
+                device_id=self.device_id[:255], idempotency_key=idempotency_key,
+                entries=len(entries), duration_ms=int((time.monotonic() - started) * 1000),
+                **result.counts(),
+            )
+        for audit in audits:
+            signals.conflict_detected.send(sender=type(self), domain=self.domain, conflict=audit)
+        signals.batch_synced.send(sender=type(self), domain=self.domain, batch=batch,
+                                  result=result)
+        return result
+
+    def _echo_cursor(self, cursor: str) -> str:
+        """The device's pull cursor, validated, or the start of the feed."""
+        position = START
+        if cursor:
+            try:
+                position = decode_cursor(cursor, self.domain.name, self.scope)
+            except InvalidCursor:
+                position = START
+        return encode_cursor(self.domain.name, self.scope, position)
+
+    def _parse_entries(self, entries: Sequence[Any], outcomes: list[Any]) -> list[Entry]:
+        parsed: list[Entry] = []
+        seen: set[uuid.UUID] = set()
+        for index, raw in enumerate(entries):
+            if not isinstance(raw, dict):
+                outcomes[index] = ("errors", error_item(None, "Each entry must be a JSON object."))
+                continue
+            envelope = _entry_envelope(raw)
+            if isinstance(envelope, dict):
+                outcomes[index] = ("errors", envelope)
+                continue
+            mobile_id, version, deleted = envelope
+            if mobile_id in seen:
+                outcomes[index] = ("errors", error_item(
+                    mobile_id, "This mobile_id appears earlier in the same batch; "
+                    "send one entry per record.", {"mobile_id": ["Duplicate in batch."]}))
+                continue
+            seen.add(mobile_id)
+            data = {k: v for k, v in raw.items()
+                    if k not in SYSTEM_FIELDS and k not in self.domain.read_only_fields}
+            parsed.append(Entry(index, mobile_id, version, deleted, data, raw))
+        return parsed
+
+    def _apply(self, parsed: list[Entry], outcomes: list[Any]) -> list[SyncConflict]:
+        existing = {
+            obj.mobile_id: obj
+            for obj in self.get_queryset()
+            .filter(mobile_id__in=[e.mobile_id for e in parsed])
+            .select_for_update()
+            .order_by("pk")
+        }
+        batch = _Batch(seq=next_change_seq(self.using), now=timezone.now())
+        for entry in parsed:
+            outcomes[entry.index] = self._process(entry, existing.get(entry.mobile_id), batch)
+        self._write(batch, outcomes)
+        self.after_save(batch.created, batch.updated)
+        return batch.audits
+
+    def _process(self, entry: Entry, instance: Any, batch: _Batch) -> tuple[str, dict[str, Any]]:
+        if instance is None:
+            if entry.deleted:
+                return "synced_items", _synced(entry, "deleted", 0)
+            return self._create(entry, batch)
+        if entry.deleted:
+            changes: dict[str, Any] = {} if instance.deleted else {"deleted": True}
+        else:
+            try:
+                data = self.validate_entry(entry.data, instance)
+            except (ValidationError, DjangoValidationError) as exc:
+                return "errors", self._invalid(entry, exc)
+            changes = {k: v for k, v in data.items() if _differs(instance, k, v)}
+            if instance.deleted:
+                changes["deleted"] = False
+        if not changes:
+            status = "deleted" if entry.deleted else "unchanged"
+            return "synced_items", _synced(entry, status, instance.version)
+        if entry.version > instance.version:
+            return "errors", error_item(
+                entry.mobile_id, f"version {entry.version} is ahead of the server's version "
+                f"{instance.version}; send the version you last received.",
+                {"version": [f"At most {instance.version}."]})
+        if entry.version < instance.version:
+            return self._resolve(entry, instance, changes, batch)
+        problem = self._check_transition(instance, changes)
+        if problem:
+            return "errors", problem
+        self._stage_update(instance, changes, batch)
+        return "synced_items", _synced(entry, "deleted" if entry.deleted else "updated",
+                                       instance.version)
+
+    def _create(self, entry: Entry, batch: _Batch) -> tuple[str, dict[str, Any]]:
+        try:
+            data = self.validate_entry(entry.data, None)
+        except (ValidationError, DjangoValidationError) as exc:
+            return "errors", self._invalid(entry, exc)
+        status_field = self.domain.status_field
+        if status_field and status_field in data and data[status_field] not in self.domain.states:
+            return "errors", error_item(
+                entry.mobile_id, f"{data[status_field]!r} is not a state of {status_field}.",
+                {status_field: [f"Use one of {', '.join(sorted(self.domain.states))}."]})
+        instance = self.model(**data, **self.scope)
+        instance.mobile_id = entry.mobile_id
+        instance.stamp_write(batch.seq, batch.now, adding=True)
+        self._record_history(instance, data, batch)
+        self.before_save(instance, created=True)
+        batch.created.append(instance)
+        batch.entries[id(instance)] = entry
+        return "synced_items", _synced(entry, "created", 1)
+
+    def _resolve(self, entry: Entry, instance: Any, changes: dict[str, Any], batch: _Batch
+                 ) -> tuple[str, dict[str, Any]]:
+        server_data = self.serialize_record(instance)
+        context = ConflictContext(self.domain, instance, entry.version, changes, entry.raw)
+        resolution = self.domain.resolver_instance.resolve(context)
+        audit = SyncConflict(
+            domain=self.domain.name, model=self.model._meta.label, mobile_id=entry.mobile_id,
+            user_id=getattr(self.user, "pk", None), device_id=self.device_id[:255],
+            client_version=entry.version, server_version=instance.version,
+            client_data=_json_safe(entry.raw), server_data=server_data,
+            resolution=resolution.name, created_at=batch.now)
+        batch.audits.append(audit)
+        if resolution.conflict:
+            return "conflicts", {
+                "mobile_id": str(entry.mobile_id), "status": "conflict",
+                "server_version": instance.version, "client_version": entry.version,
+                "error_message": f"The record changed on the server (version "
+                                 f"{instance.version}) after version {entry.version} the "
+                                 "edit is based on.",
+                "server_data": server_data,
+            }
+        applied = {k: v for k, v in resolution.changes.items() if _differs(instance, k, v)}
+        if applied:
+            problem = self._check_transition(instance, applied)
+            if problem:
+                batch.audits.pop()
+                return "errors", problem
+            self._stage_update(instance, applied, batch)
+        result = self.serialize_record(instance)
+        audit.result_data = result
+        item = _synced(entry, "resolved", instance.version)
+        return "synced_items", {**item, "resolution": resolution.name, "server_data": result}
+
+    def _check_transition(self, instance: Any, changes: Mapping[str, Any]
+                          ) -> dict[str, Any] | None:
+        name = self.domain.status_field
+        if not name or name not in changes:
+            return None
+        old, new = getattr(instance, name), changes[name]
+        if self.domain.can_transition(old, new):
+            return None
+        allowed = ", ".join(self.domain.transitions.get(old, ())) or "none"  # type: ignore[union-attr]
+        message = f"{name} cannot change from {old} to {new} (allowed from {old}: {allowed})."
+        return error_item(instance.mobile_id, message, {name: [message]})
+
+    def _stage_update(self, instance: Any, changes: dict[str, Any], batch: _Batch) -> None:
+        for name, value in changes.items():
+            setattr(instance, name, value)
+        if "deleted" in changes:
+            instance.deleted_at = batch.now if changes["deleted"] else None
+            batch.fields.add("deleted_at")
+        instance.stamp_write(batch.seq, batch.now, adding=False, changed=changes)
+        self._record_history(instance, changes, batch)
+        self.before_save(instance, created=False)
+        batch.fields.update(changes)
+        batch.updated.append(instance)
+
+    def _record_history(self, instance: Any, changes: Mapping[str, Any], batch: _Batch) -> None:
+        name = self.domain.history_field
+        if not name:
+            return
+        history = list(getattr(instance, name) or [])
+        history.append({
+            "at": _timestamp.to_representation(batch.now),
+            "version": instance.version,
+            "user": str(getattr(self.user, "pk", "") or ""),
+            "device": self.device_id,
+            "changes": _json_safe(
+                {k: getattr(v, "pk", v) for k, v in changes.items() if k != name}),
+        })
+        setattr(instance, name, history)
+        batch.fields.add(name)
+
+    def _invalid(self, entry: Entry, exc: Exception) -> dict[str, Any]:
+        detail = getattr(exc, "detail", None) or getattr(exc, "message_dict", None)
+        if detail is None:
+            detail = getattr(exc, "messages", [str(exc)])
+        field_errors = flatten_errors(detail)
+        return error_item(entry.mobile_id, summary(field_errors), field_errors)
+
+    # -- bulk writes ------------------------------------------------------------------------
+    def _write(self, batch: _Batch, outcomes: list[Any]) -> None:
+        manager = self.model._base_manager.db_manager(self.using)
+        if batch.created:
+            batch.created.sort(key=lambda obj: obj.mobile_id)  # same lock order everywhere
+            self._bulk(batch, batch.created, outcomes,
+                       lambda objs: manager.bulk_create(objs))
+        if batch.updated:
+            batch.updated.sort(key=lambda obj: obj.pk)
+            fields = sorted({*batch.fields, *STAMP_FIELDS})
+            self._bulk(batch, batch.updated, outcomes,
+                       lambda objs: manager.bulk_update(objs, fields))
+
+    def _bulk(self, batch: _Batch, objs: list[Any], outcomes: list[Any], write: Any) -> None:
+        """Write ``objs`` at once; when that fails, one by one to isolate the bad ones."""
+        try:
+            with transaction.atomic(using=self.using):
+                write(objs)
+            return
+        except DatabaseError:
+            pass
+        kept = []
+        for obj in objs:
+            try:
+                with transaction.atomic(using=self.using):
+                    write([obj])
+                kept.append(obj)
+            except DatabaseError:
+                entry = batch.entries.get(id(obj))
+                index = entry.index if entry else _index_of(outcomes, obj.mobile_id)
+                outcomes[index] = ("errors", error_item(
+                    obj.mobile_id, "The record could not be stored: it conflicts with "
+                    "another record or a database constraint. Pull, then retry."))
+        objs[:] = kept
+
+    # -- pull -------------------------------------------------------------------------------
+    def pull(self, cursor: str | None = None, limit: int | None = None, since: Any = None,
+             params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One page of changes after ``cursor`` (or from the start)."""
+        started = timezone.now()
+        position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
+        self._check_not_purged(position)
+        limit = min(limit or sync_settings.DEFAULT_PAGE_SIZE, self.domain.page_limit)
+        queryset = self.get_pull_queryset(params or {}).filter(
+            change_seq__lt=pull_horizon(self.using))
+        after = Q(change_seq__gt=position.seq)
+        if position.pk is not None:
+            after |= Q(change_seq=position.seq, pk__gt=position.pk)
+        queryset = queryset.filter(after).order_by("change_seq", "pk")
+        if since is not None and not cursor:
+            queryset = queryset.filter(updated_at__gte=since)
+        rows = list(queryset[: limit + 1])
+        has_more = len(rows) > limit
+        items: list[dict[str, Any]] = []
+        size, budget = 0, sync_settings.MAX_PAGE_BYTES
+        for row in rows[:limit]:
+            item = self.serialize_record(row)
+            size += len(json.dumps(item, default=str))
+            if items and size > budget:
+                has_more = True
+                break
+            items.append(item)
+            position = Position(row.change_seq, row.pk)
+        return {
+            "items": items,
+            "has_more": has_more,
+            "next_cursor": encode_cursor(self.domain.name, self.scope, position),
+            "next_timestamp": _timestamp.to_representation(started),
+        }
+
+    def _check_not_purged(self, position: Position) -> None:
+        if position is START:
+            return
+        purge = (TombstonePurge.objects.using(self.using)
+                 .filter(domain=self.domain.name).order_by("-horizon_seq").first())
+        if purge is not None and position.seq < purge.horizon_seq:
+            raise CursorExpired(
+                "Tombstones this cursor still needs were purged; resync from scratch "
+                "(keep your unpushed changes and push them after).")
+
+
+@dataclass
+class _Batch:
+    """Work staged by one push before the bulk writes."""
+
+    seq: int
+    now: Any
+    created: list[Any] = field(default_factory=list)
+    updated: list[Any] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+    audits: list[SyncConflict] = field(default_factory=list)
+    entries: dict[int, Entry] = field(default_factory=dict)
+
+
+def _entry_envelope(raw: dict[str, Any]) -> tuple[uuid.UUID, int, bool] | dict[str, Any]:
+    """``(mobile_id, version, deleted)`` of an entry, or its error item."""
+    raw_id = raw.get("mobile_id")
+    try:
+        mobile_id = uuid.UUID(raw_id) if isinstance(raw_id, str) else None
+    except ValueError:
+        mobile_id = None
+    if mobile_id is None:
+        message = "mobile_id is required." if raw_id is None else "mobile_id must be a UUID."
+        return error_item(raw_id if isinstance(raw_id, str) else None, message,
+                          {"mobile_id": [message]})
+    version = raw.get("version", 0)
+    if version is None:
+        version = 0
+    if type(version) is not int or not 0 <= version < 2**31:
+        return error_item(mobile_id, "version must be a whole number from 0.",
+                          {"version": ["A whole number from 0 is required."]})
+    deleted = raw.get("deleted", False)
+    if deleted is None:
+        deleted = False
+    if not isinstance(deleted, bool):
+        return error_item(mobile_id, "deleted must be true or false.",
+                          {"deleted": ["Must be a boolean."]})
+    return mobile_id, version, deleted
+
+
+def _synced(entry: Entry, status: str, version: int) -> dict[str, Any]:
+    return {"mobile_id": str(entry.mobile_id), "status": status, "server_version": version}
+
+
+def _differs(instance: Any, name: str, value: Any) -> bool:
+    field = instance._meta.get_field(name)
+    if field.is_relation and field.concrete:
+        return getattr(instance, field.attname) != getattr(value, "pk", value)
+    return getattr(instance, name) != value
+
+
+def _index_of(outcomes: list[Any], mobile_id: Any) -> int:
+    for index, outcome in enumerate(outcomes):
+        if outcome and outcome[1].get("mobile_id") == str(mobile_id):
+            return index
+    raise LookupError(mobile_id)
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

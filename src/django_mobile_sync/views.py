@@ -1,0 +1,125 @@
+"""DRF views of the sync protocol, and the factory that builds them per domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from . import idempotency
+from .conf import sync_settings
+from .domains import SyncDomain, get_domain
+from .exceptions import sync_exception_handler
+from .parsers import SyncJSONParser
+from .serializers import PullQuerySerializer, PushRequestSerializer
+from .service import SyncService
+
+
+class SyncAPIView(APIView):
+    """Common base: the domain, DRF classes from ``MOBILE_SYNC``, JSON errors."""
+
+    domain_name = ""  # set by the factory; else taken from the URL's ``domain``
+    parser_classes = [SyncJSONParser]
+
+    def get_authenticators(self) -> list[Any]:
+        classes = sync_settings.AUTHENTICATION_CLASSES
+        if classes is None:
+            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        return [cls() for cls in classes]
+
+    def get_permissions(self) -> list[Any]:
+        return [cls() for cls in sync_settings.PERMISSION_CLASSES]
+
+    def get_throttles(self) -> list[Any]:
+        return [cls() for cls in sync_settings.THROTTLE_CLASSES]
+
+    def get_exception_handler(self) -> Any:
+        return sync_exception_handler
+
+    def get_domain(self) -> SyncDomain:
+        name = self.domain_name or self.kwargs.get("domain", "")
+        domain = get_domain(name)
+        if domain is None:
+            raise exceptions.NotFound(f"There is no sync domain named {name!r}.",
+                                      code="unknown_domain")
+        return domain
+
+    def get_service(self, domain: SyncDomain, client_id: str = "") -> SyncService:
+        device_id = self.request.headers.get("X-Device-Id") or client_id or ""
+        return domain.service_class(domain, request=self.request, device_id=device_id)
+
+
+class PushView(SyncAPIView):
+    """``POST {prefix}{domain}/sync/``: apply a batch of device changes."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        domain = self.get_domain()
+        key = request.headers.get(idempotency.HEADER)
+        if key is not None:
+            idempotency.validate_key(key)
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["The body must be a JSON object with an 'entries' list."]},
+                code="invalid_envelope")
+        envelope = PushRequestSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        entries = request.data["entries"]
+        if len(entries) > domain.batch_limit:
+            raise exceptions.ValidationError(
+                {"entries": [f"At most {domain.batch_limit} entries per batch "
+                             f"(MAX_BATCH_SIZE); this batch has {len(entries)}."]},
+                code="batch_too_large")
+        service = self.get_service(domain, envelope.validated_data.get("client_id", ""))
+        if key is not None:
+            claim = idempotency.claim(str(request.user.pk), domain.name, key,
+                                      idempotency.request_fingerprint(request.data),
+                                      service.using)
+            if claim.replay is not None:
+                return claim.replay
+            self.idempotency_claim = (claim.record, service.using)
+        result = service.push(entries, cursor=envelope.validated_data.get("cursor", ""),
+                              idempotency_key=key or "")
+        return Response(result.as_dict())
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any
+                          ) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        claimed = getattr(self, "idempotency_claim", None)
+        if claimed is not None:
+            record, using = claimed
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            idempotency.finish(record, response, using)
+        return response
+
+
+class ChangesView(SyncAPIView):
+    """``GET {prefix}{domain}/changes/``: one page of changes after a cursor."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        domain = self.get_domain()
+        query = PullQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        service = self.get_service(domain)
+        try:
+            page = service.pull(cursor=query.validated_data.get("cursor"),
+                                limit=query.validated_data.get("limit"),
+                                since=query.validated_data.get("since"),
+                                params=request.query_params)
+        except (DjangoValidationError, ValueError, TypeError) as exc:
+            messages = getattr(exc, "messages", [str(exc)])
+            raise exceptions.ValidationError({"filters": messages}, code="invalid_filter") from exc
+        return Response(page)
+
+
+def sync_views(domain_name: str) -> tuple[type[PushView], type[ChangesView]]:
+    """The push and changes view classes of one domain (named, for the OpenAPI schema)."""
+    camel = "".join(part.title() for part in domain_name.replace("-", "_").split("_"))
+    push = type(f"{camel}PushView", (PushView,), {"domain_name": domain_name})
+    changes = type(f"{camel}ChangesView", (ChangesView,), {"domain_name": domain_name})
+    return push, changes

@@ -1,0 +1,90 @@
+"""Settings of the library's own test suite: SQLite by default, PostgreSQL via DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import dj_database_url
+
+from django_mobile_sync.domains import SyncDomain
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_mobile_sync",
+    "tests.testapp",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+
+_suffix = re.sub(r"[^a-z0-9_]", "_", os.environ.get("TEST_DB_SUFFIX", "local").lower())
+if os.environ.get("DATABASE_URL"):
+    _default = dj_database_url.parse(os.environ["DATABASE_URL"])
+    DATABASES = {
+        "default": {**_default, "TEST": {"NAME": f"test_dms_{_suffix}"}},
+        "other": {**_default, "TEST": {"NAME": f"test_dms_{_suffix}_other"}},
+    }
+else:
+    _sqlite = {"ENGINE": "django.db.backends.sqlite3",
+               "OPTIONS": {"transaction_mode": "IMMEDIATE"}}
+    DATABASES = {
+        "default": {**_sqlite, "NAME": "dms_test_default.sqlite3"},
+        "other": {**_sqlite, "NAME": "dms_test_other.sqlite3"},
+    }
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}
+
+TASK_TRANSITIONS = {"todo": ["doing"], "doing": ["done", "todo"], "done": []}
+
+MOBILE_SYNC = {
+    "DOMAINS": [
+        SyncDomain(
+            name="tasks",
+            model="testapp.Task",
+            fields=["title", "status", "priority", "notes", "approved", "history",
+                    "client_updated_at", "due_at"],
+            tenant_fields=["org"],
+            scope="tests.testapp.scopes.org_scope",
+            status_field="status",
+            transitions=TASK_TRANSITIONS,
+            server_owned_fields=["approved"],
+            history_field="history",
+            client_timestamp_field="client_updated_at",
+            filters={"status": "status", "priority": "priority", "due_from": "due_at__date__gte"},
+        ),
+        SyncDomain(name="notes", model="testapp.Note"),
+        {"name": "routed-notes", "model": "testapp.Note",
+         "database": "tests.testapp.scopes.database_for_user"},
+    ],
+}
