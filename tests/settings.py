@@ -88,3 +88,5 @@ MOBILE_SYNC = {
          "database": "tests.testapp.scopes.database_for_user"},
     ],
 }
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

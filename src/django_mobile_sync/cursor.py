@@ -12,16 +12,21 @@ from django.core import signing
 from .conf import sync_settings
 
 
-class InvalidCursor(ValueError):
+class InvalidCursor(Exception):
     """The cursor is malformed, forged, or minted for another domain or tenant."""
 
 
 @dataclass(frozen=True)
 class Position:
-    """A place in the change feed: after the row ``(seq, pk)``; ``pk=None``: after all of seq."""
+    """A place in the change feed: after the row ``(seq, pk)``; ``pk=None``: after all of seq.
+
+    ``purge`` is the id of the newest tombstone purge when the cursor was issued: a cursor
+    issued after a purge cannot have missed the tombstones it removed.
+    """
 
     seq: int = -1
     pk: int | str | None = None
+    purge: int = 0
 
 
 #: Before every row (unstamped rows have change_seq 0).
@@ -35,7 +40,8 @@ def scope_key(scope: Mapping[str, Any]) -> str:
 
 
 def encode_cursor(domain: str, scope: Mapping[str, Any], position: Position) -> str:
-    payload = {"d": domain, "t": scope_key(scope), "s": position.seq, "p": position.pk}
+    payload = {"d": domain, "t": scope_key(scope), "s": position.seq, "p": position.pk,
+               "g": position.purge}
     return signing.dumps(payload, salt=sync_settings.CURSOR_SALT, compress=False)
 
 
@@ -48,7 +54,7 @@ def decode_cursor(token: str, domain: str, scope: Mapping[str, Any]) -> Position
         raise InvalidCursor("The cursor is malformed.")
     if payload.get("d") != domain or payload.get("t") != scope_key(scope):
         raise InvalidCursor("The cursor belongs to another domain or tenant.")
-    seq, pk = payload.get("s"), payload.get("p")
-    if type(seq) is not int or not (pk is None or type(pk) in (int, str)):
+    seq, pk, purge = payload.get("s"), payload.get("p"), payload.get("g", 0)
+    if type(seq) is not int or type(purge) is not int or not (pk is None or type(pk) in (int, str)):
         raise InvalidCursor("The cursor is malformed.")
-    return Position(seq, pk)
+    return Position(seq, pk, purge)

@@ -11,12 +11,12 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, router, transaction
-from django.db.models import Model, Q
+from django.db import DatabaseError, DataError, router, transaction
+from django.db.models import Max, Model, Q
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -155,8 +155,14 @@ class SyncService:
         queryset = self.get_queryset()
         for param, lookup in self.domain.filters.items():
             value = params.get(param)
-            if value not in (None, ""):
+            if value in (None, ""):
+                continue
+            try:
                 queryset = queryset.filter(**{lookup: value})
+            except (DjangoValidationError, ValueError, TypeError) as exc:
+                message = getattr(exc, "messages", [str(exc)])[0]
+                raise ValidationError({param: [f"{value!r} is not a valid {param}: {message}"]},
+                                      code="invalid_filter") from exc
         return queryset
 
     def serialize_record(self, instance: Any) -> dict[str, Any]:
@@ -415,7 +421,7 @@ class SyncService:
         """One page of changes after ``cursor`` (or from the start)."""
         started = timezone.now()
         position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
-        self._check_not_purged(position)
+        purge = self._check_not_purged(position)
         limit = min(limit or sync_settings.DEFAULT_PAGE_SIZE, self.domain.page_limit)
         queryset = self.get_pull_queryset(params or {}).filter(
             change_seq__lt=pull_horizon(self.using))
@@ -425,7 +431,11 @@ class SyncService:
         queryset = queryset.filter(after).order_by("change_seq", "pk")
         if since is not None and not cursor:
             queryset = queryset.filter(updated_at__gte=since)
-        rows = list(queryset[: limit + 1])
+        try:
+            rows = list(queryset[: limit + 1])
+        except DataError as exc:  # e.g. a filter value out of the column's range
+            raise ValidationError({"filters": ["A filter value is out of range."]},
+                                  code="invalid_filter") from exc
         has_more = len(rows) > limit
         items: list[dict[str, Any]] = []
         size, budget = 0, sync_settings.MAX_PAGE_BYTES
@@ -437,6 +447,7 @@ class SyncService:
                 break
             items.append(item)
             position = Position(row.change_seq, row.pk)
+        position = replace(position, purge=purge)
         return {
             "items": items,
             "has_more": has_more,
@@ -444,15 +455,19 @@ class SyncService:
             "next_timestamp": _timestamp.to_representation(started),
         }
 
-    def _check_not_purged(self, position: Position) -> None:
-        if position is START:
-            return
-        purge = (TombstonePurge.objects.using(self.using)
-                 .filter(domain=self.domain.name).order_by("-horizon_seq").first())
-        if purge is not None and position.seq < purge.horizon_seq:
+    def _check_not_purged(self, position: Position) -> int:
+        """Raise :class:`CursorExpired` if a purge removed tombstones the cursor still needs.
+
+        Returns the id of the newest purge (0 if none), to stamp on the next cursor.
+        """
+        purges = TombstonePurge.objects.using(self.using).filter(domain=self.domain.name)
+        found = purges.aggregate(
+            newest=Max("pk"), horizon=Max("horizon_seq", filter=Q(pk__gt=position.purge)))
+        if position.seq >= 0 and found["horizon"] is not None and position.seq < found["horizon"]:
             raise CursorExpired(
                 "Tombstones this cursor still needs were purged; resync from scratch "
                 "(keep your unpushed changes and push them after).")
+        return int(found["newest"] or 0)
 
 
 @dataclass

@@ -1,0 +1,289 @@
+"""OpenAPI description of the sync endpoints, for drf-spectacular (an optional dependency).
+
+``SyncAPIView.schema`` is a :class:`SyncViewSchema`. When the project's
+``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]`` is drf-spectacular's ``AutoSchema`` (or a subclass),
+each per-domain view is described with its domain's record fields, the protocol's envelopes,
+headers, pull filters and error answers; the generic ``<domain>/sync/`` fallback routes are
+left out. Otherwise the views get the project's default schema class, as any DRF view does.
+This module imports drf-spectacular only when a schema is generated.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from rest_framework import serializers
+from rest_framework.schemas.inspectors import DefaultSchema, ViewInspector
+from rest_framework.settings import api_settings
+
+from .domains import SyncDomain, get_domain
+from .serializers import (
+    ErrorResponseSerializer,
+    PullQuerySerializer,
+    PullResponseSerializer,
+    PushEntrySerializer,
+    PushRequestSerializer,
+    PushResponseSerializer,
+    ResetRequiredSerializer,
+)
+
+if TYPE_CHECKING:
+    from drf_spectacular.openapi import AutoSchema as _SchemaBase
+else:
+    _SchemaBase = object
+
+#: Transforms of a filter lookup that change the parameter's type.
+_DATE_PARTS = {"date"}
+_NUMBER_PARTS = {"year", "iso_year", "month", "day", "week", "week_day", "iso_week_day",
+                 "quarter", "hour", "minute", "second"}
+#: Model field classes and the OpenAPI types of their filter parameters, first match wins.
+_FIELD_TYPES = [
+    (models.DateTimeField, "DATETIME"), (models.DateField, "DATE"),
+    (models.BooleanField, "BOOL"), (models.IntegerField, "INT"), (models.FloatField, "FLOAT"),
+    (models.DecimalField, "DECIMAL"), (models.UUIDField, "UUID"), (models.ForeignKey, "INT"),
+]
+
+
+class SyncViewSchema(DefaultSchema):
+    """``APIView.schema`` of the sync views: :class:`SyncSchemaMixin` under drf-spectacular."""
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        result = ViewInspector.__get__(self, instance, owner)
+        if result is not self:
+            return result  # a schema set on this view instance (drf-spectacular does that)
+        inspector = sync_inspector_class(api_settings.DEFAULT_SCHEMA_CLASS)()
+        inspector.view = instance
+        return inspector
+
+
+@lru_cache(maxsize=None)
+def sync_inspector_class(base: type) -> type:
+    """``base`` with the sync description mixed in, if ``base`` is drf-spectacular's."""
+    try:
+        from drf_spectacular.openapi import AutoSchema
+    except ImportError:
+        return base
+    if not issubclass(base, AutoSchema):
+        return base
+    return type(f"Sync{base.__name__}", (SyncSchemaMixin, base), {"__module__": __name__})
+
+
+class SyncSchemaMixin(_SchemaBase):
+    """drf-spectacular ``AutoSchema`` additions for the push and changes views."""
+
+    def get_sync_domain(self) -> SyncDomain | None:
+        return get_domain(getattr(self.view, "domain_name", "") or "")
+
+    @property
+    def is_push(self) -> bool:
+        return self.method == "POST"
+
+    def is_excluded(self) -> bool:
+        # The generic ``<str:domain>/...`` routes only serve domains declared at run time.
+        return self.get_sync_domain() is None or super().is_excluded()
+
+    def get_operation_id(self) -> str:
+        domain = self._domain()
+        return f"{domain.name.replace('-', '_')}_{'push' if self.is_push else 'pull'}"
+
+    def get_tags(self) -> list[str]:
+        return [self._domain().name]
+
+    def get_summary(self) -> str | None:
+        name = self._domain().name
+        if self.is_push:
+            return f"Push {name} changes made offline"
+        return f"Pull {name} changes since a cursor"
+
+    def get_description(self) -> str:
+        domain = self._domain()
+        if not self.is_push:
+            filters = ", ".join(f"`{p}`" for p in domain.filters) or "none"
+            return (
+                f"One page of `{domain.name}` records changed after `cursor` (from the start "
+                f"without one), at most `limit` (≤ {domain.page_limit}) records. Follow "
+                "`next_cursor` until `has_more` is false. Deleted records come as tombstones. "
+                f"Domain filters: {filters}. A cursor older than the last tombstone purge "
+                "answers 410: resync from scratch, keeping unpushed changes."
+            )
+        lines = [
+            f"Apply a batch of `{domain.name}` records created, changed or deleted offline "
+            f"(at most {domain.batch_limit} entries), in one transaction. Every entry is "
+            "answered once: `created`, `updated`, `deleted`, `unchanged` or `resolved` in "
+            "`synced_items`, a stale edit in `conflicts`, an invalid entry in `errors`.",
+            f"Stale edits are settled by the `{domain.resolver_instance.name or 'custom'}` "
+            "resolver.",
+        ]
+        if domain.transitions and domain.status_field:
+            moves = "; ".join(f"{s} → {', '.join(t)}" for s, t in domain.transitions.items() if t)
+            lines.append(f"`{domain.status_field}` transitions: {moves}.")
+        owned = [f"`{f}`" for f in domain.wire_fields if f in domain.read_only_fields]
+        if owned:
+            lines.append(f"Server-owned, never taken from a device: {', '.join(owned)}.")
+        return "\n\n".join(lines)
+
+    def get_request_serializer(self) -> Any:
+        return push_request_serializer(self._domain()) if self.is_push else None
+
+    def get_response_serializers(self) -> Any:
+        from drf_spectacular.utils import OpenApiResponse
+
+        def error(description: str, serializer: Any = ErrorResponseSerializer) -> Any:
+            return OpenApiResponse(serializer, description=description)
+
+        common = {
+            401: error("Not authenticated."),
+            403: error("Not allowed (for example: the user belongs to no tenant)."),
+            429: error("Throttled; retry after `Retry-After` seconds."),
+        }
+        if self.is_push:
+            responses = {
+                200: OpenApiResponse(PushResponseSerializer,
+                                     description="The outcome of every entry."),
+                400: error("Malformed JSON, envelope or Idempotency-Key, or too many entries."),
+                409: error("A request with this Idempotency-Key is still running."),
+                413: error("The body (after gunzip) exceeds MAX_BODY_BYTES."),
+                415: error("Unsupported Content-Encoding (see the Accept-Encoding header)."),
+                422: error("This Idempotency-Key was used with another body."),
+            }
+        else:
+            responses = {
+                200: OpenApiResponse(pull_response_serializer(self._domain()),
+                                     description="One page of changes."),
+                400: error("A malformed or foreign cursor, a bad limit or a bad filter value."),
+                410: error("The cursor is older than the last tombstone purge: resync.",
+                           ResetRequiredSerializer),
+            }
+        return dict(sorted({**responses, **common}.items()))
+
+    def get_override_parameters(self) -> list[Any]:
+        from drf_spectacular.types import OpenApiTypes
+        from drf_spectacular.utils import OpenApiParameter
+
+        header = OpenApiParameter.HEADER
+        params = list(super().get_override_parameters())
+        domain = self._domain()
+        if self.is_push:
+            return [
+                *params,
+                OpenApiParameter(
+                    "Idempotency-Key", {"type": "string", "maxLength": 255}, header,
+                    description="Retry-safe key (Stripe semantics): a retry with the same key "
+                    "and body replays the first answer; another body is a 422."),
+                OpenApiParameter(
+                    "X-Device-Id", OpenApiTypes.STR, header,
+                    description="The device; defaults to the envelope's `client_id`."),
+                OpenApiParameter(
+                    "Content-Encoding", OpenApiTypes.STR, header, enum=["gzip", "identity"],
+                    description="Send `gzip` to upload a compressed body."),
+                OpenApiParameter(
+                    "Idempotent-Replayed", OpenApiTypes.STR, header, enum=["true"],
+                    response=[200],
+                    description="Present on a replayed answer to a retried Idempotency-Key."),
+                OpenApiParameter("Retry-After", OpenApiTypes.INT, header, response=[429],
+                                 description="Seconds to wait before retrying."),
+            ]
+        filters = [
+            OpenApiParameter(param, _filter_type(domain, lookup),
+                             description=f"Domain filter (`{lookup}`).")
+            for param, lookup in domain.filters.items()
+        ]
+        return [
+            *params,
+            PullQuerySerializer,
+            *filters,
+            OpenApiParameter("Retry-After", OpenApiTypes.INT, header, response=[429],
+                             description="Seconds to wait before retrying."),
+        ]
+
+    def _domain(self) -> SyncDomain:
+        domain = self.get_sync_domain()
+        assert domain is not None  # excluded otherwise
+        return domain
+
+
+def _filter_type(domain: SyncDomain, lookup: str) -> Any:
+    """The OpenAPI type of a pull filter, from the model field and transforms of ``lookup``."""
+    from drf_spectacular.types import OpenApiTypes
+
+    name, *parts = lookup.split("__")
+    if _DATE_PARTS & set(parts):
+        return OpenApiTypes.DATE
+    if _NUMBER_PARTS & set(parts):
+        return OpenApiTypes.INT
+    if parts and parts[-1] == "isnull":
+        return OpenApiTypes.BOOL
+    try:
+        field = domain.model_class._meta.get_field(name)
+    except FieldDoesNotExist:
+        return OpenApiTypes.STR
+    if getattr(field, "choices", None):
+        return {"type": "string", "enum": [str(value) for value, _ in field.flatchoices]}
+    for field_class, type_name in _FIELD_TYPES:
+        if isinstance(field, field_class):
+            return getattr(OpenApiTypes, type_name)
+    return OpenApiTypes.STR
+
+
+# -- per-domain components: built once per declaration, so every operation shares them -----
+
+_components: dict[str, tuple[SyncDomain, dict[str, type[serializers.Serializer]]]] = {}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.replace("-", "_").split("_"))
+
+
+def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializer]]:
+    """The record, push-request and pull-response serializers that describe ``domain``."""
+    cached = _components.get(domain.name)
+    if cached is not None and cached[0] is domain:
+        return cached[1]
+    camel = _camel(domain.name)
+    fields = {name: _optional(field) for name, field in domain.serializer_class().fields.items()
+              if name not in PushEntrySerializer._declared_fields}
+    required = [name for name, field in domain.serializer_class().fields.items()
+                if field.required]
+    doc = (f"One `{domain.name}` record: its fields plus `mobile_id`, `version`, `deleted` and "
+           "`updated_at`. A push entry carries only the fields it changes (a new record needs "
+           f"{', '.join(f'`{n}`' for n in required) or 'no field'}); a pull reports a deleted "
+           "record as a tombstone (`mobile_id`, `version`, `deleted`, `updated_at`).")
+    record = type(f"{camel}RecordSerializer", (PushEntrySerializer,), {
+        **fields,
+        "updated_at": serializers.DateTimeField(read_only=True),
+        "__doc__": doc, "__module__": __name__,
+    })
+    push = type(f"{camel}PushSerializer", (PushRequestSerializer,), {
+        "entries": record(many=True),
+        "__doc__": f"A batch of `{domain.name}` changes.", "__module__": __name__,
+    })
+    pull = type(f"{camel}PullResponseSerializer", (PullResponseSerializer,), {
+        "items": record(many=True),
+        "__doc__": f"One page of `{domain.name}` changes.", "__module__": __name__,
+    })
+    built: dict[str, type[serializers.Serializer]] = {"record": record, "push": push,
+                                                      "pull": pull}
+    _components[domain.name] = (domain, built)
+    return built
+
+
+def push_request_serializer(domain: SyncDomain) -> type[serializers.Serializer]:
+    return domain_components(domain)["push"]
+
+
+def pull_response_serializer(domain: SyncDomain) -> type[serializers.Serializer]:
+    return domain_components(domain)["pull"]
+
+
+def _optional(field: serializers.Field) -> serializers.Field:
+    """A fresh copy of ``field`` that an entry may leave out (updates are partial)."""
+    if field.read_only:
+        return copy.deepcopy(field)
+    # Fields are rebuilt from their init arguments, as DRF's own ``Field.__deepcopy__`` does.
+    args, kwargs = getattr(field, "_args", ()), dict(getattr(field, "_kwargs", {}))
+    kwargs["required"] = False
+    return type(field)(*args, **kwargs)

@@ -1,0 +1,69 @@
+"""Misconfiguration fails at start-up with a message naming the domain and the option."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from django_mobile_sync.checks import check_mobile_sync
+from django_mobile_sync.domains import SyncDomain
+
+BASE = {"name": "tasks", "model": "testapp.Task", "tenant_fields": ["org"],
+        "scope": "tests.testapp.scopes.org_scope"}
+
+
+def errors_for(**options):
+    with override_settings(MOBILE_SYNC={"DOMAINS": [SyncDomain(**{**BASE, **options})]}):
+        return [(e.id, e.msg) for e in check_mobile_sync()]
+
+
+def test_valid_configuration_has_no_errors():
+    assert check_mobile_sync() == []
+    call_command("check", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize(("options", "code", "words"), [
+    ({"model": "testapp.Nope"}, "E003", ["'tasks'", "model", "testapp.Nope"]),
+    ({"model": "testapp.Org"}, "E004", ["SyncableModelMixin"]),
+    ({"fields": ["title", "colour"]}, "E005", ["fields", "colour"]),
+    ({"server_owned_fields": ["bogus"]}, "E005", ["server_owned_fields", "bogus"]),
+    ({"resolver": "coin_flip"}, "E006", ["resolver", "coin_flip"]),
+    ({"resolver": "nowhere.Resolver"}, "E006", ["resolver", "Could not import"]),
+    ({"serializer": "tests.nope.Serializer"}, "E006", ["serializer"]),
+    ({"scope": "tests.nope.scope"}, "E006", ["scope"]),
+    ({"status_field": "status", "transitions": {"todo": ["flying"]}}, "E007",
+     ["transitions", "flying"]),
+    ({"transitions": {"todo": ["doing"]}}, "E007", ["status_field"]),
+    ({"name": "Bad Name!"}, "E002", ["URL segment"]),
+    ({"scope": None}, "E008", ["scope"]),
+    ({"tenant_fields": []}, "E009", ["UniqueConstraint", "mobile_id"]),
+])
+def test_misconfiguration_is_reported(options, code, words):
+    found = errors_for(**options)
+    assert found, options
+    ids = [i for i, _ in found]
+    assert f"django_mobile_sync.{code}" in ids, found
+    message = " ".join(m for _, m in found)
+    for word in words:
+        assert word in message
+
+
+def test_duplicate_domain_names():
+    domains = [SyncDomain(**BASE), SyncDomain(**BASE)]
+    with override_settings(MOBILE_SYNC={"DOMAINS": domains}):
+        assert "django_mobile_sync.E001" in [e.id for e in check_mobile_sync()]
+
+
+def test_unknown_option_in_dict_declaration():
+    with override_settings(MOBILE_SYNC={"DOMAINS": [{**BASE, "colour": "red"}]}):
+        [error] = check_mobile_sync()
+    assert error.id == "django_mobile_sync.E010" and "colour" in error.msg
+
+
+@pytest.mark.django_db
+def test_makemigrations_is_clean():
+    out = io.StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)

@@ -1,0 +1,172 @@
+"""Pull protocol (SPEC §3.2): pages, tombstones, signed cursor, since, filters, 410."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+from django.test import override_settings
+from django.utils import timezone
+
+from django_mobile_sync.cursor import Position, encode_cursor
+from django_mobile_sync.domains import get_domain
+from django_mobile_sync.purge import purge_tombstones
+from tests.conftest import new_id, pull, pull_all, push
+from tests.testapp.models import Task
+
+
+def seed(client, count, **fields):
+    ids = [new_id() for _ in range(count)]
+    r = push(client, [{"mobile_id": m, "title": f"T{i}", **fields} for i, m in enumerate(ids)])
+    assert len(r.json()["synced_items"]) == count
+    return ids
+
+
+def test_first_pull_returns_everything_with_wire_fields(client):
+    [mid] = seed(client, 1, priority=2)
+    r = pull(client)
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"items", "has_more", "next_cursor", "next_timestamp"}
+    [item] = body["items"]
+    assert item["mobile_id"] == mid and item["version"] == 1 and item["deleted"] is False
+    assert item["priority"] == 2 and item["title"] == "T0" and item["updated_at"].endswith("Z")
+    assert "org" not in item and "change_seq" not in item and "field_versions" not in item
+    assert body["has_more"] is False
+
+
+def test_pagination_follows_cursor_without_gaps_or_repeats(client):
+    ids = seed(client, 25)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = pull(client, limit=10, **({"cursor": cursor} if cursor else {})).json()
+        pages += 1
+        seen += [i["mobile_id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+        assert len(page["items"]) == 10
+    assert pages == 3 and sorted(seen) == sorted(ids) and len(seen) == 25
+    empty = pull(client, cursor=cursor).json()
+    assert empty["items"] == [] and empty["has_more"] is False
+
+
+def test_pull_after_cursor_returns_only_later_changes(client):
+    a, b = seed(client, 2)
+    _, cursor = pull_all(client)
+    push(client, [{"mobile_id": b, "version": 1, "title": "changed"}])
+    items, _ = pull_all(client, cursor=cursor)
+    assert [(i["mobile_id"], i["version"], i["title"]) for i in items] == [(b, 2, "changed")]
+
+
+def test_deleted_records_come_as_tombstones(client):
+    [mid] = seed(client, 1)
+    _, cursor = pull_all(client)
+    push(client, [{"mobile_id": mid, "version": 1, "deleted": True}])
+    [item] = pull(client, cursor=cursor).json()["items"]
+    assert item["mobile_id"] == mid and item["deleted"] is True and item["version"] == 2
+    assert "title" not in item
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "1.5"])
+def test_bad_limit_is_400(client, limit):
+    r = pull(client, limit=limit)
+    assert r.status_code == 400 and r.json()["code"]
+
+
+def test_limit_is_capped_at_max_page_size(client, domain_options):
+    seed(client, 5)
+    with domain_options(max_page_size=2):
+        page = pull(client, limit=1000).json()
+    assert len(page["items"]) == 2 and page["has_more"] is True
+
+
+def test_page_is_bounded_by_bytes(client, settings):
+    seed(client, 5, notes="x" * 1000)
+    one_item = len(json.dumps(pull(client, limit=1).json()["items"][0]))
+    settings.MOBILE_SYNC = {**settings.MOBILE_SYNC, "MAX_PAGE_BYTES": int(one_item * 2.5)}
+    page = pull(client, limit=100).json()
+    assert len(page["items"]) == 2 and page["has_more"] is True
+    items, _ = pull_all(client)
+    assert len(items) == 5
+
+
+def test_forged_cursor_is_400(client):
+    seed(client, 1)
+    good = pull(client).json()["next_cursor"]
+    payload, _, signature = good.partition(":")
+    tampered = signing.b64_encode(b'{"d":"tasks","t":"x","s":0,"p":0}').decode()
+    for cursor in ["garbage", f"{tampered}:{signature}", good[:-2] + "xx", "a" * 1500]:
+        r = pull(client, cursor=cursor)
+        assert r.status_code == 400, cursor
+        assert r.json()["code"] == "invalid_cursor"
+
+
+def test_cursor_of_other_domain_or_tenant_is_400(client, client_for, other_user):
+    note_cursor = pull(client, domain="notes").json()["next_cursor"]
+    assert pull(client, cursor=note_cursor).status_code == 400
+    seed(client, 1)
+    mine = pull(client).json()["next_cursor"]
+    r = pull(client_for(other_user), cursor=mine)
+    assert r.status_code == 400 and "tenant" in r.json()["detail"]
+
+
+def test_since_is_best_effort_legacy_filter(client):
+    old, new = seed(client, 2)
+    Task.all_objects.filter(mobile_id=old).update(title="old")
+    Task.objects.filter(mobile_id=old).update(updated_at=timezone.now() - timedelta(days=2))
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    items = pull(client, since=since).json()["items"]
+    assert [i["mobile_id"] for i in items] == [new]
+    assert pull(client, since="yesterday").status_code == 400
+
+
+def test_domain_filters(client):
+    low = seed(client, 2, priority=1)
+    high = seed(client, 1, priority=4)
+    items = pull(client, priority=4).json()["items"]
+    assert [i["mobile_id"] for i in items] == high
+    assert len(pull(client, priority=1).json()["items"]) == len(low)
+    assert pull(client, due_from="not-a-date").status_code == 400
+
+
+def test_purged_tombstones_make_old_cursors_410(client, org):
+    a, b = seed(client, 2)
+    _, old_cursor = pull_all(client)
+    push(client, [{"mobile_id": a, "version": 1, "deleted": True}])
+    Task.all_objects.filter(mobile_id=a).update(deleted_at=timezone.now() - timedelta(days=91))
+    assert purge_tombstones(get_domain("tasks")) == 1
+    assert not Task.all_objects.filter(mobile_id=a).exists()
+    r = pull(client, cursor=old_cursor)
+    assert r.status_code == 410
+    assert r.json()["reset_required"] is True and r.json()["detail"]
+    fresh = pull(client)  # a resync from scratch works
+    assert fresh.status_code == 200
+    _, new_cursor = pull_all(client)
+    assert pull(client, cursor=new_cursor).status_code == 200
+
+
+def test_cursor_at_start_position_never_expires(client):
+    domain = get_domain("tasks")
+    cursor = encode_cursor("tasks", {"org": 1}, Position())
+    assert cursor and domain
+
+
+def test_pull_requires_authentication(db):
+    from rest_framework.test import APIClient
+
+    r = APIClient().get("/api/sync/tasks/changes/")
+    assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+
+
+def test_unknown_domain_is_404(client):
+    assert pull(client, domain="nope").status_code == 404
+    r = push(client, [], domain="nope")
+    assert r.status_code == 404 and r.json()["code"] == "unknown_domain"
+
+
+@override_settings(MOBILE_SYNC={"DOMAINS": []})
+def test_domains_are_read_at_request_time(client):
+    assert pull(client).status_code == 404
