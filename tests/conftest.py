@@ -39,6 +39,13 @@ def _require_backend(request: Any) -> None:
                     "(tox deselects it on SQLite with -m 'not postgres').")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters() -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

@@ -37,7 +37,18 @@ DEFAULTS: dict[str, Any] = {
     # DRF classes for the sync views; None means DRF's own defaults.
     "AUTHENTICATION_CLASSES": None,
     "PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "THROTTLE_CLASSES": [],
+    "THROTTLE_CLASSES": [
+        "django_mobile_sync.throttling.PushUserRateThrottle",
+        "django_mobile_sync.throttling.PushDeviceRateThrottle",
+        "django_mobile_sync.throttling.PullUserRateThrottle",
+        "django_mobile_sync.throttling.PullDeviceRateThrottle",
+    ],
+    # DRF rate strings ("100/hour"); None or absent means unlimited. A domain's
+    # throttle_rates override these key by key.
+    "THROTTLE_RATES": {"user": "100/hour", "device": "50/hour", "pull_user": None,
+                       "pull_device": None},
+    # Cache alias of the throttle counters; must be shared by all server processes.
+    "THROTTLE_CACHE": "default",
     # Salt for the signed pull cursor.
     "CURSOR_SALT": "django_mobile_sync.cursor",
 }

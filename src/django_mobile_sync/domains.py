@@ -55,6 +55,8 @@ class SyncDomain:
         client_timestamp_field: field compared by ``last_write_wins``.
         service: import path of a ``SyncService`` subclass.
         max_batch_size / max_page_size: per-domain limits overriding the global ones.
+        throttle_rates: per-domain rates (``user``, ``device``, ``pull_user``,
+            ``pull_device``) overriding ``MOBILE_SYNC["THROTTLE_RATES"]`` key by key.
     """
 
     name: str
@@ -74,6 +76,7 @@ class SyncDomain:
     service: str | type[SyncService] | None = None
     max_batch_size: int | None = None
     max_page_size: int | None = None
+    throttle_rates: Mapping[str, str | None] | None = None
 
     def option(self, name: str) -> str:
         return f"MOBILE_SYNC['DOMAINS'][{self.name!r}].{name}"
