@@ -27,9 +27,25 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     A pull only serves rows of transactions that have finished (see docs/cursor.md); inside
     the one open transaction of a non-transactional test it would see nothing.
     """
+    postgres_only = [item for item in items if item.get_closest_marker("postgres")]
+    if not ON_POSTGRES and postgres_only:
+        # Said out loud in the summary, never skipped silently: the PostgreSQL run has them.
+        config.hook.pytest_deselected(items=postgres_only)
+        items[:] = [item for item in items if item not in postgres_only]
+        config._mobile_sync_deselected = len(postgres_only)
     for item in items:
         if ON_POSTGRES or item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.django_db(transaction=True, databases="__all__"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    count = getattr(config, "_mobile_sync_deselected", 0)
+    backend = "PostgreSQL" if ON_POSTGRES else "SQLite"
+    terminalreporter.write_line(f"django-mobile-sync: database backend {backend}")
+    if count:
+        terminalreporter.write_line(
+            f"django-mobile-sync: {count} PostgreSQL-only tests deselected on SQLite "
+            "(the PostgreSQL run executes them: set DATABASE_URL)")
 
 
 @pytest.fixture(autouse=True)

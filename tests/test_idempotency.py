@@ -32,7 +32,8 @@ def test_same_key_same_body_replays_byte_for_byte(client):
 
 def test_key_order_and_spacing_do_not_matter(client):
     mid = new_id()
-    client.post("/api/sync/tasks/sync/", f'{{"entries": [{{"mobile_id": "{mid}", "title": "a"}}]}}',
+    client.post("/api/sync/tasks/sync/",
+                f'{{"entries": [{{"mobile_id": "{mid}", "title": "a"}}]}}',
                 content_type="application/json", headers={"Idempotency-Key": "k"})
     again = client.post("/api/sync/tasks/sync/",
                         f'{{"entries":[{{"title":"a","mobile_id":"{mid}"}}]}}',

@@ -33,7 +33,8 @@ def test_create_returns_created_with_version_1(client, org):
 def test_update_bumps_version(client):
     mid = created(client)
     r = push(client, [{"mobile_id": mid, "version": 1, "title": "Renamed"}])
-    assert r.json()["synced_items"] == [{"mobile_id": mid, "status": "updated", "server_version": 2}]
+    assert r.json()["synced_items"] == [
+        {"mobile_id": mid, "status": "updated", "server_version": 2}]
     task = Task.objects.get(mobile_id=mid)
     assert (task.title, task.version) == ("Renamed", 2)
 
@@ -81,7 +82,8 @@ def test_version_ahead_of_server_is_error(client):
 def test_delete_makes_tombstone_and_repeats_answer_deleted(client):
     mid = created(client)
     r = push(client, [{"mobile_id": mid, "version": 1, "deleted": True}])
-    assert r.json()["synced_items"] == [{"mobile_id": mid, "status": "deleted", "server_version": 2}]
+    assert r.json()["synced_items"] == [
+        {"mobile_id": mid, "status": "deleted", "server_version": 2}]
     task = Task.all_objects.get(mobile_id=mid)
     assert task.deleted and task.deleted_at and task.version == 2
     assert not Task.objects.filter(mobile_id=mid).exists()

@@ -8,8 +8,8 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from .domains import get_domains
 from .conf import sync_settings
+from .domains import get_domains
 
 
 @checks.register()

@@ -55,6 +55,7 @@ def decode_cursor(token: str, domain: str, scope: Mapping[str, Any]) -> Position
     if payload.get("d") != domain or payload.get("t") != scope_key(scope):
         raise InvalidCursor("The cursor belongs to another domain or tenant.")
     seq, pk, purge = payload.get("s"), payload.get("p"), payload.get("g", 0)
-    if type(seq) is not int or type(purge) is not int or not (pk is None or type(pk) in (int, str)):
+    valid_pk = pk is None or type(pk) in (int, str)
+    if type(seq) is not int or type(purge) is not int or not valid_pk:
         raise InvalidCursor("The cursor is malformed.")
     return Position(seq, pk, purge)

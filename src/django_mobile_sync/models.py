@@ -130,6 +130,27 @@ class SyncableModelMixin(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        adding = self._state.adding
+        changed = [] if adding else self.changed_fields()
+        with transaction.atomic(using=using, savepoint=False):
+            self.stamp_write(next_change_seq(using), timezone.now(), adding=adding,
+                             changed=changed)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], *STAMP_FIELDS}
+            super().save(*args, **kwargs)
+        self._loaded_values = {f.attname: getattr(self, f.attname)
+                               for f in self._meta.concrete_fields}
+
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        """Turn the record into a tombstone that pull reports to devices."""
+        if self.deleted:
+            return 0, {}
+        self.deleted, self.deleted_at = True, timezone.now()
+        self.save(using=using)
+        return 1, {self._meta.label: 1}
+
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
         instance = super().from_db(db, field_names, values)
@@ -164,27 +185,6 @@ class SyncableModelMixin(models.Model):
         self.updated_at = now
         self.change_seq = seq
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        adding = self._state.adding
-        changed = [] if adding else self.changed_fields()
-        with transaction.atomic(using=using, savepoint=False):
-            self.stamp_write(next_change_seq(using), timezone.now(), adding=adding,
-                             changed=changed)
-            if kwargs.get("update_fields") is not None:
-                kwargs["update_fields"] = {*kwargs["update_fields"], *STAMP_FIELDS}
-            super().save(*args, **kwargs)
-        self._loaded_values = {f.attname: getattr(self, f.attname)
-                               for f in self._meta.concrete_fields}
-
-    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
-        """Turn the record into a tombstone that pull reports to devices."""
-        if self.deleted:
-            return 0, {}
-        self.deleted, self.deleted_at = True, timezone.now()
-        self.save(using=using)
-        return 1, {self._meta.label: 1}
-
     def hard_delete(self, using: Any = None) -> Any:
         return super().delete(using=using)
 
@@ -204,6 +204,9 @@ class ChangeClock(models.Model):
 
     class Meta:
         verbose_name = "change clock"
+
+    def __str__(self) -> str:
+        return f"change clock at {self.value}"
 
 
 class IdempotencyRecord(models.Model):

@@ -90,7 +90,8 @@ class ErrorItemSerializer(serializers.Serializer):
     mobile_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["error"])
     error_message = serializers.CharField()
-    field_errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    field_errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()))
 
 
 class PushResponseSerializer(serializers.Serializer):

@@ -17,6 +17,9 @@ class Member(models.Model):
                                 related_name="member")
     org = models.ForeignKey(Org, on_delete=models.CASCADE)
 
+    def __str__(self) -> str:
+        return f"{self.user} in {self.org}"
+
 
 class Task(SyncableModelMixin):
     STATUSES = [("todo", "To do"), ("doing", "Doing"), ("done", "Done")]
