@@ -240,7 +240,7 @@ class SyncDomain:
         from django.db.models import UniqueConstraint
 
         wanted = {*self.tenant_fields, "mobile_id"}
-        if model._meta.get_field("mobile_id").unique and not self.tenant_fields:
+        if getattr(model._meta.get_field("mobile_id"), "unique", False) and not self.tenant_fields:
             return True
         candidates = [set(c.fields) for c in model._meta.constraints
                       if isinstance(c, UniqueConstraint) and c.condition is None]

@@ -78,9 +78,10 @@ def claim(user_key: str, domain: str, key: str, fingerprint: str, using: str) ->
             return Claim(record=record)
         except IntegrityError:
             pass
-        record = records.filter(user_key=user_key, domain=domain, key=key).first()
-        if record is None:
+        found = records.filter(user_key=user_key, domain=domain, key=key).first()
+        if found is None:
             continue  # purged meanwhile: try to create it again
+        record = found
         if record.expires_at <= now:
             records.filter(pk=record.pk, expires_at__lte=now).delete()
             continue

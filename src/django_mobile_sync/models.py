@@ -31,7 +31,9 @@ class MarkFieldsChanged(Func):
         return (f'(COALESCE("field_versions", \'{{}}\'::jsonb) || jsonb_build_object({pairs}))',
                 list(self.names))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # SQLite, MySQL
+    def as_sql(  # type: ignore[override]  # SQLite
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> Any:
         pairs = ", ".join("%s, version + 1" for _ in self.names)
         return (f"json_set(COALESCE(field_versions, '{{}}'), {pairs})",
                 [f'$."{name}"' for name in self.names])
@@ -63,7 +65,7 @@ class SyncQuerySet(models.QuerySet):
 
     update.alters_data = True  # type: ignore[attr-defined]
 
-    def delete(self) -> tuple[int, dict[str, int]]:  # type: ignore[override]
+    def delete(self) -> tuple[int, dict[str, int]]:
         """Turn the rows into tombstones (pull reports them); see :meth:`hard_delete`."""
         count = self.filter(deleted=False).update(deleted=True, deleted_at=timezone.now())
         return count, {self.model._meta.label: count}
@@ -84,8 +86,9 @@ class SyncQuerySet(models.QuerySet):
                 obj.stamp_write(seq, now, adding=True)
             return super().bulk_create(objs, *args, **kwargs)
 
-    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any,
-                    **kwargs: Any) -> int:
+    def bulk_update(  # type: ignore[override]
+        self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any
+    ) -> int:
         objs = list(objs)
         with transaction.atomic(using=self.db, savepoint=False):
             seq, now = next_change_seq(self.db), timezone.now()
@@ -152,8 +155,8 @@ class SyncableModelMixin(models.Model):
         return 1, {self._meta.label: 1}
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> Any:
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_values = dict(zip(field_names, values, strict=False))
         return instance
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import status
@@ -40,7 +41,8 @@ class UnsupportedContentEncoding(APIException):
 
 def read_limited(stream: Any, limit: int) -> bytes:
     """Read at most ``limit`` bytes, in chunks; more is a 413."""
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
@@ -53,7 +55,8 @@ def read_limited(stream: Any, limit: int) -> bytes:
 
 def gunzip_limited(data: bytes, limit: int) -> bytes:
     """Inflate ``data`` a chunk at a time, stopping as soon as it passes ``limit`` bytes."""
-    out, total = [], 0
+    out: list[bytes] = []
+    total = 0
     while data:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
@@ -85,7 +88,7 @@ class SyncJSONParser(JSONParser):
     """``application/json`` with ``MAX_BODY_BYTES`` and ``Content-Encoding: gzip``."""
 
     def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}
         limit = int(sync_settings.MAX_BODY_BYTES)

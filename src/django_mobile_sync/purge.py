@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -18,7 +19,7 @@ def purge_tombstones(domain: SyncDomain, using: str = "default",
     """Hard-delete tombstones older than the retention; record the horizon for the 410."""
     retention = sync_settings.TOMBSTONE_RETENTION if retention is None else retention
     before = timezone.now() - retention
-    model = domain.model_class
+    model: Any = domain.model_class
     with transaction.atomic(using=using):
         expired = model.sync_queryset(using).filter(deleted=True, deleted_at__lt=before)
         horizon = expired.aggregate(horizon=Max("change_seq"))["horizon"]

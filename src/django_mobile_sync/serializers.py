@@ -97,7 +97,7 @@ class ErrorItemSerializer(serializers.Serializer):
 class PushResponseSerializer(serializers.Serializer):
     synced_items = SyncedItemSerializer(many=True)
     conflicts = ConflictItemSerializer(many=True)
-    errors = ErrorItemSerializer(many=True)
+    errors = ErrorItemSerializer(many=True)  # type: ignore[assignment]
     timestamp = serializers.DateTimeField()
     cursor = serializers.CharField()
 

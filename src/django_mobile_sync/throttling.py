@@ -46,6 +46,8 @@ class SyncRateThrottle(BaseThrottle):
         if not rate or ident is None:
             return True
         limit, duration = _parse_rate(None, rate)  # type: ignore[arg-type]
+        if limit is None or duration is None:
+            return True
         now = time.time()
         window = int(now // duration)
         key = (f"mobile_sync:throttle:{view.get_domain().name}:{self.rate_name}:{ident}:"
@@ -79,7 +81,7 @@ class PushUserRateThrottle(SyncRateThrottle):
 
     rate_name = "user"
 
-    def get_ident(self, request: Any) -> str | None:
+    def get_ident(self, request: Any) -> str | None:  # type: ignore[override]
         return str(request.user.pk) if request.user.is_authenticated else None
 
 
@@ -88,7 +90,7 @@ class PushDeviceRateThrottle(SyncRateThrottle):
 
     rate_name = "device"
 
-    def get_ident(self, request: Any) -> str | None:
+    def get_ident(self, request: Any) -> str | None:  # type: ignore[override]
         if not request.user.is_authenticated:
             return None
         return f"{request.user.pk}:{device_id(request)[:255]}"
