@@ -62,7 +62,7 @@ class PushEntrySerializer(serializers.Serializer):
 
 
 class PushRequestSerializer(serializers.Serializer):
-    entries = serializers.ListField(child=serializers.JSONField(), allow_empty=True)
+    entries = serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
     client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
     last_sync_timestamp = serializers.DateTimeField(required=False, allow_null=True)
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=2000,
