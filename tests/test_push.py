@@ -229,3 +229,16 @@ def _settings():
     from django.conf import settings
 
     return settings.MOBILE_SYNC
+
+
+def test_one_structured_log_line_per_batch_without_payloads(client, caplog):
+    with caplog.at_level("INFO", logger="django_mobile_sync"):
+        push(client, [{"mobile_id": new_id(), "title": "Top secret payload"}],
+             headers={"Authorization": "Token should-not-leak"})
+    [record] = [r for r in caplog.records if r.msg.startswith("Sync batch processed")]
+    fields = record.sync_batch
+    assert (fields["domain"], fields["entries"], fields["created"], fields["device"]) == (
+        "tasks", 1, 1, "device-1")
+    assert "domain=tasks" in record.getMessage() and "created=1" in record.getMessage()
+    assert "Top secret" not in str(record.__dict__) and "should-not-leak" not in str(
+        record.__dict__)

@@ -8,6 +8,7 @@ and name it in the domain's ``service`` option.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from .models import STAMP_FIELDS, SyncableModelMixin, SyncBatch, SyncConflict, T
 from .resolvers import ConflictContext
 
 _timestamp = serializers.DateTimeField()
+logger = logging.getLogger("django_mobile_sync")
 
 
 class CursorExpired(Exception):
@@ -195,6 +197,10 @@ class SyncService:
                 entries=len(entries), duration_ms=int((time.monotonic() - started) * 1000),
                 **result.counts(),
             )
+        fields = {"domain": self.domain.name, "user": batch.user_id, "device": batch.device_id,
+                  "entries": batch.entries, **result.counts(), "duration_ms": batch.duration_ms}
+        logger.info("Sync batch processed " + " ".join(f"{k}=%s" for k in fields),
+                    *fields.values(), extra={"sync_batch": fields})
         for audit in audits:
             signals.conflict_detected.send(sender=type(self), domain=self.domain, conflict=audit)
         signals.batch_synced.send(sender=type(self), domain=self.domain, batch=batch,
