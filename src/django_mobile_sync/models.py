@@ -43,7 +43,7 @@ class SyncQuerySet(models.QuerySet):
     """A queryset whose writes move the change cursor and the version of every row.
 
     ``update()``, ``delete()`` (a soft delete), ``bulk_create()`` and ``bulk_update()`` all
-    stamp the rows, so changes made by admin actions, business logic or bulk jobs reach
+    stamp the rows (``bulk_update()`` in SQL: refresh the objects to read their new version), so changes made by admin actions, business logic or bulk jobs reach
     devices like changes pushed through the sync API.
     """
 
@@ -86,15 +86,7 @@ class SyncQuerySet(models.QuerySet):
                 obj.stamp_write(seq, now, adding=True)
             return super().bulk_create(objs, *args, **kwargs)
 
-    def bulk_update(  # type: ignore[override]
-        self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any
-    ) -> int:
-        objs = list(objs)
-        with transaction.atomic(using=self.db, savepoint=False):
-            seq, now = next_change_seq(self.db), timezone.now()
-            for obj in objs:
-                obj.stamp_write(seq, now, adding=False, changed=fields)
-            return super().bulk_update(objs, [*fields, *STAMP_FIELDS], *args, **kwargs)
+    # bulk_update() needs no override: Django implements it with update(), which stamps.
 
 
 class SyncManager(models.Manager.from_queryset(SyncQuerySet)):  # type: ignore[misc]
@@ -138,6 +130,8 @@ class SyncableModelMixin(models.Model):
         adding = self._state.adding
         changed = [] if adding else self.changed_fields()
         with transaction.atomic(using=using, savepoint=False):
+            if not adding:
+                self._lock_current_version(using)
             self.stamp_write(next_change_seq(using), timezone.now(), adding=adding,
                              changed=changed)
             if kwargs.get("update_fields") is not None:
@@ -145,6 +139,13 @@ class SyncableModelMixin(models.Model):
             super().save(*args, **kwargs)
         self._loaded_values = {f.attname: getattr(self, f.attname)
                                for f in self._meta.concrete_fields}
+
+    def _lock_current_version(self, using: str) -> None:
+        """Stamp from the row as it is now, not as it was loaded: others may have written."""
+        current = (type(self)._base_manager.using(using).select_for_update()
+                   .filter(pk=self.pk).values("version", "field_versions").first())
+        if current is not None:
+            self.version, self.field_versions = current["version"], current["field_versions"]
 
     def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         """Turn the record into a tombstone that pull reports to devices."""

@@ -283,7 +283,7 @@ class SyncService:
         problem = self._check_transition(instance, changes)
         if problem:
             return "errors", problem
-        self._stage_update(instance, changes, batch)
+        self._stage_update(instance, changes, batch, entry)
         return "synced_items", _synced(entry, "deleted" if entry.deleted else "updated",
                                        instance.version)
 
@@ -303,7 +303,7 @@ class SyncService:
         self._record_history(instance, data, batch)
         self.before_save(instance, created=True)
         batch.created.append(instance)
-        batch.entries[id(instance)] = entry
+        batch.entries[entry.mobile_id] = entry
         return "synced_items", _synced(entry, "created", 1)
 
     def _resolve(self, entry: Entry, instance: Any, changes: dict[str, Any], batch: _Batch
@@ -311,33 +311,40 @@ class SyncService:
         server_data = self.serialize_record(instance)
         context = ConflictContext(self.domain, instance, entry.version, changes, entry.raw)
         resolution = self.domain.resolver_instance.resolve(context)
-        audit = SyncConflict(
-            domain=self.domain.name, model=self.model._meta.label, mobile_id=entry.mobile_id,
-            user_id=getattr(self.user, "pk", None), device_id=self.device_id[:255],
-            client_version=entry.version, server_version=instance.version,
-            client_data=_json_safe(entry.raw), server_data=server_data,
-            resolution=resolution.name, created_at=batch.now)
-        batch.audits.append(audit)
+        audit = self._audit(entry, instance, server_data, resolution.name, batch)
         if resolution.conflict:
-            return "conflicts", {
-                "mobile_id": str(entry.mobile_id), "status": "conflict",
-                "server_version": instance.version, "client_version": entry.version,
-                "error_message": f"The record changed on the server (version "
-                                 f"{instance.version}) after version {entry.version} the "
-                                 "edit is based on.",
-                "server_data": server_data,
-            }
+            batch.audits.append(audit)
+            return "conflicts", self._conflict(entry, instance, server_data)
         applied = {k: v for k, v in resolution.changes.items() if _differs(instance, k, v)}
         if applied:
             problem = self._check_transition(instance, applied)
             if problem:
-                batch.audits.pop()
                 return "errors", problem
-            self._stage_update(instance, applied, batch)
+            self._stage_update(instance, applied, batch, entry)
+        batch.audits.append(audit)
         result = self.serialize_record(instance)
         audit.result_data = result
         item = _synced(entry, "resolved", instance.version)
         return "synced_items", {**item, "resolution": resolution.name, "server_data": result}
+
+    def _audit(self, entry: Entry, instance: Any, server_data: dict[str, Any], resolution: str,
+               batch: _Batch) -> SyncConflict:
+        return SyncConflict(
+            domain=self.domain.name, model=self.model._meta.label, mobile_id=entry.mobile_id,
+            user_id=getattr(self.user, "pk", None), device_id=self.device_id[:255],
+            client_version=entry.version, server_version=instance.version,
+            client_data=_json_safe(entry.raw), server_data=server_data,
+            resolution=resolution, created_at=batch.now)
+
+    @staticmethod
+    def _conflict(entry: Entry, instance: Any, server_data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "mobile_id": str(entry.mobile_id), "status": "conflict",
+            "server_version": instance.version, "client_version": entry.version,
+            "error_message": f"The record changed on the server (version {instance.version}) "
+                             f"after version {entry.version} the edit is based on.",
+            "server_data": server_data,
+        }
 
     def _check_transition(self, instance: Any, changes: Mapping[str, Any]
                           ) -> dict[str, Any] | None:
@@ -351,7 +358,8 @@ class SyncService:
         message = f"{name} cannot change from {old} to {new} (allowed from {old}: {allowed})."
         return error_item(instance.mobile_id, message, {name: [message]})
 
-    def _stage_update(self, instance: Any, changes: dict[str, Any], batch: _Batch) -> None:
+    def _stage_update(self, instance: Any, changes: dict[str, Any], batch: _Batch,
+                      entry: Entry) -> None:
         for name, value in changes.items():
             setattr(instance, name, value)
         if "deleted" in changes:
@@ -362,6 +370,7 @@ class SyncService:
         self.before_save(instance, created=False)
         batch.fields.update(changes)
         batch.updated.append(instance)
+        batch.entries[entry.mobile_id] = entry
 
     def _record_history(self, instance: Any, changes: Mapping[str, Any], batch: _Batch) -> None:
         name = self.domain.history_field
@@ -392,14 +401,15 @@ class SyncService:
         if batch.created:
             batch.created.sort(key=lambda obj: obj.mobile_id)  # same lock order everywhere
             self._bulk(batch, batch.created, outcomes,
-                       lambda objs: manager.bulk_create(objs))
+                       lambda objs: manager.bulk_create(objs), creating=True)
         if batch.updated:
             batch.updated.sort(key=lambda obj: obj.pk)
             fields = sorted({*batch.fields, *STAMP_FIELDS})
             self._bulk(batch, batch.updated, outcomes,
-                       lambda objs: manager.bulk_update(objs, fields))
+                       lambda objs: manager.bulk_update(objs, fields), creating=False)
 
-    def _bulk(self, batch: _Batch, objs: list[Any], outcomes: list[Any], write: Any) -> None:
+    def _bulk(self, batch: _Batch, objs: list[Any], outcomes: list[Any], write: Any,
+              creating: bool) -> None:
         """Write ``objs`` at once; when that fails, one by one to isolate the bad ones."""
         try:
             with transaction.atomic(using=self.using):
@@ -414,12 +424,31 @@ class SyncService:
                     write([obj])
                 kept.append(obj)
             except DatabaseError:
-                entry = batch.entries.get(id(obj))
-                index = entry.index if entry else _index_of(outcomes, obj.mobile_id)
-                outcomes[index] = ("errors", error_item(
-                    obj.mobile_id, "The record could not be stored: it conflicts with "
-                    "another record or a database constraint. Pull, then retry."))
+                entry = batch.entries[obj.mobile_id]
+                outcomes[entry.index] = self._write_failed(entry, obj, batch, creating)
         objs[:] = kept
+
+    def _write_failed(self, entry: Entry, obj: Any, batch: _Batch, creating: bool
+                      ) -> tuple[str, dict[str, Any]]:
+        """The answer for a record the database refused on its own.
+
+        A create that lost a race with a concurrent create of the same ``mobile_id`` (now
+        committed) is answered like any write at a stale base version: ``unchanged`` when
+        it carries the same data, else ``conflict``. Anything else is an ``error``.
+        """
+        current = None
+        if creating:
+            current = self.get_queryset().filter(mobile_id=entry.mobile_id).first()
+        if current is None:
+            return "errors", error_item(
+                entry.mobile_id, "The record could not be stored: it breaks a database "
+                "constraint. Pull, then retry.")
+        sent = [name for name in self.domain.wire_fields if name in entry.data]
+        if not any(_differs(current, name, getattr(obj, name)) for name in sent):
+            return "synced_items", _synced(entry, "unchanged", current.version)
+        server_data = self.serialize_record(current)
+        batch.audits.append(self._audit(entry, current, server_data, "rejected", batch))
+        return "conflicts", self._conflict(entry, current, server_data)
 
     # -- pull -------------------------------------------------------------------------------
     def pull(self, cursor: str | None = None, limit: int | None = None, since: Any = None,
@@ -486,7 +515,7 @@ class _Batch:
     updated: list[Any] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
     audits: list[SyncConflict] = field(default_factory=list)
-    entries: dict[int, Entry] = field(default_factory=dict)
+    entries: dict[uuid.UUID, Entry] = field(default_factory=dict)  # staged records' entries
 
 
 def _entry_envelope(raw: dict[str, Any]) -> tuple[uuid.UUID, int, bool] | dict[str, Any]:
@@ -524,13 +553,6 @@ def _differs(instance: Any, name: str, value: Any) -> bool:
     if field.is_relation and field.concrete:
         return getattr(instance, field.attname) != getattr(value, "pk", value)
     return getattr(instance, name) != value
-
-
-def _index_of(outcomes: list[Any], mobile_id: Any) -> int:
-    for index, outcome in enumerate(outcomes):
-        if outcome and outcome[1].get("mobile_id") == str(mobile_id):
-            return index
-    raise LookupError(mobile_id)
 
 
 def _json_safe(value: Any) -> Any:
