@@ -1,4 +1,4 @@
-"""The exact wire shapes of SPEC §3.1–§3.2, kept in golden JSON files.
+"""The exact wire shapes of SPEC §3.1 and §3.2, kept in golden JSON files.
 
 Timestamps and cursors vary from run to run and are replaced by placeholders; everything
 else (field names, statuses, nesting, order) must match the golden file byte for byte.

@@ -43,8 +43,9 @@ class SyncQuerySet(models.QuerySet):
     """A queryset whose writes move the change cursor and the version of every row.
 
     ``update()``, ``delete()`` (a soft delete), ``bulk_create()`` and ``bulk_update()`` all
-    stamp the rows (``bulk_update()`` in SQL: refresh the objects to read their new version), so changes made by admin actions, business logic or bulk jobs reach
-    devices like changes pushed through the sync API.
+    stamp the rows, so changes made by admin actions, business logic or bulk jobs reach
+    devices like changes pushed through the sync API. ``bulk_update()`` stamps in SQL:
+    refresh the objects to read their new version.
     """
 
     def alive(self) -> SyncQuerySet:

@@ -11,7 +11,7 @@ This module imports drf-spectacular only when a schema is generated.
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -38,13 +38,29 @@ else:
 
 #: Transforms of a filter lookup that change the parameter's type.
 _DATE_PARTS = {"date"}
-_NUMBER_PARTS = {"year", "iso_year", "month", "day", "week", "week_day", "iso_week_day",
-                 "quarter", "hour", "minute", "second"}
+_NUMBER_PARTS = {
+    "year",
+    "iso_year",
+    "month",
+    "day",
+    "week",
+    "week_day",
+    "iso_week_day",
+    "quarter",
+    "hour",
+    "minute",
+    "second",
+}
 #: Model field classes and the OpenAPI types of their filter parameters, first match wins.
 _FIELD_TYPES = [
-    (models.DateTimeField, "DATETIME"), (models.DateField, "DATE"),
-    (models.BooleanField, "BOOL"), (models.IntegerField, "INT"), (models.FloatField, "FLOAT"),
-    (models.DecimalField, "DECIMAL"), (models.UUIDField, "UUID"), (models.ForeignKey, "INT"),
+    (models.DateTimeField, "DATETIME"),
+    (models.DateField, "DATE"),
+    (models.BooleanField, "BOOL"),
+    (models.IntegerField, "INT"),
+    (models.FloatField, "FLOAT"),
+    (models.DecimalField, "DECIMAL"),
+    (models.UUIDField, "UUID"),
+    (models.ForeignKey, "INT"),
 ]
 
 
@@ -60,7 +76,7 @@ class SyncViewSchema(DefaultSchema):
         return inspector
 
 
-@lru_cache(maxsize=None)
+@cache
 def sync_inspector_class(base: type) -> type:
     """``base`` with the sync description mixed in, if ``base`` is drf-spectacular's."""
     try:
@@ -99,7 +115,7 @@ class SyncSchemaMixin(_SchemaBase):
             return f"Push {name} changes made offline"
         return f"Pull {name} changes since a cursor"
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override, unused-ignore]
         domain = self._domain()
         if not self.is_push:
             filters = ", ".join(f"`{p}`" for p in domain.filters) or "none"
@@ -142,8 +158,9 @@ class SyncSchemaMixin(_SchemaBase):
         }
         if self.is_push:
             responses = {
-                200: OpenApiResponse(PushResponseSerializer,
-                                     description="The outcome of every entry."),
+                200: OpenApiResponse(
+                    PushResponseSerializer, description="The outcome of every entry."
+                ),
                 400: error("Malformed JSON, envelope or Idempotency-Key, or too many entries."),
                 409: error("A request with this Idempotency-Key is still running."),
                 413: error("The body (after gunzip) exceeds MAX_BODY_BYTES."),
@@ -152,11 +169,14 @@ class SyncSchemaMixin(_SchemaBase):
             }
         else:
             responses = {
-                200: OpenApiResponse(pull_response_serializer(self._domain()),
-                                     description="One page of changes."),
+                200: OpenApiResponse(
+                    pull_response_serializer(self._domain()), description="One page of changes."
+                ),
                 400: error("A malformed or foreign cursor, a bad limit or a bad filter value."),
-                410: error("The cursor is older than the last tombstone purge: resync.",
-                           ResetRequiredSerializer),
+                410: error(
+                    "The cursor is older than the last tombstone purge: resync.",
+                    ResetRequiredSerializer,
+                ),
             }
         return dict(sorted({**responses, **common}.items()))
 
@@ -164,40 +184,64 @@ class SyncSchemaMixin(_SchemaBase):
         from drf_spectacular.types import OpenApiTypes
         from drf_spectacular.utils import OpenApiParameter
 
-        header = OpenApiParameter.HEADER
         params = list(super().get_override_parameters())
         domain = self._domain()
         if self.is_push:
             return [
                 *params,
                 OpenApiParameter(
-                    "Idempotency-Key", {"type": "string", "maxLength": 255}, header,
+                    "Idempotency-Key",
+                    {"type": "string", "maxLength": 255},
+                    OpenApiParameter.HEADER,
                     description="Retry-safe key (Stripe semantics): a retry with the same key "
-                    "and body replays the first answer; another body is a 422."),
+                    "and body replays the first answer; another body is a 422.",
+                ),
                 OpenApiParameter(
-                    "X-Device-Id", OpenApiTypes.STR, header,
-                    description="The device; defaults to the envelope's `client_id`."),
+                    "X-Device-Id",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description="The device; defaults to the envelope's `client_id`.",
+                ),
                 OpenApiParameter(
-                    "Content-Encoding", OpenApiTypes.STR, header, enum=["gzip", "identity"],
-                    description="Send `gzip` to upload a compressed body."),
+                    "Content-Encoding",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    enum=["gzip", "identity"],
+                    description="Send `gzip` to upload a compressed body.",
+                ),
                 OpenApiParameter(
-                    "Idempotent-Replayed", OpenApiTypes.STR, header, enum=["true"],
+                    "Idempotent-Replayed",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    enum=["true"],
                     response=[200],
-                    description="Present on a replayed answer to a retried Idempotency-Key."),
-                OpenApiParameter("Retry-After", OpenApiTypes.INT, header, response=[429],
-                                 description="Seconds to wait before retrying."),
+                    description="Present on a replayed answer to a retried Idempotency-Key.",
+                ),
+                OpenApiParameter(
+                    "Retry-After",
+                    OpenApiTypes.INT,
+                    OpenApiParameter.HEADER,
+                    response=[429],
+                    description="Seconds to wait before retrying.",
+                ),
             ]
         filters = [
-            OpenApiParameter(param, _filter_type(domain, lookup),
-                             description=f"Domain filter (`{lookup}`).")
+            OpenApiParameter(
+                param, _filter_type(domain, lookup), description=f"Domain filter (`{lookup}`)."
+            )
             for param, lookup in domain.filters.items()
         ]
         return [
             *params,
             PullQuerySerializer,
             *filters,
-            OpenApiParameter("Retry-After", OpenApiTypes.INT, header, response=[429],
-                             description="Seconds to wait before retrying."),
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                response=[429],
+                description="Seconds to wait before retrying.",
+            ),
         ]
 
     def _domain(self) -> SyncDomain:
@@ -221,8 +265,9 @@ def _filter_type(domain: SyncDomain, lookup: str) -> Any:
         field = domain.model_class._meta.get_field(name)
     except FieldDoesNotExist:
         return OpenApiTypes.STR
-    if getattr(field, "choices", None):
-        return {"type": "string", "enum": [str(value) for value, _ in field.flatchoices]}
+    choices = getattr(field, "flatchoices", None)
+    if choices:
+        return {"type": "string", "enum": [str(value) for value, _ in choices]}
     for field_class, type_name in _FIELD_TYPES:
         if isinstance(field, field_class):
             return getattr(OpenApiTypes, type_name)
@@ -244,29 +289,47 @@ def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializ
     if cached is not None and cached[0] is domain:
         return cached[1]
     camel = _camel(domain.name)
-    fields = {name: _optional(field) for name, field in domain.serializer_class().fields.items()
-              if name not in PushEntrySerializer._declared_fields}
-    required = [name for name, field in domain.serializer_class().fields.items()
-                if field.required]
-    doc = (f"One `{domain.name}` record: its fields plus `mobile_id`, `version`, `deleted` and "
-           "`updated_at`. A push entry carries only the fields it changes (a new record needs "
-           f"{', '.join(f'`{n}`' for n in required) or 'no field'}); a pull reports a deleted "
-           "record as a tombstone (`mobile_id`, `version`, `deleted`, `updated_at`).")
-    record = type(f"{camel}RecordSerializer", (PushEntrySerializer,), {
-        **fields,
-        "updated_at": serializers.DateTimeField(read_only=True),
-        "__doc__": doc, "__module__": __name__,
-    })
-    push = type(f"{camel}PushSerializer", (PushRequestSerializer,), {
-        "entries": record(many=True),
-        "__doc__": f"A batch of `{domain.name}` changes.", "__module__": __name__,
-    })
-    pull = type(f"{camel}PullResponseSerializer", (PullResponseSerializer,), {
-        "items": record(many=True),
-        "__doc__": f"One page of `{domain.name}` changes.", "__module__": __name__,
-    })
-    built: dict[str, type[serializers.Serializer]] = {"record": record, "push": push,
-                                                      "pull": pull}
+    fields = {
+        name: _optional(field)
+        for name, field in domain.serializer_class().fields.items()
+        if name not in PushEntrySerializer._declared_fields
+    }
+    required = [name for name, field in domain.serializer_class().fields.items() if field.required]
+    doc = (
+        f"One `{domain.name}` record: its fields plus `mobile_id`, `version`, `deleted` and "
+        "`updated_at`. A push entry carries only the fields it changes (a new record needs "
+        f"{', '.join(f'`{n}`' for n in required) or 'no field'}); a pull reports a deleted "
+        "record as a tombstone (`mobile_id`, `version`, `deleted`, `updated_at`)."
+    )
+    record = type(
+        f"{camel}RecordSerializer",
+        (PushEntrySerializer,),
+        {
+            **fields,
+            "updated_at": serializers.DateTimeField(read_only=True),
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
+    push = type(
+        f"{camel}PushSerializer",
+        (PushRequestSerializer,),
+        {
+            "entries": record(many=True),
+            "__doc__": f"A batch of `{domain.name}` changes.",
+            "__module__": __name__,
+        },
+    )
+    pull = type(
+        f"{camel}PullResponseSerializer",
+        (PullResponseSerializer,),
+        {
+            "items": record(many=True),
+            "__doc__": f"One page of `{domain.name}` changes.",
+            "__module__": __name__,
+        },
+    )
+    built: dict[str, type[serializers.Serializer]] = {"record": record, "push": push, "pull": pull}
     _components[domain.name] = (domain, built)
     return built
 
