@@ -47,6 +47,7 @@ test: venv
 
 quicktest: venv
 	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest example_project -p no:cacheprovider
 
 lint: venv
 	$(VENV)/bin/ruff check src tests example_project

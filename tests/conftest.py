@@ -45,14 +45,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
     if count:
         terminalreporter.write_line(
             f"django-mobile-sync: {count} PostgreSQL-only tests deselected on SQLite "
-            "(the PostgreSQL run executes them: set DATABASE_URL)")
+            "(the PostgreSQL run executes them: set DATABASE_URL)"
+        )
 
 
 @pytest.fixture(autouse=True)
 def _require_backend(request: Any) -> None:
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.fail("This test needs PostgreSQL: run it with DATABASE_URL set "
-                    "(tox deselects it on SQLite with -m 'not postgres').")
+        pytest.fail(
+            "This test needs PostgreSQL: run it with DATABASE_URL set "
+            "(tox deselects it on SQLite with -m 'not postgres')."
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -120,8 +123,9 @@ def pull(api: APIClient, domain: str = "tasks", **params: Any) -> Any:
     return api.get(PULL_URL.format(domain), params)
 
 
-def pull_all(api: APIClient, domain: str = "tasks", cursor: str | None = None,
-             **params: Any) -> tuple[list[dict[str, Any]], str]:
+def pull_all(
+    api: APIClient, domain: str = "tasks", cursor: str | None = None, **params: Any
+) -> tuple[list[dict[str, Any]], str]:
     """Follow next_cursor until has_more is false."""
     items: list[dict[str, Any]] = []
     while True:
@@ -139,8 +143,10 @@ def domain_options() -> Callable[..., Any]:
     """``with domain_options(resolver="merge"):`` re-declares the tasks domain."""
 
     def patch(name: str = "tasks", **changes: Any) -> Any:
-        domains = [replace(d, **changes) if getattr(d, "name", None) == name else d
-                   for d in settings.MOBILE_SYNC["DOMAINS"]]
+        domains = [
+            replace(d, **changes) if getattr(d, "name", None) == name else d
+            for d in settings.MOBILE_SYNC["DOMAINS"]
+        ]
         return override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "DOMAINS": domains})
 
     return patch

@@ -33,15 +33,19 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
-TEMPLATES = [{
-    "BACKEND": "django.template.backends.django.DjangoTemplates",
-    "APP_DIRS": True,
-    "OPTIONS": {"context_processors": [
-        "django.template.context_processors.request",
-        "django.contrib.auth.context_processors.auth",
-        "django.contrib.messages.context_processors.messages",
-    ]},
-}]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
 
 _suffix = re.sub(r"[^a-z0-9_]", "_", os.environ.get("TEST_DB_SUFFIX", "local").lower())
 if os.environ.get("DATABASE_URL"):
@@ -51,8 +55,10 @@ if os.environ.get("DATABASE_URL"):
         "other": {**_default, "TEST": {"NAME": f"test_dms_{_suffix}_other"}},
     }
 else:
-    _sqlite = {"ENGINE": "django.db.backends.sqlite3",
-               "OPTIONS": {"transaction_mode": "IMMEDIATE"}}
+    _sqlite = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "OPTIONS": {"transaction_mode": "IMMEDIATE"},
+    }
     DATABASES = {
         "default": {**_sqlite, "NAME": "dms_test_default.sqlite3"},
         "other": {**_sqlite, "NAME": "dms_test_other.sqlite3"},
@@ -72,8 +78,16 @@ MOBILE_SYNC = {
         SyncDomain(
             name="tasks",
             model="testapp.Task",
-            fields=["title", "status", "priority", "notes", "approved", "history",
-                    "client_updated_at", "due_at"],
+            fields=[
+                "title",
+                "status",
+                "priority",
+                "notes",
+                "approved",
+                "history",
+                "client_updated_at",
+                "due_at",
+            ],
             tenant_fields=["org"],
             scope="tests.testapp.scopes.org_scope",
             status_field="status",
@@ -84,8 +98,11 @@ MOBILE_SYNC = {
             filters={"status": "status", "priority": "priority", "due_from": "due_at__date__gte"},
         ),
         SyncDomain(name="notes", model="testapp.Note"),
-        {"name": "routed-notes", "model": "testapp.Note",
-         "database": "tests.testapp.scopes.database_for_user"},
+        {
+            "name": "routed-notes",
+            "model": "testapp.Note",
+            "database": "tests.testapp.scopes.database_for_user",
+        },
     ],
 }
 

@@ -11,8 +11,12 @@ from django.test import override_settings
 from django_mobile_sync.checks import check_mobile_sync
 from django_mobile_sync.domains import SyncDomain
 
-BASE = {"name": "tasks", "model": "testapp.Task", "tenant_fields": ["org"],
-        "scope": "tests.testapp.scopes.org_scope"}
+BASE = {
+    "name": "tasks",
+    "model": "testapp.Task",
+    "tenant_fields": ["org"],
+    "scope": "tests.testapp.scopes.org_scope",
+}
 
 
 def errors_for(**options):
@@ -25,22 +29,28 @@ def test_valid_configuration_has_no_errors():
     call_command("check", stdout=io.StringIO())
 
 
-@pytest.mark.parametrize(("options", "code", "words"), [
-    ({"model": "testapp.Nope"}, "E003", ["'tasks'", "model", "testapp.Nope"]),
-    ({"model": "testapp.Org"}, "E004", ["SyncableModelMixin"]),
-    ({"fields": ["title", "colour"]}, "E005", ["fields", "colour"]),
-    ({"server_owned_fields": ["bogus"]}, "E005", ["server_owned_fields", "bogus"]),
-    ({"resolver": "coin_flip"}, "E006", ["resolver", "coin_flip"]),
-    ({"resolver": "nowhere.Resolver"}, "E006", ["resolver", "Could not import"]),
-    ({"serializer": "tests.nope.Serializer"}, "E006", ["serializer"]),
-    ({"scope": "tests.nope.scope"}, "E006", ["scope"]),
-    ({"status_field": "status", "transitions": {"todo": ["flying"]}}, "E007",
-     ["transitions", "flying"]),
-    ({"transitions": {"todo": ["doing"]}}, "E007", ["status_field"]),
-    ({"name": "Bad Name!"}, "E002", ["URL segment"]),
-    ({"scope": None}, "E008", ["scope"]),
-    ({"tenant_fields": []}, "E009", ["UniqueConstraint", "mobile_id"]),
-])
+@pytest.mark.parametrize(
+    ("options", "code", "words"),
+    [
+        ({"model": "testapp.Nope"}, "E003", ["'tasks'", "model", "testapp.Nope"]),
+        ({"model": "testapp.Org"}, "E004", ["SyncableModelMixin"]),
+        ({"fields": ["title", "colour"]}, "E005", ["fields", "colour"]),
+        ({"server_owned_fields": ["bogus"]}, "E005", ["server_owned_fields", "bogus"]),
+        ({"resolver": "coin_flip"}, "E006", ["resolver", "coin_flip"]),
+        ({"resolver": "nowhere.Resolver"}, "E006", ["resolver", "Could not import"]),
+        ({"serializer": "tests.nope.Serializer"}, "E006", ["serializer"]),
+        ({"scope": "tests.nope.scope"}, "E006", ["scope"]),
+        (
+            {"status_field": "status", "transitions": {"todo": ["flying"]}},
+            "E007",
+            ["transitions", "flying"],
+        ),
+        ({"transitions": {"todo": ["doing"]}}, "E007", ["status_field"]),
+        ({"name": "Bad Name!"}, "E002", ["URL segment"]),
+        ({"scope": None}, "E008", ["scope"]),
+        ({"tenant_fields": []}, "E009", ["UniqueConstraint", "mobile_id"]),
+    ],
+)
 def test_misconfiguration_is_reported(options, code, words):
     found = errors_for(**options)
     assert found, options

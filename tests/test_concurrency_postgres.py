@@ -117,8 +117,7 @@ def state(version: int, deleted: bool, title: str) -> tuple[int, bool, str | Non
 
 
 def database_state(org: Org) -> dict[str, tuple[int, bool, str | None]]:
-    rows = Task.all_objects.filter(org=org).values_list("mobile_id", "version", "deleted",
-                                                         "title")
+    rows = Task.all_objects.filter(org=org).values_list("mobile_id", "version", "deleted", "title")
     return {str(mid): state(v, d, t) for mid, v, d, t in rows}
 
 
@@ -142,8 +141,10 @@ class Replica:
             self.records[item["mobile_id"]] = item
 
     def state(self) -> dict[str, tuple[int, bool, str | None]]:
-        return {mid: state(i["version"], i["deleted"], i.get("title", ""))
-                for mid, i in self.records.items()}
+        return {
+            mid: state(i["version"], i["deleted"], i.get("title", ""))
+            for mid, i in self.records.items()
+        }
 
 
 def follow(service: SyncService, replica: Replica, cursor: str | None, limit: int) -> str:
@@ -183,11 +184,15 @@ def wait_until_no_older_transaction(org: Org, timeout: float = 10.0) -> None:
             return
         if time.monotonic() > deadline:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pid, datname, state, backend_xid, query "
-                               "FROM pg_stat_activity WHERE backend_xid IS NOT NULL")
+                cursor.execute(
+                    "SELECT pid, datname, state, backend_xid, query "
+                    "FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+                )
                 holders = cursor.fetchall()
-            pytest.fail(f"horizon {horizon} still at or below change_seq {newest} after "
-                        f"{timeout}s; transactions holding it: {holders}")
+            pytest.fail(
+                f"horizon {horizon} still at or below change_seq {newest} after "
+                f"{timeout}s; transactions holding it: {holders}"
+            )
         time.sleep(0.05)
 
 
@@ -196,13 +201,15 @@ def tasks_domain() -> Any:
     return get_domain("tasks")
 
 
-def service_for(domain: Any, user: User, org: Org, device: str,
-                cls: type[SyncService] = SyncService) -> SyncService:
+def service_for(
+    domain: Any, user: User, org: Org, device: str, cls: type[SyncService] = SyncService
+) -> SyncService:
     return cls(domain, user=user, scope={"org": org}, device_id=device)
 
 
-def push_via(via: str, domain: Any, user_pk: int, org: Org, entries: list[Any],
-             device: str) -> dict[str, Any]:
+def push_via(
+    via: str, domain: Any, user_pk: int, org: Org, entries: list[Any], device: str
+) -> dict[str, Any]:
     """Push from inside a thread, through HTTP or the service; the response body."""
     user = User.objects.get(pk=user_pk)  # this thread's own instance
     if via == "http":
@@ -215,8 +222,9 @@ def push_via(via: str, domain: Any, user_pk: int, org: Org, entries: list[Any],
 
 
 def statuses(body: dict[str, Any]) -> list[str]:
-    return [item["status"]
-            for key in ("synced_items", "conflicts", "errors") for item in body[key]]
+    return [
+        item["status"] for key in ("synced_items", "conflicts", "errors") for item in body[key]
+    ]
 
 
 # -- 1. no missed change ----------------------------------------------------------------------
@@ -262,8 +270,17 @@ class NaiveFeed:
                 key, (value, pk) = self.order[0], self.position
                 rows = rows.filter(Q(**{f"{key}__gt": value}) | Q(**{key: value, "pk__gt": pk}))
         page = list(rows.order_by(*self.order)[:limit])
-        self.replica.apply([{"mobile_id": str(t.mobile_id), "version": t.version,
-                             "deleted": t.deleted, "title": t.title} for t in page])
+        self.replica.apply(
+            [
+                {
+                    "mobile_id": str(t.mobile_id),
+                    "version": t.version,
+                    "deleted": t.deleted,
+                    "title": t.title,
+                }
+                for t in page
+            ]
+        )
         if page:
             last = page[-1]
             self.position = tuple(getattr(last, f) for f in self.order)
@@ -275,7 +292,8 @@ class NaiveFeed:
 
 
 def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
-        org: Org, user: User, tasks_domain: Any) -> None:
+    org: Org, user: User, tasks_domain: Any
+) -> None:
     existing = Task.objects.bulk_create(Task(org=org, title=f"seed {i}") for i in range(60))
     slow_orm_owned = [t.pk for t in existing[0:10]]
     slow_push_owned = {str(t.mobile_id): t.version for t in existing[10:20]}
@@ -320,10 +338,13 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
     def slow_orm_writer() -> None:
         pool = list(slow_orm_owned)
         with transaction.atomic():
-            created = [Task.objects.create(org=org, title=f"slow-orm save {i}")  # save()
-                       for i in range(2)]
+            created = [
+                Task.objects.create(org=org, title=f"slow-orm save {i}")  # save()
+                for i in range(2)
+            ]
             created += Task.objects.bulk_create(
-                [Task(org=org, title=f"slow-orm bulk_create {i}") for i in range(2)])
+                [Task(org=org, title=f"slow-orm bulk_create {i}") for i in range(2)]
+            )
             task = Task.objects.get(pk=pool[0])
             task.title = "slow-orm save() edit"
             task.save()
@@ -336,8 +357,7 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
             Task.objects.get(pk=pool[8]).delete()  # instance delete (tombstone)
             slow_ids["txids"]["orm"] = current_txid()
             touched = Task.all_objects.filter(pk__in=[*pool[:9], *(t.pk for t in created)])
-            slow_ids["touched"].update(str(m) for m in touched.values_list("mobile_id",
-                                                                           flat=True))
+            slow_ids["touched"].update(str(m) for m in touched.values_list("mobile_id", flat=True))
             slow_ids["created"].update(str(t.mobile_id) for t in created)
             slow_wrote["orm"].set()
             sleep_in_transaction(SLOW_SECONDS)
@@ -350,13 +370,17 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
         mids = list(slow_push_owned)
         new = [new_id() for _ in range(4)]
         entries = [{"mobile_id": m, "title": f"slow-push new {i}"} for i, m in enumerate(new)]
-        entries += [{"mobile_id": m, "version": slow_push_owned[m], "title": "slow-push edit"}
-                    for m in mids[:6]]
-        entries += [{"mobile_id": m, "version": slow_push_owned[m], "deleted": True}
-                    for m in mids[6:8]]
+        entries += [
+            {"mobile_id": m, "version": slow_push_owned[m], "title": "slow-push edit"}
+            for m in mids[:6]
+        ]
+        entries += [
+            {"mobile_id": m, "version": slow_push_owned[m], "deleted": True} for m in mids[6:8]
+        ]
         result = service.push(entries)
         assert sorted(statuses(result.as_dict())) == sorted(
-            ["created"] * 4 + ["updated"] * 6 + ["deleted"] * 2), result.as_dict()
+            ["created"] * 4 + ["updated"] * 6 + ["deleted"] * 2
+        ), result.as_dict()
         slow_ids["txids"]["push"] = service.txid
         slow_ids["touched"].update([*new, *mids[:8]])
         slow_ids["created"].update(new)
@@ -381,13 +405,17 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
         pool, rng, rounds = dict(fast_push_owned), random.Random(1), 0
         while keep_going(started):
             entries: list[dict[str, Any]] = [
-                {"mobile_id": new_id(), "title": f"fast-push new {rounds}-{k}"} for k in range(2)]
+                {"mobile_id": new_id(), "title": f"fast-push new {rounds}-{k}"} for k in range(2)
+            ]
             picked = rng.sample(sorted(pool), min(3, len(pool)))
-            entries += [{"mobile_id": m, "version": pool[m], "title": f"fast-push edit {rounds}"}
-                        for m in picked[:2]]
+            entries += [
+                {"mobile_id": m, "version": pool[m], "title": f"fast-push edit {rounds}"}
+                for m in picked[:2]
+            ]
             if rounds % 3 == 2 and len(picked) == 3:
-                entries.append({"mobile_id": picked[2], "version": pool[picked[2]],
-                                "deleted": True})
+                entries.append(
+                    {"mobile_id": picked[2], "version": pool[picked[2]], "deleted": True}
+                )
             body = service.push(entries).as_dict()
             assert not body["conflicts"] and not body["errors"], body
             for item in body["synced_items"]:
@@ -410,9 +438,17 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
                 task.title = f"fast-orm save() edit {rounds}"
                 task.save()
                 Task.objects.filter(pk__in=rng.sample(pool, 2)).update(
-                    title=f"fast-orm update() {rounds}", priority=rounds % 6)
-                pool += [t.pk for t in Task.objects.bulk_create(
-                    [Task(org=org, title=f"fast-orm bulk_create {rounds}-{k}") for k in range(2)])]
+                    title=f"fast-orm update() {rounds}", priority=rounds % 6
+                )
+                pool += [
+                    t.pk
+                    for t in Task.objects.bulk_create(
+                        [
+                            Task(org=org, title=f"fast-orm bulk_create {rounds}-{k}")
+                            for k in range(2)
+                        ]
+                    )
+                ]
                 objs = list(Task.objects.filter(pk__in=rng.sample(pool, 2)))
                 for obj in objs:
                     obj.title = f"fast-orm bulk_update() {rounds}"
@@ -429,20 +465,27 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
     readers = start(Worker("reader", reader), Worker("naive-reader", naive_reader))
     for event in readers_ready:
         assert event.wait(10), "a reader never finished its first sync"
-    writers = start(Worker("slow-orm", slow_orm_writer), Worker("slow-push", slow_push_writer),
-                    Worker("fast-push", fast_push_writer), Worker("fast-orm", fast_orm_writer))
+    writers = start(
+        Worker("slow-orm", slow_orm_writer),
+        Worker("slow-push", slow_push_writer),
+        Worker("fast-push", fast_push_writer),
+        Worker("fast-orm", fast_orm_writer),
+    )
     _, _, fast_push_rounds, fast_orm_rounds = finish(*writers)
     writers_done.set()
     replica, naive = finish(*readers)
 
     expected = database_state(org)
-    later_txids = Task.all_objects.filter(org=org, change_seq__gt=max(
-        slow_ids["txids"].values())).count()
-    print(f"\nslow txids {slow_ids['txids']}; rows written by later transactions: "
-          f"{later_txids}; fast rounds push={fast_push_rounds} orm={fast_orm_rounds}; "
-          f"records {len(expected)}; reader pages {replica.pages} items {replica.items} "
-          f"(before the end: {replica.pages_before_end} pages, {replica.items_before_end} "
-          "items)")
+    later_txids = Task.all_objects.filter(
+        org=org, change_seq__gt=max(slow_ids["txids"].values())
+    ).count()
+    print(
+        f"\nslow txids {slow_ids['txids']}; rows written by later transactions: "
+        f"{later_txids}; fast rounds push={fast_push_rounds} orm={fast_orm_rounds}; "
+        f"records {len(expected)}; reader pages {replica.pages} items {replica.items} "
+        f"(before the end: {replica.pages_before_end} pages, {replica.items_before_end} "
+        "items)"
+    )
 
     # The scenario is adversarial: later transactions committed while the slow ones slept.
     assert fast_push_rounds >= 3 and fast_orm_rounds >= 3
@@ -460,11 +503,13 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
         print(f"naive {name}: missed or stale {len(missed)} of {len(expected)}")
         assert missed, f"a naive {name} cursor missed nothing: the run was not adversarial"
         assert slow_ids["touched"] <= missed, (
-            f"a naive {name} cursor saw slow-writer rows: "
-            f"{sorted(slow_ids['touched'] - missed)}")
+            f"a naive {name} cursor saw slow-writer rows: {sorted(slow_ids['touched'] - missed)}"
+        )
     seen_by_id = set(naive["id"].replica.records)
-    print(f"naive id: never saw {len(slow_ids['created'] - seen_by_id)} of "
-          f"{len(slow_ids['created'])} rows the slow writers created")
+    print(
+        f"naive id: never saw {len(slow_ids['created'] - seen_by_id)} of "
+        f"{len(slow_ids['created'])} rows the slow writers created"
+    )
     assert slow_ids["created"] and not slow_ids["created"] & seen_by_id
 
 
@@ -473,7 +518,8 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
 
 @pytest.mark.parametrize("via", ["service", "http"])
 def test_ten_concurrent_pushes_at_one_base_version_have_exactly_one_winner(
-        via: str, org: Org, user: User, tasks_domain: Any) -> None:
+    via: str, org: Org, user: User, tasks_domain: Any
+) -> None:
     record = Task.objects.create(org=org, title="original")
     record.title = "edited once"
     record.save()
@@ -484,8 +530,9 @@ def test_ten_concurrent_pushes_at_one_base_version_have_exactly_one_winner(
         base = Task.objects.get(pk=record.pk).version
         barrier = threading.Barrier(10, timeout=10)
 
-        def writer(i: int, base: int = base, round_: int = round_,
-                   barrier: threading.Barrier = barrier) -> dict[str, Any]:
+        def writer(
+            i: int, base: int = base, round_: int = round_, barrier: threading.Barrier = barrier
+        ) -> dict[str, Any]:
             entry = {"mobile_id": mid, "version": base, "title": f"round {round_} writer {i}"}
             User.objects.get(pk=user.pk)  # open this thread's connection before the race
             barrier.wait()
@@ -501,8 +548,7 @@ def test_ten_concurrent_pushes_at_one_base_version_have_exactly_one_winner(
         assert stored.title == f"round {round_} writer {winner}"
         for body in bodies:
             for conflict in body["conflicts"]:
-                assert (conflict["client_version"], conflict["server_version"]) == (base,
-                                                                                    base + 1)
+                assert (conflict["client_version"], conflict["server_version"]) == (base, base + 1)
                 assert conflict["server_data"]["title"] == stored.title
         audits += 9
         assert SyncConflict.objects.count() == audits
@@ -513,7 +559,8 @@ def test_ten_concurrent_pushes_at_one_base_version_have_exactly_one_winner(
 
 
 def test_readers_racing_with_updates_end_with_the_latest_version_of_every_record(
-        org: Org, user: User, tasks_domain: Any) -> None:
+    org: Org, user: User, tasks_domain: Any
+) -> None:
     tasks = Task.objects.bulk_create(Task(org=org, title=f"seed {i}") for i in range(30))
     mids = [str(t.mobile_id) for t in tasks]
     writers_stop, readers_stop = threading.Event(), threading.Event()
@@ -524,9 +571,11 @@ def test_readers_racing_with_updates_end_with_the_latest_version_of_every_record
         while not writers_stop.is_set():
             mid = rng.choice(mids)
             version = Task.all_objects.values_list("version", flat=True).get(
-                org=org, mobile_id=mid)
-            body = service.push([{"mobile_id": mid, "version": version,
-                                  "title": f"push {k}.{n}"}]).as_dict()
+                org=org, mobile_id=mid
+            )
+            body = service.push(
+                [{"mobile_id": mid, "version": version, "title": f"push {k}.{n}"}]
+            ).as_dict()
             assert not body["errors"], body["errors"]
             tally.update(statuses(body))
             n += 1
@@ -552,8 +601,10 @@ def test_readers_racing_with_updates_end_with_the_latest_version_of_every_record
         return replica
 
     readers = start(*(Worker(f"reader-{n}", reader, n) for n in (3, 11, 100)))
-    writers = start(*(Worker(f"push-writer-{k}", push_writer, k) for k in range(2)),
-                    Worker("save-writer", save_writer))
+    writers = start(
+        *(Worker(f"push-writer-{k}", push_writer, k) for k in range(2)),
+        Worker("save-writer", save_writer),
+    )
     time.sleep(2.5)
     writers_stop.set()
     tallies = finish(*writers)
@@ -562,12 +613,15 @@ def test_readers_racing_with_updates_end_with_the_latest_version_of_every_record
     replicas = finish(*readers)
 
     expected = database_state(org)
-    print(f"\nwriters: {sum(tallies, Counter())}; readers: "
-          + ", ".join(f"{r.name}: {r.pages} pages/{r.items} items" for r in replicas))
+    print(
+        f"\nwriters: {sum(tallies, Counter())}; readers: "
+        + ", ".join(f"{r.name}: {r.pages} pages/{r.items} items" for r in replicas)
+    )
     assert sum(tallies, Counter())["updated"] > 20
     for replica in replicas:
-        assert replica.state() == expected, (
-            f"{replica.name}:\n" + "\n".join(differences(expected, replica.state())))
+        assert replica.state() == expected, f"{replica.name}:\n" + "\n".join(
+            differences(expected, replica.state())
+        )
 
 
 # -- 4. two creates of one new record ---------------------------------------------------------
@@ -575,21 +629,28 @@ def test_readers_racing_with_updates_end_with_the_latest_version_of_every_record
 
 @pytest.mark.parametrize("via", ["http", "service"])
 def test_concurrent_creates_of_one_mobile_id_make_one_record_and_no_500(
-        via: str, org: Org, user: User, tasks_domain: Any) -> None:
+    via: str, org: Org, user: User, tasks_domain: Any
+) -> None:
     bob = make_user("bob", org)  # a second device of the same tenant
     outcomes: Counter[str] = Counter()
     for round_ in range(10):
         mid = new_id()
         barrier = threading.Barrier(2, timeout=10)
 
-        def creator(i: int, mid: str = mid, barrier: threading.Barrier = barrier,
-                    round_: int = round_) -> dict[str, Any]:
+        def creator(
+            i: int, mid: str = mid, barrier: threading.Barrier = barrier, round_: int = round_
+        ) -> dict[str, Any]:
             pk = (user, bob)[i].pk
             User.objects.get(pk=pk)  # open this thread's connection before the race
             barrier.wait()
-            return push_via(via, tasks_domain, pk, org,
-                            [{"mobile_id": mid, "title": f"round {round_} creator {i}"}],
-                            f"device-{i}")
+            return push_via(
+                via,
+                tasks_domain,
+                pk,
+                org,
+                [{"mobile_id": mid, "title": f"round {round_} creator {i}"}],
+                f"device-{i}",
+            )
 
         bodies = run(Worker("creator-0", creator, 0), Worker("creator-1", creator, 1))
         found = sorted(s for b in bodies for s in statuses(b))
@@ -606,10 +667,13 @@ def test_concurrent_creates_of_one_mobile_id_make_one_record_and_no_500(
 # -- 5. every ORM save moves the version ------------------------------------------------------
 
 
-@pytest.mark.parametrize(("stale_write", "other_writer"), [
-    ("save", "push"), ("save", "orm-save"), ("bulk_update", "push")])
+@pytest.mark.parametrize(
+    ("stale_write", "other_writer"),
+    [("save", "push"), ("save", "orm-save"), ("bulk_update", "push")],
+)
 def test_an_orm_write_of_an_instance_loaded_before_other_writes_still_moves_the_version(
-        stale_write: str, other_writer: str, org: Org, user: User, tasks_domain: Any) -> None:
+    stale_write: str, other_writer: str, org: Org, user: User, tasks_domain: Any
+) -> None:
     """Spec §2: version is "+1 per accepted change", and ORM writes must move it.
 
     Business code loads a record, another writer (a device's push, or another save())
@@ -644,9 +708,14 @@ def test_an_orm_write_of_an_instance_loaded_before_other_writes_still_moves_the_
         for n in range(2):
             if other_writer == "push":
                 version = Task.objects.get(pk=record.pk).version
-                body = push_via("service", tasks_domain, user.pk, org,
-                                [{"mobile_id": mid, "version": version,
-                                  "title": f"device edit {n}"}], "device")
+                body = push_via(
+                    "service",
+                    tasks_domain,
+                    user.pk,
+                    org,
+                    [{"mobile_id": mid, "version": version, "title": f"device edit {n}"}],
+                    "device",
+                )
                 assert statuses(body) == ["updated"], body
             else:
                 task = Task.objects.get(pk=record.pk)
@@ -663,18 +732,21 @@ def test_an_orm_write_of_an_instance_loaded_before_other_writes_still_moves_the_
         problems.append(f"three accepted changes after version 1 left version {stored.version}")
     title_changed_at = stored.field_versions.get("title")
     if (title_changed_at, stored.field_versions.get("notes")) != (3, 4):
-        problems.append(f"field_versions is {stored.field_versions}, not title at 3 and "
-                        "notes at 4")
+        problems.append(
+            f"field_versions is {stored.field_versions}, not title at 3 and notes at 4"
+        )
     assert not problems, (
         f"{stale_write}() of a stale instance: {'; '.join(problems)} "
-        "(SyncableModelMixin.save -> stamp_write uses the in-memory version and field_versions)")
+        "(SyncableModelMixin.save -> stamp_write uses the in-memory version and field_versions)"
+    )
 
 
 # -- 6. a long transaction elsewhere delays changes, never loses them ------------------------
 
 
 def test_a_long_writing_transaction_in_another_database_delays_but_never_loses_a_change(
-        org: Org, user: User, tasks_domain: Any) -> None:
+    org: Org, user: User, tasks_domain: Any
+) -> None:
     """Documents the cost of the transaction-id horizon (docs/cursor.md).
 
     Transaction ids are cluster-wide, so any transaction that has written (has an xid) and

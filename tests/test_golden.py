@@ -48,20 +48,28 @@ def test_push_response_with_every_status(client, domain_options):
     with domain_options(resolver="server_wins"):
         resolved = push(client, [{"mobile_id": ids(6), "version": 1, "notes": "device"}])
     check("push_resolved", resolved.json())
-    body = push(client, [
-        {"mobile_id": ids(1), "title": "New", "priority": 1},          # created
-        {"mobile_id": ids(2), "version": 1, "title": "Renamed"},        # updated
-        {"mobile_id": ids(3), "version": 1, "deleted": True},           # deleted
-        {"mobile_id": ids(4), "version": 1, "title": "Task 4"},         # unchanged
-        {"mobile_id": ids(5), "version": 1, "notes": "device edit"},    # conflict
-        {"mobile_id": ids(7), "title": ""},                             # error
-    ]).json()
+    body = push(
+        client,
+        [
+            {"mobile_id": ids(1), "title": "New", "priority": 1},  # created
+            {"mobile_id": ids(2), "version": 1, "title": "Renamed"},  # updated
+            {"mobile_id": ids(3), "version": 1, "deleted": True},  # deleted
+            {"mobile_id": ids(4), "version": 1, "title": "Task 4"},  # unchanged
+            {"mobile_id": ids(5), "version": 1, "notes": "device edit"},  # conflict
+            {"mobile_id": ids(7), "title": ""},  # error
+        ],
+    ).json()
     check("push_every_status", body)
 
 
 def test_pull_response(client):
-    push(client, [{"mobile_id": ids(1), "title": "Kept", "priority": 2},
-                  {"mobile_id": ids(2), "title": "Gone"}])
+    push(
+        client,
+        [
+            {"mobile_id": ids(1), "title": "Kept", "priority": 2},
+            {"mobile_id": ids(2), "title": "Gone"},
+        ],
+    )
     push(client, [{"mobile_id": ids(2), "version": 1, "deleted": True}])
     check("pull_page", pull(client, limit=1).json())
     first = pull(client, limit=1).json()

@@ -17,12 +17,19 @@ from tests.conftest import PUSH_URL, pull, push
 from tests.testapp.models import Task
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=300),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=300),
 )
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-    max_leaves=10)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
 field_values = {
     "title": st.one_of(st.text(max_size=250), json_values),
     "status": st.one_of(st.sampled_from(["todo", "doing", "done", "nope", ""]), json_values),
@@ -40,8 +47,11 @@ entries = st.fixed_dictionaries(
 batches = st.lists(st.one_of(entries, json_values), max_size=12)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(batch=batches)
 def test_any_batch_is_answered_per_entry_and_errors_change_nothing(client, batch):
     cache.clear()  # many examples in one test: keep the push throttle out of the way
@@ -61,8 +71,9 @@ def test_any_batch_is_answered_per_entry_and_errors_change_nothing(client, batch
     assert pull(client).status_code == 200
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=json_values)
 def test_any_json_body_is_200_or_400(client, body):
     cache.clear()
@@ -71,11 +82,16 @@ def test_any_json_body_is_200_or_400(client, body):
     assert "detail" in r.json() or "synced_items" in r.json()
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(params=st.dictionaries(st.sampled_from(["cursor", "limit", "since", "status",
-                                               "priority", "due_from"]),
-                              st.text(max_size=40), max_size=4))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["cursor", "limit", "since", "status", "priority", "due_from"]),
+        st.text(max_size=40),
+        max_size=4,
+    )
+)
 def test_any_pull_query_is_200_or_400(client, params):
     r = pull(client, **params)
     assert r.status_code in (200, 400), (params, r.content)
@@ -104,14 +120,23 @@ def test_gzip_bomb_is_413_in_bounded_memory(client, gzip_bomb):
     assert len(gzip_bomb) < 2 * 1024 * 1024
     tracemalloc.start()
     try:
-        r = client.generic("POST", PUSH_URL.format("tasks"), gzip_bomb,
-                           content_type="application/json",
-                           headers={"Content-Encoding": "gzip"})
+        r = client.generic(
+            "POST",
+            PUSH_URL.format("tasks"),
+            gzip_bomb,
+            content_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
     assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB while refusing a gzip bomb"
-    ok = client.generic("POST", PUSH_URL.format("tasks"), gzip.compress(b'{"entries": []}'),
-                        content_type="application/json", headers={"Content-Encoding": "gzip"})
+    ok = client.generic(
+        "POST",
+        PUSH_URL.format("tasks"),
+        gzip.compress(b'{"entries": []}'),
+        content_type="application/json",
+        headers={"Content-Encoding": "gzip"},
+    )
     assert ok.status_code == 200

@@ -24,11 +24,23 @@ def test_unauthenticated_is_401(db):
     assert r.status_code == 401 and r.json()["detail"]
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"[1, 2]", b'"text"', b"NaN",
-                                  b'{"entries": {"a": 1}}', b'{"entries": "x"}', b"{}",
-                                  b'{"entries": [], "client_id": ["x"]}',
-                                  b'{"entries": [], "last_sync_timestamp": "noon"}',
-                                  b"\xff\xfe", b"[" * 100000])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'"text"',
+        b"NaN",
+        b'{"entries": {"a": 1}}',
+        b'{"entries": "x"}',
+        b"{}",
+        b'{"entries": [], "client_id": ["x"]}',
+        b'{"entries": [], "last_sync_timestamp": "noon"}',
+        b"\xff\xfe",
+        b"[" * 100000,
+    ],
+)
 def test_malformed_bodies_are_400_json(client, body):
     r = post_raw(client, body)
     assert r.status_code == 400, r.content

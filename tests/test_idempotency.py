@@ -32,12 +32,18 @@ def test_same_key_same_body_replays_byte_for_byte(client):
 
 def test_key_order_and_spacing_do_not_matter(client):
     mid = new_id()
-    client.post("/api/sync/tasks/sync/",
-                f'{{"entries": [{{"mobile_id": "{mid}", "title": "a"}}]}}',
-                content_type="application/json", headers={"Idempotency-Key": "k"})
-    again = client.post("/api/sync/tasks/sync/",
-                        f'{{"entries":[{{"title":"a","mobile_id":"{mid}"}}]}}',
-                        content_type="application/json", headers={"Idempotency-Key": "k"})
+    client.post(
+        "/api/sync/tasks/sync/",
+        f'{{"entries": [{{"mobile_id": "{mid}", "title": "a"}}]}}',
+        content_type="application/json",
+        headers={"Idempotency-Key": "k"},
+    )
+    again = client.post(
+        "/api/sync/tasks/sync/",
+        f'{{"entries":[{{"title":"a","mobile_id":"{mid}"}}]}}',
+        content_type="application/json",
+        headers={"Idempotency-Key": "k"},
+    )
     assert again["Idempotent-Replayed"] == "true"
 
 
@@ -54,10 +60,13 @@ def test_same_key_while_first_in_flight_is_409(client, user):
 
     body = {"entries": entries, "client_id": "device-1"}
     IdempotencyRecord.objects.create(
-        user_key=str(user.pk), domain="tasks", key="busy",
+        user_key=str(user.pk),
+        domain="tasks",
+        key="busy",
         request_hash=request_fingerprint(body),
         locked_until=timezone.now() + timedelta(minutes=5),
-        expires_at=timezone.now() + timedelta(hours=1))
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     r = keyed(client, entries, key="busy")
     assert r.status_code == 409 and r.json()["code"] == "idempotency_in_progress"
     assert not Task.objects.exists()
@@ -68,10 +77,13 @@ def test_crashed_request_lock_expires(client, user):
     from django_mobile_sync.idempotency import request_fingerprint
 
     IdempotencyRecord.objects.create(
-        user_key=str(user.pk), domain="tasks", key="stuck",
+        user_key=str(user.pk),
+        domain="tasks",
+        key="stuck",
         request_hash=request_fingerprint({"entries": entries, "client_id": "device-1"}),
         locked_until=timezone.now() - timedelta(seconds=1),
-        expires_at=timezone.now() + timedelta(hours=1))
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     r = keyed(client, entries, key="stuck")
     assert r.status_code == 200 and Task.objects.count() == 1
 
@@ -86,8 +98,12 @@ def test_keys_are_scoped_per_user(client, client_for, other_user):
 
 def test_keys_are_scoped_per_domain(client):
     keyed(client, [{"mobile_id": new_id(), "title": "x"}], key="k")
-    r = push(client, [{"mobile_id": new_id(), "text": "n"}], domain="notes",
-             headers={"Idempotency-Key": "k"})
+    r = push(
+        client,
+        [{"mobile_id": new_id(), "text": "n"}],
+        domain="notes",
+        headers={"Idempotency-Key": "k"},
+    )
     assert r.status_code == 200 and "Idempotent-Replayed" not in r
 
 

@@ -34,7 +34,8 @@ def test_update_bumps_version(client):
     mid = created(client)
     r = push(client, [{"mobile_id": mid, "version": 1, "title": "Renamed"}])
     assert r.json()["synced_items"] == [
-        {"mobile_id": mid, "status": "updated", "server_version": 2}]
+        {"mobile_id": mid, "status": "updated", "server_version": 2}
+    ]
     task = Task.objects.get(mobile_id=mid)
     assert (task.title, task.version) == ("Renamed", 2)
 
@@ -45,7 +46,8 @@ def test_retry_of_applied_entry_is_unchanged_not_conflict(client):
     push(client, [entry])
     r = push(client, [entry])  # response lost, device retries at its old base version
     assert r.json()["synced_items"] == [
-        {"mobile_id": mid, "status": "unchanged", "server_version": 2}]
+        {"mobile_id": mid, "status": "unchanged", "server_version": 2}
+    ]
     assert r.json()["conflicts"] == []
     assert Task.objects.get(mobile_id=mid).version == 2
 
@@ -83,7 +85,8 @@ def test_delete_makes_tombstone_and_repeats_answer_deleted(client):
     mid = created(client)
     r = push(client, [{"mobile_id": mid, "version": 1, "deleted": True}])
     assert r.json()["synced_items"] == [
-        {"mobile_id": mid, "status": "deleted", "server_version": 2}]
+        {"mobile_id": mid, "status": "deleted", "server_version": 2}
+    ]
     task = Task.all_objects.get(mobile_id=mid)
     assert task.deleted and task.deleted_at and task.version == 2
     assert not Task.objects.filter(mobile_id=mid).exists()
@@ -91,8 +94,9 @@ def test_delete_makes_tombstone_and_repeats_answer_deleted(client):
     assert again.json()["synced_items"][0]["status"] == "deleted"
     unknown = new_id()
     r = push(client, [{"mobile_id": unknown, "deleted": True}])
-    assert r.json()["synced_items"] == [{"mobile_id": unknown, "status": "deleted",
-                                         "server_version": 0}]
+    assert r.json()["synced_items"] == [
+        {"mobile_id": unknown, "status": "deleted", "server_version": 0}
+    ]
     assert not Task.all_objects.filter(mobile_id=unknown).exists()
 
 
@@ -126,10 +130,18 @@ def test_every_entry_answered_once_in_input_order(client):
     assert all(e["status"] == "error" and e["error_message"] for e in body["errors"])
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("version", "1"), ("version", -1), ("version", 1.5), ("version", True),
-    ("deleted", "yes"), ("mobile_id", 123), ("mobile_id", None),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("version", "1"),
+        ("version", -1),
+        ("version", 1.5),
+        ("version", True),
+        ("deleted", "yes"),
+        ("mobile_id", 123),
+        ("mobile_id", None),
+    ],
+)
 def test_malformed_entry_envelope_is_item_error(client, field, value):
     entry = {"mobile_id": new_id(), "title": "x", field: value}
     body = push(client, [entry]).json()
@@ -139,8 +151,13 @@ def test_malformed_entry_envelope_is_item_error(client, field, value):
 
 def test_invalid_item_does_not_block_valid_ones(client):
     good = new_id()
-    body = push(client, [{"mobile_id": new_id(), "title": "x", "priority": 99},
-                         {"mobile_id": good, "title": "fine"}]).json()
+    body = push(
+        client,
+        [
+            {"mobile_id": new_id(), "title": "x", "priority": 99},
+            {"mobile_id": good, "title": "fine"},
+        ],
+    ).json()
     assert body["errors"][0]["field_errors"]["priority"]
     assert body["synced_items"][0]["mobile_id"] == good
     assert Task.objects.count() == 1
@@ -148,10 +165,23 @@ def test_invalid_item_does_not_block_valid_ones(client):
 
 def test_server_owned_fields_are_never_taken_from_client(client, org, other_org):
     mid = new_id()
-    push(client, [{"mobile_id": mid, "title": "x", "approved": True, "version": 0,
-                   "history": ["forged"], "org": other_org.pk, "change_seq": 10**12,
-                   "created_at": "2000-01-01T00:00:00Z", "updated_at": "2000-01-01T00:00:00Z",
-                   "field_versions": {"title": 99}}])
+    push(
+        client,
+        [
+            {
+                "mobile_id": mid,
+                "title": "x",
+                "approved": True,
+                "version": 0,
+                "history": ["forged"],
+                "org": other_org.pk,
+                "change_seq": 10**12,
+                "created_at": "2000-01-01T00:00:00Z",
+                "updated_at": "2000-01-01T00:00:00Z",
+                "field_versions": {"title": 99},
+            }
+        ],
+    )
     task = Task.objects.get(mobile_id=mid)
     assert task.approved is False and task.org == org
     assert task.version == 1 and task.change_seq < 10**12
@@ -203,8 +233,11 @@ def test_empty_batch_is_valid_and_logged(client):
 
 def test_batch_log_counts(client, user):
     mid = created(client)
-    push(client, [{"mobile_id": mid, "version": 1, "title": "New"},
-                  {"mobile_id": new_id(), "title": ""}], headers={"X-Device-Id": "tab-9"})
+    push(
+        client,
+        [{"mobile_id": mid, "version": 1, "title": "New"}, {"mobile_id": new_id(), "title": ""}],
+        headers={"X-Device-Id": "tab-9"},
+    )
     batch = SyncBatch.objects.order_by("-pk").first()
     assert (batch.entries, batch.updated, batch.errors) == (2, 1, 1)
     assert batch.device_id == "tab-9" and batch.user == user and batch.domain == "tasks"
@@ -233,12 +266,20 @@ def _settings():
 
 def test_one_structured_log_line_per_batch_without_payloads(client, caplog):
     with caplog.at_level("INFO", logger="django_mobile_sync"):
-        push(client, [{"mobile_id": new_id(), "title": "Top secret payload"}],
-             headers={"Authorization": "Token should-not-leak"})
+        push(
+            client,
+            [{"mobile_id": new_id(), "title": "Top secret payload"}],
+            headers={"Authorization": "Token should-not-leak"},
+        )
     [record] = [r for r in caplog.records if r.msg.startswith("Sync batch processed")]
     fields = record.sync_batch
     assert (fields["domain"], fields["entries"], fields["created"], fields["device"]) == (
-        "tasks", 1, 1, "device-1")
+        "tasks",
+        1,
+        1,
+        "device-1",
+    )
     assert "domain=tasks" in record.getMessage() and "created=1" in record.getMessage()
     assert "Top secret" not in str(record.__dict__) and "should-not-leak" not in str(
-        record.__dict__)
+        record.__dict__
+    )

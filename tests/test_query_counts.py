@@ -76,8 +76,9 @@ def update_columns(*changed: str) -> list[str]:
 
 
 def statuses(body: dict[str, Any]) -> Counter[str]:
-    return Counter(item["status"]
-                   for key in ("synced_items", "conflicts", "errors") for item in body[key])
+    return Counter(
+        item["status"] for key in ("synced_items", "conflicts", "errors") for item in body[key]
+    )
 
 
 @pytest.fixture
@@ -86,6 +87,7 @@ def send(user: Any, org: Any, client: APIClient) -> Callable[..., Callable[[list
 
     def build(via: str) -> Callable[[list[Any]], Any]:
         if via == "http":
+
             def over_http(entries: list[Any]) -> Any:
                 response = push(client, entries)
                 assert response.status_code == 200, response.content
@@ -144,21 +146,23 @@ def warm_up(sender: Callable[[list[Any]], Any]) -> None:
 
 @VIA
 def test_push_of_new_records_costs_the_same_for_10_and_1000(
-        via: str, send: Any, django_assert_num_queries: Any) -> None:
+    via: str, send: Any, django_assert_num_queries: Any
+) -> None:
     sender = send(via)
     warm_up(sender)
 
     def entries(n: int) -> list[dict[str, Any]]:
-        return [{"mobile_id": new_id(), "title": f"new {i}", "priority": i % 5}
-                for i in range(n)]
+        return [{"mobile_id": new_id(), "title": f"new {i}", "priority": i % 5} for i in range(n)]
 
     small, body, _ = count_queries(lambda: sender(entries(SMALL)))
     assert statuses(body) == {"created": SMALL}
 
     extra = insert_statements(LARGE) - insert_statements(SMALL)
-    print(f"\n[{connection.vendor}/{via}] push {SMALL} new: {small} queries; "
-          f"{LARGE} new: {small + extra} expected (bulk_create chunks {insert_statements(SMALL)}"
-          f" -> {insert_statements(LARGE)})")
+    print(
+        f"\n[{connection.vendor}/{via}] push {SMALL} new: {small} queries; "
+        f"{LARGE} new: {small + extra} expected (bulk_create chunks {insert_statements(SMALL)}"
+        f" -> {insert_statements(LARGE)})"
+    )
     with django_assert_num_queries(small + extra):
         body = sender(entries(LARGE))
     assert statuses(body) == {"created": LARGE}
@@ -169,34 +173,41 @@ def test_push_of_new_records_costs_the_same_for_10_and_1000(
 
 @VIA
 def test_push_of_updates_costs_the_same_for_10_and_1000(
-        via: str, send: Any, org: Any, django_assert_num_queries: Any) -> None:
+    via: str, send: Any, org: Any, django_assert_num_queries: Any
+) -> None:
     sender = send(via)
     warm_up(sender)
     tasks = make_tasks(org, SMALL + LARGE)
 
     def entries(batch: list[Task]) -> list[dict[str, Any]]:
-        return [{"mobile_id": str(t.mobile_id), "version": 1, "title": f"{t.title} (edited)"}
-                for t in batch]
+        return [
+            {"mobile_id": str(t.mobile_id), "version": 1, "title": f"{t.title} (edited)"}
+            for t in batch
+        ]
 
     small, body, _ = count_queries(lambda: sender(entries(tasks[:SMALL])))
     assert statuses(body) == {"updated": SMALL}
 
     columns = update_columns("title")
     extra = update_statements(LARGE, columns) - update_statements(SMALL, columns)
-    print(f"\n[{connection.vendor}/{via}] push {SMALL} updates: {small} queries; "
-          f"{LARGE} updates: {small + extra} expected")
+    print(
+        f"\n[{connection.vendor}/{via}] push {SMALL} updates: {small} queries; "
+        f"{LARGE} updates: {small + extra} expected"
+    )
     with django_assert_num_queries(small + extra):
         body = sender(entries(tasks[SMALL:]))
     assert statuses(body) == {"updated": LARGE}
     if connection.vendor == "postgresql":
         assert extra == 0
-    assert set(Task.objects.filter(org=org).exclude(title="warm-up")
-               .values_list("version", flat=True)) == {2}
+    assert set(
+        Task.objects.filter(org=org).exclude(title="warm-up").values_list("version", flat=True)
+    ) == {2}
 
 
 @VIA
 def test_push_of_deletes_costs_the_same_for_10_and_1000(
-        via: str, send: Any, org: Any, django_assert_num_queries: Any) -> None:
+    via: str, send: Any, org: Any, django_assert_num_queries: Any
+) -> None:
     sender = send(via)
     warm_up(sender)
     tasks = make_tasks(org, SMALL + LARGE)
@@ -209,8 +220,10 @@ def test_push_of_deletes_costs_the_same_for_10_and_1000(
 
     columns = update_columns("deleted", "deleted_at")
     extra = update_statements(LARGE, columns) - update_statements(SMALL, columns)
-    print(f"\n[{connection.vendor}/{via}] push {SMALL} deletes: {small} queries; "
-          f"{LARGE} deletes: {small + extra} expected")
+    print(
+        f"\n[{connection.vendor}/{via}] push {SMALL} deletes: {small} queries; "
+        f"{LARGE} deletes: {small + extra} expected"
+    )
     with django_assert_num_queries(small + extra):
         body = sender(entries(tasks[SMALL:]))
     assert statuses(body) == {"deleted": LARGE}
@@ -225,8 +238,13 @@ def test_push_of_deletes_costs_the_same_for_10_and_1000(
 @pytest.mark.parametrize("from_cursor", [False, True], ids=["first-page", "next-page"])
 @VIA
 def test_pull_page_costs_the_same_for_10_and_1000(
-        via: str, from_cursor: bool, user: Any, org: Any, client: APIClient,
-        django_assert_num_queries: Any) -> None:
+    via: str,
+    from_cursor: bool,
+    user: Any,
+    org: Any,
+    client: APIClient,
+    django_assert_num_queries: Any,
+) -> None:
     # One record more than the large page, plus one to move the cursor past: both pages
     # are full and say has_more.
     make_tasks(org, LARGE + 2)
@@ -247,8 +265,10 @@ def test_pull_page_costs_the_same_for_10_and_1000(
     small, body, _ = count_queries(lambda: page(SMALL, cursor))
     assert len(body["items"]) == SMALL and body["has_more"]
 
-    print(f"\n[{connection.vendor}/{via}] pull page of {SMALL}: {small} queries "
-          f"({'after a cursor' if from_cursor else 'from the start'})")
+    print(
+        f"\n[{connection.vendor}/{via}] pull page of {SMALL}: {small} queries "
+        f"({'after a cursor' if from_cursor else 'from the start'})"
+    )
     with django_assert_num_queries(small):  # no bulk writes: equal on every backend
         body = page(LARGE, cursor)
     assert len(body["items"]) == LARGE and body["has_more"]

@@ -20,25 +20,46 @@ LATE = timezone.now() - timedelta(hours=1)
 def stale_setup(client):
     """A record at version 2 (server changed title) and a device edit based on version 1."""
     mid = new_id()
-    push(client, [{"mobile_id": mid, "title": "Base", "notes": "base notes",
-                   "client_updated_at": EARLY.isoformat()}])
+    push(
+        client,
+        [
+            {
+                "mobile_id": mid,
+                "title": "Base",
+                "notes": "base notes",
+                "client_updated_at": EARLY.isoformat(),
+            }
+        ],
+    )
     Task.objects.filter(mobile_id=mid).update(title="Server title")
     return mid
 
 
-@pytest.mark.parametrize(("resolver", "bucket", "title", "notes", "resolution"), [
-    ("reject", "conflicts", "Server title", "base notes", "rejected"),
-    ("server_wins", "synced_items", "Server title", "base notes", "server_wins"),
-    ("client_wins", "synced_items", "Device title", "device notes", "client_wins"),
-    ("last_write_wins", "synced_items", "Device title", "device notes", "last_write_wins"),
-    ("merge", "synced_items", "Server title", "device notes", "merge"),
-])
+@pytest.mark.parametrize(
+    ("resolver", "bucket", "title", "notes", "resolution"),
+    [
+        ("reject", "conflicts", "Server title", "base notes", "rejected"),
+        ("server_wins", "synced_items", "Server title", "base notes", "server_wins"),
+        ("client_wins", "synced_items", "Device title", "device notes", "client_wins"),
+        ("last_write_wins", "synced_items", "Device title", "device notes", "last_write_wins"),
+        ("merge", "synced_items", "Server title", "device notes", "merge"),
+    ],
+)
 def test_resolvers(client, domain_options, resolver, bucket, title, notes, resolution):
     mid = stale_setup(client)
     with domain_options(resolver=resolver):
-        body = push(client, [{"mobile_id": mid, "version": 1, "title": "Device title",
-                              "notes": "device notes",
-                              "client_updated_at": LATE.isoformat()}]).json()
+        body = push(
+            client,
+            [
+                {
+                    "mobile_id": mid,
+                    "version": 1,
+                    "title": "Device title",
+                    "notes": "device notes",
+                    "client_updated_at": LATE.isoformat(),
+                }
+            ],
+        ).json()
     [item] = body[bucket]
     task = Task.objects.get(mobile_id=mid)
     assert (task.title, task.notes) == (title, notes)
@@ -60,8 +81,17 @@ def test_last_write_wins_keeps_server_when_client_is_older(client, domain_option
     mid = stale_setup(client)
     Task.objects.filter(mobile_id=mid).update(client_updated_at=LATE)
     with domain_options(resolver="last_write_wins"):
-        body = push(client, [{"mobile_id": mid, "version": 1, "title": "Old device edit",
-                              "client_updated_at": EARLY.isoformat()}]).json()
+        body = push(
+            client,
+            [
+                {
+                    "mobile_id": mid,
+                    "version": 1,
+                    "title": "Old device edit",
+                    "client_updated_at": EARLY.isoformat(),
+                }
+            ],
+        ).json()
     assert body["synced_items"][0]["status"] == "resolved"
     assert Task.objects.get(mobile_id=mid).title == "Server title"
 
@@ -72,8 +102,9 @@ def test_merge_applies_disjoint_fields_and_keeps_server_on_both_sides(client, do
     # Server (version 2) changes priority; device based on version 1 changes notes+priority.
     push(client, [{"mobile_id": mid, "version": 1, "priority": 5}])
     with domain_options(resolver="merge"):
-        body = push(client, [{"mobile_id": mid, "version": 1, "notes": "device",
-                              "priority": 2}]).json()
+        body = push(
+            client, [{"mobile_id": mid, "version": 1, "notes": "device", "priority": 2}]
+        ).json()
     [item] = body["synced_items"]
     task = Task.objects.get(mobile_id=mid)
     assert (task.notes, task.priority, task.version) == ("device", 5, 3)
@@ -109,8 +140,9 @@ class KeepLongestTitle(ConflictResolver):
 def test_custom_resolver_by_import_string(client, domain_options):
     mid = stale_setup(client)
     with domain_options(resolver="tests.test_resolvers.KeepLongestTitle"):
-        body = push(client, [{"mobile_id": mid, "version": 1,
-                              "title": "A much longer device title"}]).json()
+        body = push(
+            client, [{"mobile_id": mid, "version": 1, "title": "A much longer device title"}]
+        ).json()
     assert body["synced_items"][0]["resolution"] == "longest"
     assert Task.objects.get(mobile_id=mid).title == "A much longer device title"
 

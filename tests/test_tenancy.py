@@ -31,8 +31,11 @@ def test_guessed_id_update_creates_independent_record(client, org, other_org, th
 
 def test_guessed_id_delete_changes_nothing(client, other_org, theirs):
     body = push(client, [{"mobile_id": theirs, "version": 1, "deleted": True}]).json()
-    assert body["synced_items"][0] == {"mobile_id": theirs, "status": "deleted",
-                                       "server_version": 0}
+    assert body["synced_items"][0] == {
+        "mobile_id": theirs,
+        "status": "deleted",
+        "server_version": 0,
+    }
     task = Task.objects.get(mobile_id=theirs, org=other_org)
     assert not task.deleted and task.version == 1
 
@@ -59,8 +62,12 @@ def test_database_alias_per_request(client_for):
     routed = make_user("other-router", None)
     local = make_user("local-router", None)
     mid_other, mid_local = new_id(), new_id()
-    assert push(client_for(routed), [{"mobile_id": mid_other, "text": "far"}],
-                domain="routed-notes").status_code == 200
+    assert (
+        push(
+            client_for(routed), [{"mobile_id": mid_other, "text": "far"}], domain="routed-notes"
+        ).status_code
+        == 200
+    )
     push(client_for(local), [{"mobile_id": mid_local, "text": "near"}], domain="routed-notes")
     assert Note.objects.using("other").filter(mobile_id=mid_other).exists()
     assert not Note.objects.using("default").filter(mobile_id=mid_other).exists()
@@ -71,6 +78,7 @@ def test_database_alias_per_request(client_for):
     items, _ = pull_all(client_for(routed), domain="routed-notes")
     assert [i["mobile_id"] for i in items] == [mid_other]
     # The same push through the routed domain is a retry on the "other" database.
-    again = push(client_for(routed), [{"mobile_id": mid_other, "text": "far"}],
-                 domain="routed-notes")
+    again = push(
+        client_for(routed), [{"mobile_id": mid_other, "text": "far"}], domain="routed-notes"
+    )
     assert again.json()["synced_items"][0]["status"] == "unchanged"

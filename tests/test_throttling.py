@@ -22,8 +22,7 @@ def test_user_limit_is_exact_and_says_when_to_retry(client, settings):
 
 def test_rotating_device_ids_cannot_dodge_the_user_limit(client, settings):
     rates(settings, user="4/hour", device="2/hour")
-    answers = [push(client, [], headers={"X-Device-Id": f"dev-{i}"}).status_code
-               for i in range(6)]
+    answers = [push(client, [], headers={"X-Device-Id": f"dev-{i}"}).status_code for i in range(6)]
     assert answers == [200, 200, 200, 200, 429, 429]
 
 
@@ -86,6 +85,9 @@ def test_counter_is_exact_under_concurrency(settings):
 
 
 def test_throttling_can_be_switched_off(client, settings):
-    settings.MOBILE_SYNC = {**settings.MOBILE_SYNC, "THROTTLE_CLASSES": [],
-                            "THROTTLE_RATES": {"user": "1/hour"}}
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_CLASSES": [],
+        "THROTTLE_RATES": {"user": "1/hour"},
+    }
     assert [push(client, []).status_code for _ in range(3)] == [200, 200, 200]

@@ -19,8 +19,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(SyncConflict)
 class SyncConflictAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "domain", "mobile_id", "resolution", "device_id",
-                    "client_version", "server_version"]
+    list_display = [
+        "created_at",
+        "domain",
+        "mobile_id",
+        "resolution",
+        "device_id",
+        "client_version",
+        "server_version",
+    ]
     list_filter = ["domain", "resolution", "created_at"]
     search_fields = ["mobile_id", "device_id"]
     date_hierarchy = "created_at"
@@ -28,8 +35,16 @@ class SyncConflictAdmin(ReadOnlyAdmin):
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "domain", "user_key", "key", "state", "response_status",
-                    "hits", "expires_at"]
+    list_display = [
+        "created_at",
+        "domain",
+        "user_key",
+        "key",
+        "state",
+        "response_status",
+        "hits",
+        "expires_at",
+    ]
     list_filter = ["domain", "state"]
     search_fields = ["key", "user_key"]
     exclude = ["response_body"]
@@ -37,9 +52,21 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
 
 @admin.register(SyncBatch)
 class SyncBatchAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "domain", "user", "device_id", "entries", "created",
-                    "updated", "deleted", "unchanged", "resolved", "conflicts", "errors",
-                    "duration_ms"]
+    list_display = [
+        "created_at",
+        "domain",
+        "user",
+        "device_id",
+        "entries",
+        "created",
+        "updated",
+        "deleted",
+        "unchanged",
+        "resolved",
+        "conflicts",
+        "errors",
+        "duration_ms",
+    ]
     list_filter = ["domain", "created_at"]
     search_fields = ["device_id", "idempotency_key"]
     date_hierarchy = "created_at"

@@ -16,15 +16,19 @@ from .domains import get_domains
 def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     declared = sync_settings.DOMAINS
-    names = Counter(getattr(d, "name", None) or (d.get("name") if isinstance(d, dict) else None)
-                    for d in declared)
+    names = Counter(
+        getattr(d, "name", None) or (d.get("name") if isinstance(d, dict) else None)
+        for d in declared
+    )
     for name, count in names.items():
         if count > 1:
-            errors.append(checks.Error(
-                f"MOBILE_SYNC['DOMAINS']: the domain name {name!r} is declared {count} times.",
-                hint="Give every domain its own name: it is the URL segment.",
-                id="django_mobile_sync.E001",
-            ))
+            errors.append(
+                checks.Error(
+                    f"MOBILE_SYNC['DOMAINS']: the domain name {name!r} is declared {count} times.",
+                    hint="Give every domain its own name: it is the URL segment.",
+                    id="django_mobile_sync.E001",
+                )
+            )
     try:
         domains = get_domains().values()
     except (ImproperlyConfigured, TypeError) as exc:

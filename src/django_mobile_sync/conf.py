@@ -45,8 +45,12 @@ DEFAULTS: dict[str, Any] = {
     ],
     # DRF rate strings ("100/hour"); None or absent means unlimited. A domain's
     # throttle_rates override these key by key.
-    "THROTTLE_RATES": {"user": "100/hour", "device": "50/hour", "pull_user": None,
-                       "pull_device": None},
+    "THROTTLE_RATES": {
+        "user": "100/hour",
+        "device": "50/hour",
+        "pull_user": None,
+        "pull_device": None,
+    },
     # Cache alias of the throttle counters; must be shared by all server processes.
     "THROTTLE_CACHE": "default",
     # Salt for the signed pull cursor.

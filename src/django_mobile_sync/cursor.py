@@ -40,8 +40,13 @@ def scope_key(scope: Mapping[str, Any]) -> str:
 
 
 def encode_cursor(domain: str, scope: Mapping[str, Any], position: Position) -> str:
-    payload = {"d": domain, "t": scope_key(scope), "s": position.seq, "p": position.pk,
-               "g": position.purge}
+    payload = {
+        "d": domain,
+        "t": scope_key(scope),
+        "s": position.seq,
+        "p": position.pk,
+        "g": position.purge,
+    }
     return signing.dumps(payload, salt=sync_settings.CURSOR_SALT, compress=False)
 
 

@@ -25,8 +25,17 @@ if TYPE_CHECKING:
 
 #: Fields the mixin owns; never taken from a device.
 SYSTEM_FIELDS = frozenset(
-    {"id", "mobile_id", "version", "created_at", "updated_at", "change_seq", "deleted",
-     "deleted_at", "field_versions"}
+    {
+        "id",
+        "mobile_id",
+        "version",
+        "created_at",
+        "updated_at",
+        "change_seq",
+        "deleted",
+        "deleted_at",
+        "field_versions",
+    }
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -171,8 +180,13 @@ class SyncDomain:
         """Every misconfiguration of this domain as ``(check id, message)`` pairs."""
         found: list[tuple[str, str]] = []
         if not NAME_RE.match(self.name or ""):
-            found.append(("E002", f"{self.option('name')}: {self.name!r} is not a URL segment "
-                                  "(lowercase letters, digits, '-' and '_')."))
+            found.append(
+                (
+                    "E002",
+                    f"{self.option('name')}: {self.name!r} is not a URL segment "
+                    "(lowercase letters, digits, '-' and '_').",
+                )
+            )
         try:
             model = self.model_class
         except ImproperlyConfigured as exc:
@@ -180,8 +194,13 @@ class SyncDomain:
         from .models import SyncableModelMixin
 
         if not issubclass(model, SyncableModelMixin):
-            found.append(("E004", f"{self.option('model')}: {self.model} does not inherit "
-                                  "SyncableModelMixin; add the mixin to the model."))
+            found.append(
+                (
+                    "E004",
+                    f"{self.option('model')}: {self.model} does not inherit "
+                    "SyncableModelMixin; add the mixin to the model.",
+                )
+            )
             return found
 
         def check_field(option: str, name: str | None) -> None:
@@ -190,8 +209,9 @@ class SyncDomain:
             try:
                 model._meta.get_field(name)
             except FieldDoesNotExist:
-                found.append(("E005", f"{self.option(option)}: {model.__name__} has no field "
-                                      f"{name!r}."))
+                found.append(
+                    ("E005", f"{self.option(option)}: {model.__name__} has no field {name!r}.")
+                )
 
         for name in self.wire_fields:
             check_field("fields", name)
@@ -202,28 +222,50 @@ class SyncDomain:
             check_field(option, getattr(self, option))
         for option in ("serializer", "resolver", "service", "scope", "database"):
             try:
-                getattr(self, {"serializer": "serializer_class", "resolver": "resolver_instance",
-                               "service": "service_class", "scope": "scope_callable",
-                               "database": "database_callable"}[option])
+                getattr(
+                    self,
+                    {
+                        "serializer": "serializer_class",
+                        "resolver": "resolver_instance",
+                        "service": "service_class",
+                        "scope": "scope_callable",
+                        "database": "database_callable",
+                    }[option],
+                )
             except (ImproperlyConfigured, ImportError, TypeError, ValueError) as exc:
                 found.append(("E006", f"{self.option(option)}: {exc}"))
         found.extend(self._transition_problems(model))
         if self.tenant_fields and self.scope is None:
-            found.append(("E008", f"{self.option('scope')}: tenant_fields are declared but no "
-                                  "scope callable says which tenant a request belongs to."))
+            found.append(
+                (
+                    "E008",
+                    f"{self.option('scope')}: tenant_fields are declared but no "
+                    "scope callable says which tenant a request belongs to.",
+                )
+            )
         if not self._has_unique_mobile_id(model):
             together = ", ".join([*self.tenant_fields, "mobile_id"])
-            found.append(("E009", f"{self.option('model')}: {model.__name__} needs a unique "
-                                  f"constraint on ({together}) so retries cannot duplicate a "
-                                  "record; add a UniqueConstraint to Meta.constraints."))
+            found.append(
+                (
+                    "E009",
+                    f"{self.option('model')}: {model.__name__} needs a unique "
+                    f"constraint on ({together}) so retries cannot duplicate a "
+                    "record; add a UniqueConstraint to Meta.constraints.",
+                )
+            )
         return found
 
     def _transition_problems(self, model: type[Model]) -> list[tuple[str, str]]:
         if not self.transitions and not self.status_field:
             return []
         if not (self.transitions and self.status_field):
-            return [("E007", f"{self.option('transitions')}: status_field and transitions "
-                             "must be declared together.")]
+            return [
+                (
+                    "E007",
+                    f"{self.option('transitions')}: status_field and transitions "
+                    "must be declared together.",
+                )
+            ]
         try:
             status = model._meta.get_field(self.status_field)
         except FieldDoesNotExist:
@@ -231,9 +273,14 @@ class SyncDomain:
         choices = {str(value) for value, _ in (getattr(status, "flatchoices", None) or [])}
         unknown = sorted(s for s in self.states if choices and s not in choices)
         if unknown:
-            return [("E007", f"{self.option('transitions')}: unknown state(s) "
-                             f"{', '.join(unknown)}; {self.status_field} allows "
-                             f"{', '.join(sorted(choices))}.")]
+            return [
+                (
+                    "E007",
+                    f"{self.option('transitions')}: unknown state(s) "
+                    f"{', '.join(unknown)}; {self.status_field} allows "
+                    f"{', '.join(sorted(choices))}.",
+                )
+            ]
         return []
 
     def _has_unique_mobile_id(self, model: type[Model]) -> bool:
@@ -242,8 +289,11 @@ class SyncDomain:
         wanted = {*self.tenant_fields, "mobile_id"}
         if getattr(model._meta.get_field("mobile_id"), "unique", False) and not self.tenant_fields:
             return True
-        candidates = [set(c.fields) for c in model._meta.constraints
-                      if isinstance(c, UniqueConstraint) and c.condition is None]
+        candidates = [
+            set(c.fields)
+            for c in model._meta.constraints
+            if isinstance(c, UniqueConstraint) and c.condition is None
+        ]
         candidates += [set(t) for t in model._meta.unique_together]
         return any(c == wanted for c in candidates)
 

@@ -31,20 +31,29 @@ def _first_code(codes: Any) -> str:
 def sync_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus a stable ``code``, 410 for expired cursors and no HTML 500s."""
     if isinstance(exc, CursorExpired):
-        return Response({"detail": str(exc), "code": "reset_required", "reset_required": True},
-                        status=status.HTTP_410_GONE)
+        return Response(
+            {"detail": str(exc), "code": "reset_required", "reset_required": True},
+            status=status.HTTP_410_GONE,
+        )
     if isinstance(exc, InvalidCursor):
         exc = exceptions.ValidationError({"cursor": [str(exc)]}, code="invalid_cursor")
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unexpected error in a sync view", exc_info=exc)
-        return Response({"detail": "The server failed to handle this request; retry later.",
-                         "code": "server_error"}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return Response(
+            {
+                "detail": "The server failed to handle this request; retry later.",
+                "code": "server_error",
+            },
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     if isinstance(exc, exceptions.ValidationError):
         field_errors = exc.detail
-        response.data = {"detail": _first_message(field_errors),
-                         "code": _first_code(exc.get_codes()),
-                         "errors": field_errors}
+        response.data = {
+            "detail": _first_message(field_errors),
+            "code": _first_code(exc.get_codes()),
+            "errors": field_errors,
+        }
     elif isinstance(exc, exceptions.APIException):
         response.data = {"detail": str(exc.detail), "code": _first_code(exc.get_codes())}
     if isinstance(exc, UnsupportedContentEncoding):

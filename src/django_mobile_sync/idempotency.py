@@ -36,8 +36,10 @@ class IdempotencyConflict(APIException):
 
 class IdempotencyMismatch(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = ("This Idempotency-Key was used with a different request body; "
-                      "use a new key for a new request.")
+    default_detail = (
+        "This Idempotency-Key was used with a different request body; "
+        "use a new key for a new request."
+    )
     default_code = "idempotency_key_reused"
 
 
@@ -73,8 +75,13 @@ def claim(user_key: str, domain: str, key: str, fingerprint: str, using: str) ->
         try:
             with transaction.atomic(using=using):
                 record = records.create(
-                    user_key=user_key, domain=domain, key=key, request_hash=fingerprint,
-                    locked_until=lock_until, expires_at=now + sync_settings.IDEMPOTENCY_TTL)
+                    user_key=user_key,
+                    domain=domain,
+                    key=key,
+                    request_hash=fingerprint,
+                    locked_until=lock_until,
+                    expires_at=now + sync_settings.IDEMPOTENCY_TTL,
+                )
             return Claim(record=record)
         except IntegrityError:
             pass
@@ -89,16 +96,19 @@ def claim(user_key: str, domain: str, key: str, fingerprint: str, using: str) ->
             raise IdempotencyMismatch()
         if record.state == IdempotencyRecord.DONE:
             records.filter(pk=record.pk).update(hits=F("hits") + 1)
-            response = HttpResponse(bytes(record.response_body or b""),
-                                    status=record.response_status,
-                                    content_type=record.response_content_type)
+            response = HttpResponse(
+                bytes(record.response_body or b""),
+                status=record.response_status,
+                content_type=record.response_content_type,
+            )
             response[REPLAYED_HEADER] = "true"
             return Claim(replay=response)
         # Still running: take it over only if the first request's lock expired (crashed).
         if record.locked_until > now:
             raise IdempotencyConflict()
         if records.filter(pk=record.pk, locked_until=record.locked_until).update(
-                locked_until=lock_until):
+            locked_until=lock_until
+        ):
             record.locked_until = lock_until
             return Claim(record=record)
         raise IdempotencyConflict()
@@ -111,9 +121,12 @@ def finish(record: IdempotencyRecord, response: Any, using: str) -> None:
     if response.status_code >= 500 or response.status_code == 429:
         records.delete()
         return
-    records.update(state=IdempotencyRecord.DONE, response_status=response.status_code,
-                   response_body=bytes(response.content),
-                   response_content_type=response.get("Content-Type", "application/json"))
+    records.update(
+        state=IdempotencyRecord.DONE,
+        response_status=response.status_code,
+        response_body=bytes(response.content),
+        response_content_type=response.get("Content-Type", "application/json"),
+    )
 
 
 def release(record: IdempotencyRecord, using: str) -> None:

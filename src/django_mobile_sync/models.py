@@ -28,15 +28,19 @@ class MarkFieldsChanged(Func):
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         pairs = ", ".join("%s::text, version + 1" for _ in self.names)
-        return (f'(COALESCE("field_versions", \'{{}}\'::jsonb) || jsonb_build_object({pairs}))',
-                list(self.names))
+        return (
+            f"(COALESCE(\"field_versions\", '{{}}'::jsonb) || jsonb_build_object({pairs}))",
+            list(self.names),
+        )
 
     def as_sql(  # type: ignore[override]  # SQLite
         self, compiler: Any, connection: Any, **extra: Any
     ) -> Any:
         pairs = ", ".join("%s, version + 1" for _ in self.names)
-        return (f"json_set(COALESCE(field_versions, '{{}}'), {pairs})",
-                [f'$."{name}"' for name in self.names])
+        return (
+            f"json_set(COALESCE(field_versions, '{{}}'), {pairs})",
+            [f'$."{name}"' for name in self.names],
+        )
 
 
 class SyncQuerySet(models.QuerySet):
@@ -107,18 +111,28 @@ class SyncableModelMixin(models.Model):
     (a system check asks for it). ``objects`` hides tombstones, ``all_objects`` does not.
     """
 
-    mobile_id = models.UUIDField(default=uuid.uuid4, db_index=True,
-                                 help_text="Client-generated id of the record.")
-    version = models.PositiveIntegerField(default=1, editable=False,
-                                          help_text="Server version, +1 per accepted change.")
+    mobile_id = models.UUIDField(
+        default=uuid.uuid4, db_index=True, help_text="Client-generated id of the record."
+    )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Server version, +1 per accepted change."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
-    change_seq = models.BigIntegerField(default=0, editable=False, db_index=True,
-                                        help_text="Change cursor position (see docs/cursor.md).")
+    change_seq = models.BigIntegerField(
+        default=0,
+        editable=False,
+        db_index=True,
+        help_text="Change cursor position (see docs/cursor.md).",
+    )
     deleted = models.BooleanField(default=False, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    field_versions = models.JSONField(default=dict, blank=True, editable=False,
-                                      help_text="Version at which each field last changed.")
+    field_versions = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Version at which each field last changed.",
+    )
 
     objects = SyncManager()
     all_objects = AllObjectsManager()
@@ -133,18 +147,26 @@ class SyncableModelMixin(models.Model):
         with transaction.atomic(using=using, savepoint=False):
             if not adding:
                 self._lock_current_version(using)
-            self.stamp_write(next_change_seq(using), timezone.now(), adding=adding,
-                             changed=changed)
+            self.stamp_write(
+                next_change_seq(using), timezone.now(), adding=adding, changed=changed
+            )
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], *STAMP_FIELDS}
             super().save(*args, **kwargs)
-        self._loaded_values = {f.attname: getattr(self, f.attname)
-                               for f in self._meta.concrete_fields}
+        self._loaded_values = {
+            f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields
+        }
 
     def _lock_current_version(self, using: str) -> None:
         """Stamp from the row as it is now, not as it was loaded: others may have written."""
-        current = (type(self)._base_manager.using(using).select_for_update()
-                   .filter(pk=self.pk).values("version", "field_versions").first())
+        current = (
+            type(self)
+            ._base_manager.using(using)
+            .select_for_update()
+            .filter(pk=self.pk)
+            .values("version", "field_versions")
+            .first()
+        )
         if current is not None:
             self.version, self.field_versions = current["version"], current["field_versions"]
 
@@ -173,11 +195,15 @@ class SyncableModelMixin(models.Model):
         names = [f.attname for f in self._meta.concrete_fields if not f.primary_key]
         if loaded is None:
             return [n for n in names if n not in STAMP_FIELDS]
-        return [n for n in names if n not in STAMP_FIELDS and n in loaded
-                and getattr(self, n) != loaded[n]]
+        return [
+            n
+            for n in names
+            if n not in STAMP_FIELDS and n in loaded and getattr(self, n) != loaded[n]
+        ]
 
-    def stamp_write(self, seq: int, now: Any, *, adding: bool,
-                    changed: Iterable[str] = ()) -> None:
+    def stamp_write(
+        self, seq: int, now: Any, *, adding: bool, changed: Iterable[str] = ()
+    ) -> None:
         """Set the version, timestamps and change cursor for a write at ``seq``."""
         if adding:
             self.version = 1
@@ -185,8 +211,10 @@ class SyncableModelMixin(models.Model):
             self.field_versions = {}
         else:
             self.version = (self.version or 0) + 1
-            self.field_versions = {**(self.field_versions or {}),
-                                   **{_field_name(self, n): self.version for n in changed}}
+            self.field_versions = {
+                **(self.field_versions or {}),
+                **{_field_name(self, n): self.version for n in changed},
+            }
         self.updated_at = now
         self.change_seq = seq
 
@@ -223,8 +251,9 @@ class IdempotencyRecord(models.Model):
     domain = models.CharField(max_length=100)
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
-    state = models.CharField(max_length=10, default=RUNNING,
-                             choices=[(RUNNING, "running"), (DONE, "done")])
+    state = models.CharField(
+        max_length=10, default=RUNNING, choices=[(RUNNING, "running"), (DONE, "done")]
+    )
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.BinaryField(null=True, blank=True)
     response_content_type = models.CharField(max_length=100, blank=True)
@@ -234,8 +263,11 @@ class IdempotencyRecord(models.Model):
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user_key", "domain", "key"],
-                                               name="mobile_sync_idempotency_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user_key", "domain", "key"], name="mobile_sync_idempotency_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.domain}:{self.key}"
@@ -247,8 +279,14 @@ class SyncConflict(models.Model):
     domain = models.CharField(max_length=100, db_index=True)
     model = models.CharField(max_length=150)
     mobile_id = models.UUIDField(db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, db_constraint=False, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
     device_id = models.CharField(max_length=255, blank=True, db_index=True)
     client_version = models.PositiveIntegerField()
     server_version = models.PositiveIntegerField()
@@ -269,8 +307,14 @@ class SyncBatch(models.Model):
     """Batch log: one push, with its counts per status (sync analytics)."""
 
     domain = models.CharField(max_length=100, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, db_constraint=False, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
     device_id = models.CharField(max_length=255, blank=True, db_index=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
     entries = models.PositiveIntegerField(default=0)
@@ -306,4 +350,3 @@ class TombstonePurge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.domain} purge below {self.horizon_seq}"
-

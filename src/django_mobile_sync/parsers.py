@@ -26,8 +26,10 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"The request body exceeds {limit} bytes (MAX_BODY_BYTES); "
-                         "send fewer entries per batch.")
+        super().__init__(
+            f"The request body exceeds {limit} bytes (MAX_BODY_BYTES); "
+            "send fewer entries per batch."
+        )
 
 
 class UnsupportedContentEncoding(APIException):
@@ -35,8 +37,10 @@ class UnsupportedContentEncoding(APIException):
     default_code = "unsupported_content_encoding"
 
     def __init__(self, encoding: str) -> None:
-        super().__init__(f"Content-Encoding {encoding!r} is not supported; use "
-                         f"{' or '.join(ACCEPTED_ENCODINGS)}.")
+        super().__init__(
+            f"Content-Encoding {encoding!r} is not supported; use "
+            f"{' or '.join(ACCEPTED_ENCODINGS)}."
+        )
 
 
 def read_limited(stream: Any, limit: int) -> bytes:
@@ -87,8 +91,12 @@ def _reject_constant(name: str) -> Any:
 class SyncJSONParser(JSONParser):
     """``application/json`` with ``MAX_BODY_BYTES`` and ``Content-Encoding: gzip``."""
 
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: Mapping[str, Any] | None = None) -> Any:
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}
         limit = int(sync_settings.MAX_BODY_BYTES)

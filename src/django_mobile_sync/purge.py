@@ -14,8 +14,9 @@ from .domains import SyncDomain
 from .models import IdempotencyRecord, TombstonePurge
 
 
-def purge_tombstones(domain: SyncDomain, using: str = "default",
-                     retention: timedelta | None = None) -> int:
+def purge_tombstones(
+    domain: SyncDomain, using: str = "default", retention: timedelta | None = None
+) -> int:
     """Hard-delete tombstones older than the retention; record the horizon for the 410."""
     retention = sync_settings.TOMBSTONE_RETENTION if retention is None else retention
     before = timezone.now() - retention
@@ -27,12 +28,13 @@ def purge_tombstones(domain: SyncDomain, using: str = "default",
             return 0
         count, _ = expired.hard_delete()
         TombstonePurge.objects.using(using).create(
-            domain=domain.name, horizon_seq=horizon + 1, purged_before=before,
-            purged_count=count)
+            domain=domain.name, horizon_seq=horizon + 1, purged_before=before, purged_count=count
+        )
     return count
 
 
 def purge_idempotency_records(using: str = "default") -> int:
-    count, _ = IdempotencyRecord.objects.using(using).filter(
-        expires_at__lte=timezone.now()).delete()
+    count, _ = (
+        IdempotencyRecord.objects.using(using).filter(expires_at__lte=timezone.now()).delete()
+    )
     return count

@@ -134,8 +134,13 @@ class MergeResolver(ConflictResolver):
 
 RESOLVERS: dict[str, type[ConflictResolver]] = {
     cls.name: cls
-    for cls in (RejectResolver, ServerWinsResolver, ClientWinsResolver, LastWriteWinsResolver,
-                MergeResolver)
+    for cls in (
+        RejectResolver,
+        ServerWinsResolver,
+        ClientWinsResolver,
+        LastWriteWinsResolver,
+        MergeResolver,
+    )
 }
 
 

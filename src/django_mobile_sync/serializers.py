@@ -29,8 +29,7 @@ class SyncModelSerializer(serializers.ModelSerializer):
         return fields
 
     def get_validators(self) -> list[Any]:
-        return [v for v in super().get_validators()
-                if not isinstance(v, UniqueTogetherValidator)]
+        return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
 
     def current(self, attrs: dict[str, Any], name: str) -> Any:
         """``name`` as it will be after this change: the new value, else the stored one."""
@@ -41,11 +40,15 @@ class SyncModelSerializer(serializers.ModelSerializer):
 
 def build_model_serializer(domain: SyncDomain) -> type[serializers.ModelSerializer]:
     """The default serializer of ``domain``: its wire fields, read-only where server-owned."""
-    meta = type("Meta", (), {
-        "model": domain.model_class,
-        "fields": list(domain.wire_fields),
-        "read_only_fields": [f for f in domain.wire_fields if f in domain.read_only_fields],
-    })
+    meta = type(
+        "Meta",
+        (),
+        {
+            "model": domain.model_class,
+            "fields": list(domain.wire_fields),
+            "read_only_fields": [f for f in domain.wire_fields if f in domain.read_only_fields],
+        },
+    )
     name = f"{domain.model_class.__name__}SyncSerializer"
     return type(name, (SyncModelSerializer,), {"Meta": meta, "__module__": __name__})
 
@@ -65,8 +68,12 @@ class PushRequestSerializer(serializers.Serializer):
     entries = serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
     client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
     last_sync_timestamp = serializers.DateTimeField(required=False, allow_null=True)
-    cursor = serializers.CharField(required=False, allow_blank=True, max_length=2000,
-                                   help_text="The device's last pull cursor, echoed back.")
+    cursor = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="The device's last pull cursor, echoed back.",
+    )
 
 
 class SyncedItemSerializer(serializers.Serializer):
@@ -91,7 +98,8 @@ class ErrorItemSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["error"])
     error_message = serializers.CharField()
     field_errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()))
+        child=serializers.ListField(child=serializers.CharField())
+    )
 
 
 class PushResponseSerializer(serializers.Serializer):
@@ -118,6 +126,7 @@ class PullResponseSerializer(serializers.Serializer):
 class ErrorResponseSerializer(serializers.Serializer):
     detail = serializers.JSONField()
     code = serializers.CharField()
+    errors = serializers.JSONField(required=False, help_text="Per-field messages (400 only).")  # type: ignore[assignment]
 
 
 class ResetRequiredSerializer(ErrorResponseSerializer):

@@ -76,17 +76,24 @@ class PushResult:
         }
 
 
-def error_item(mobile_id: Any, message: str, field_errors: Mapping[str, Any] | None = None
-               ) -> dict[str, Any]:
-    return {"mobile_id": None if mobile_id is None else str(mobile_id), "status": "error",
-            "error_message": message, "field_errors": dict(field_errors or {})}
+def error_item(
+    mobile_id: Any, message: str, field_errors: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "mobile_id": None if mobile_id is None else str(mobile_id),
+        "status": "error",
+        "error_message": message,
+        "field_errors": dict(field_errors or {}),
+    }
 
 
 def flatten_errors(detail: Any) -> dict[str, list[str]]:
     """DRF/Django error detail as ``{field: [messages]}``."""
     if isinstance(detail, Mapping):
-        return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
-                for k, v in detail.items()}
+        return {
+            str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
+            for k, v in detail.items()
+        }
     messages = detail if isinstance(detail, list) else [detail]
     return {"non_field_errors": [str(m) for m in messages]}
 
@@ -108,9 +115,16 @@ class SyncService:
         using: database alias; defaults to :meth:`get_database`.
     """
 
-    def __init__(self, domain: SyncDomain, *, request: Any = None, user: Any = None,
-                 device_id: str = "", scope: Mapping[str, Any] | None = None,
-                 using: str | None = None) -> None:
+    def __init__(
+        self,
+        domain: SyncDomain,
+        *,
+        request: Any = None,
+        user: Any = None,
+        device_id: str = "",
+        scope: Mapping[str, Any] | None = None,
+        using: str | None = None,
+    ) -> None:
         self.domain = domain
         self.model: type[SyncableModelMixin] = domain.model_class  # type: ignore[assignment]
         self.request = request
@@ -163,22 +177,28 @@ class SyncService:
                 queryset = queryset.filter(**{lookup: value})
             except (DjangoValidationError, ValueError, TypeError) as exc:
                 message = getattr(exc, "messages", [str(exc)])[0]
-                raise ValidationError({param: [f"{value!r} is not a valid {param}: {message}"]},
-                                      code="invalid_filter") from exc
+                raise ValidationError(
+                    {param: [f"{value!r} is not a valid {param}: {message}"]},
+                    code="invalid_filter",
+                ) from exc
         return queryset
 
     def serialize_record(self, instance: Any) -> dict[str, Any]:
         """The wire form of one record (a tombstone for a deleted one)."""
-        item = {"mobile_id": str(instance.mobile_id), "version": instance.version,
-                "deleted": bool(instance.deleted),
-                "updated_at": _timestamp.to_representation(instance.updated_at)}
+        item = {
+            "mobile_id": str(instance.mobile_id),
+            "version": instance.version,
+            "deleted": bool(instance.deleted),
+            "updated_at": _timestamp.to_representation(instance.updated_at),
+        }
         if instance.deleted:
             return item
         return {**self.get_serializer(instance).data, **item}
 
     # -- push -----------------------------------------------------------------------------
-    def push(self, entries: Sequence[Any], cursor: str = "", idempotency_key: str = ""
-             ) -> PushResult:
+    def push(
+        self, entries: Sequence[Any], cursor: str = "", idempotency_key: str = ""
+    ) -> PushResult:
         """Apply a batch in one transaction and answer per entry."""
         started = time.monotonic()
         outcomes: list[tuple[str, dict[str, Any]] | None] = [None] * len(entries)
@@ -192,19 +212,32 @@ class SyncService:
                 getattr(result, kind).append(item)
             SyncConflict.objects.using(self.using).bulk_create(audits)
             batch = SyncBatch.objects.using(self.using).create(
-                domain=self.domain.name, user_id=getattr(self.user, "pk", None),
-                device_id=self.device_id[:255], idempotency_key=idempotency_key,
-                entries=len(entries), duration_ms=int((time.monotonic() - started) * 1000),
+                domain=self.domain.name,
+                user_id=getattr(self.user, "pk", None),
+                device_id=self.device_id[:255],
+                idempotency_key=idempotency_key,
+                entries=len(entries),
+                duration_ms=int((time.monotonic() - started) * 1000),
                 **result.counts(),
             )
-        fields = {"domain": self.domain.name, "user": batch.user_id, "device": batch.device_id,
-                  "entries": batch.entries, **result.counts(), "duration_ms": batch.duration_ms}
-        logger.info("Sync batch processed " + " ".join(f"{k}=%s" for k in fields),
-                    *fields.values(), extra={"sync_batch": fields})
+        fields = {
+            "domain": self.domain.name,
+            "user": batch.user_id,
+            "device": batch.device_id,
+            "entries": batch.entries,
+            **result.counts(),
+            "duration_ms": batch.duration_ms,
+        }
+        logger.info(
+            "Sync batch processed " + " ".join(f"{k}=%s" for k in fields),
+            *fields.values(),
+            extra={"sync_batch": fields},
+        )
         for audit in audits:
             signals.conflict_detected.send(sender=type(self), domain=self.domain, conflict=audit)
-        signals.batch_synced.send(sender=type(self), domain=self.domain, batch=batch,
-                                  result=result)
+        signals.batch_synced.send(
+            sender=type(self), domain=self.domain, batch=batch, result=result
+        )
         return result
 
     def _echo_cursor(self, cursor: str) -> str:
@@ -230,13 +263,22 @@ class SyncService:
                 continue
             mobile_id, version, deleted = envelope
             if mobile_id in seen:
-                outcomes[index] = ("errors", error_item(
-                    mobile_id, "This mobile_id appears earlier in the same batch; "
-                    "send one entry per record.", {"mobile_id": ["Duplicate in batch."]}))
+                outcomes[index] = (
+                    "errors",
+                    error_item(
+                        mobile_id,
+                        "This mobile_id appears earlier in the same batch; "
+                        "send one entry per record.",
+                        {"mobile_id": ["Duplicate in batch."]},
+                    ),
+                )
                 continue
             seen.add(mobile_id)
-            data = {k: v for k, v in raw.items()
-                    if k not in SYSTEM_FIELDS and k not in self.domain.read_only_fields}
+            data = {
+                k: v
+                for k, v in raw.items()
+                if k not in SYSTEM_FIELDS and k not in self.domain.read_only_fields
+            }
             parsed.append(Entry(index, mobile_id, version, deleted, data, raw))
         return parsed
 
@@ -275,17 +317,20 @@ class SyncService:
             return "synced_items", _synced(entry, status, instance.version)
         if entry.version > instance.version:
             return "errors", error_item(
-                entry.mobile_id, f"version {entry.version} is ahead of the server's version "
+                entry.mobile_id,
+                f"version {entry.version} is ahead of the server's version "
                 f"{instance.version}; send the version you last received.",
-                {"version": [f"At most {instance.version}."]})
+                {"version": [f"At most {instance.version}."]},
+            )
         if entry.version < instance.version:
             return self._resolve(entry, instance, changes, batch)
         problem = self._check_transition(instance, changes)
         if problem:
             return "errors", problem
         self._stage_update(instance, changes, batch, entry)
-        return "synced_items", _synced(entry, "deleted" if entry.deleted else "updated",
-                                       instance.version)
+        return "synced_items", _synced(
+            entry, "deleted" if entry.deleted else "updated", instance.version
+        )
 
     def _create(self, entry: Entry, batch: _Batch) -> tuple[str, dict[str, Any]]:
         try:
@@ -295,8 +340,10 @@ class SyncService:
         status_field = self.domain.status_field
         if status_field and status_field in data and data[status_field] not in self.domain.states:
             return "errors", error_item(
-                entry.mobile_id, f"{data[status_field]!r} is not a state of {status_field}.",
-                {status_field: [f"Use one of {', '.join(sorted(self.domain.states))}."]})
+                entry.mobile_id,
+                f"{data[status_field]!r} is not a state of {status_field}.",
+                {status_field: [f"Use one of {', '.join(sorted(self.domain.states))}."]},
+            )
         instance = self.model(**data, **self.scope)
         instance.mobile_id = entry.mobile_id
         instance.stamp_write(batch.seq, batch.now, adding=True)
@@ -306,8 +353,9 @@ class SyncService:
         batch.entries[entry.mobile_id] = entry
         return "synced_items", _synced(entry, "created", 1)
 
-    def _resolve(self, entry: Entry, instance: Any, changes: dict[str, Any], batch: _Batch
-                 ) -> tuple[str, dict[str, Any]]:
+    def _resolve(
+        self, entry: Entry, instance: Any, changes: dict[str, Any], batch: _Batch
+    ) -> tuple[str, dict[str, Any]]:
         server_data = self.serialize_record(instance)
         context = ConflictContext(self.domain, instance, entry.version, changes, entry.raw)
         resolution = self.domain.resolver_instance.resolve(context)
@@ -327,27 +375,43 @@ class SyncService:
         item = _synced(entry, "resolved", instance.version)
         return "synced_items", {**item, "resolution": resolution.name, "server_data": result}
 
-    def _audit(self, entry: Entry, instance: Any, server_data: dict[str, Any], resolution: str,
-               batch: _Batch) -> SyncConflict:
+    def _audit(
+        self,
+        entry: Entry,
+        instance: Any,
+        server_data: dict[str, Any],
+        resolution: str,
+        batch: _Batch,
+    ) -> SyncConflict:
         return SyncConflict(
-            domain=self.domain.name, model=self.model._meta.label, mobile_id=entry.mobile_id,
-            user_id=getattr(self.user, "pk", None), device_id=self.device_id[:255],
-            client_version=entry.version, server_version=instance.version,
-            client_data=_json_safe(entry.raw), server_data=server_data,
-            resolution=resolution, created_at=batch.now)
+            domain=self.domain.name,
+            model=self.model._meta.label,
+            mobile_id=entry.mobile_id,
+            user_id=getattr(self.user, "pk", None),
+            device_id=self.device_id[:255],
+            client_version=entry.version,
+            server_version=instance.version,
+            client_data=_json_safe(entry.raw),
+            server_data=server_data,
+            resolution=resolution,
+            created_at=batch.now,
+        )
 
     @staticmethod
     def _conflict(entry: Entry, instance: Any, server_data: dict[str, Any]) -> dict[str, Any]:
         return {
-            "mobile_id": str(entry.mobile_id), "status": "conflict",
-            "server_version": instance.version, "client_version": entry.version,
+            "mobile_id": str(entry.mobile_id),
+            "status": "conflict",
+            "server_version": instance.version,
+            "client_version": entry.version,
             "error_message": f"The record changed on the server (version {instance.version}) "
-                             f"after version {entry.version} the edit is based on.",
+            f"after version {entry.version} the edit is based on.",
             "server_data": server_data,
         }
 
-    def _check_transition(self, instance: Any, changes: Mapping[str, Any]
-                          ) -> dict[str, Any] | None:
+    def _check_transition(
+        self, instance: Any, changes: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         name = self.domain.status_field
         if not name or name not in changes:
             return None
@@ -358,8 +422,9 @@ class SyncService:
         message = f"{name} cannot change from {old} to {new} (allowed from {old}: {allowed})."
         return error_item(instance.mobile_id, message, {name: [message]})
 
-    def _stage_update(self, instance: Any, changes: dict[str, Any], batch: _Batch,
-                      entry: Entry) -> None:
+    def _stage_update(
+        self, instance: Any, changes: dict[str, Any], batch: _Batch, entry: Entry
+    ) -> None:
         for name, value in changes.items():
             setattr(instance, name, value)
         if "deleted" in changes:
@@ -377,14 +442,17 @@ class SyncService:
         if not name:
             return
         history = list(getattr(instance, name) or [])
-        history.append({
-            "at": _timestamp.to_representation(batch.now),
-            "version": instance.version,
-            "user": str(getattr(self.user, "pk", "") or ""),
-            "device": self.device_id,
-            "changes": _json_safe(
-                {k: getattr(v, "pk", v) for k, v in changes.items() if k != name}),
-        })
+        history.append(
+            {
+                "at": _timestamp.to_representation(batch.now),
+                "version": instance.version,
+                "user": str(getattr(self.user, "pk", "") or ""),
+                "device": self.device_id,
+                "changes": _json_safe(
+                    {k: getattr(v, "pk", v) for k, v in changes.items() if k != name}
+                ),
+            }
+        )
         setattr(instance, name, history)
         batch.fields.add(name)
 
@@ -400,16 +468,27 @@ class SyncService:
         manager = self.model._base_manager.db_manager(self.using)
         if batch.created:
             batch.created.sort(key=lambda obj: obj.mobile_id)  # same lock order everywhere
-            self._bulk(batch, batch.created, outcomes,
-                       lambda objs: manager.bulk_create(objs), creating=True)
+            self._bulk(
+                batch,
+                batch.created,
+                outcomes,
+                lambda objs: manager.bulk_create(objs),
+                creating=True,
+            )
         if batch.updated:
             batch.updated.sort(key=lambda obj: obj.pk)
             fields = sorted({*batch.fields, *STAMP_FIELDS})
-            self._bulk(batch, batch.updated, outcomes,
-                       lambda objs: manager.bulk_update(objs, fields), creating=False)
+            self._bulk(
+                batch,
+                batch.updated,
+                outcomes,
+                lambda objs: manager.bulk_update(objs, fields),
+                creating=False,
+            )
 
-    def _bulk(self, batch: _Batch, objs: list[Any], outcomes: list[Any], write: Any,
-              creating: bool) -> None:
+    def _bulk(
+        self, batch: _Batch, objs: list[Any], outcomes: list[Any], write: Any, creating: bool
+    ) -> None:
         """Write ``objs`` at once; when that fails, one by one to isolate the bad ones."""
         try:
             with transaction.atomic(using=self.using):
@@ -428,8 +507,9 @@ class SyncService:
                 outcomes[entry.index] = self._write_failed(entry, obj, batch, creating)
         objs[:] = kept
 
-    def _write_failed(self, entry: Entry, obj: Any, batch: _Batch, creating: bool
-                      ) -> tuple[str, dict[str, Any]]:
+    def _write_failed(
+        self, entry: Entry, obj: Any, batch: _Batch, creating: bool
+    ) -> tuple[str, dict[str, Any]]:
         """The answer for a record the database refused on its own.
 
         A create that lost a race with a concurrent create of the same ``mobile_id`` (now
@@ -441,8 +521,10 @@ class SyncService:
             current = self.get_queryset().filter(mobile_id=entry.mobile_id).first()
         if current is None:
             return "errors", error_item(
-                entry.mobile_id, "The record could not be stored: it breaks a database "
-                "constraint. Pull, then retry.")
+                entry.mobile_id,
+                "The record could not be stored: it breaks a database "
+                "constraint. Pull, then retry.",
+            )
         sent = [name for name in self.domain.wire_fields if name in entry.data]
         if not any(_differs(current, name, getattr(obj, name)) for name in sent):
             return "synced_items", _synced(entry, "unchanged", current.version)
@@ -451,15 +533,21 @@ class SyncService:
         return "conflicts", self._conflict(entry, current, server_data)
 
     # -- pull -------------------------------------------------------------------------------
-    def pull(self, cursor: str | None = None, limit: int | None = None, since: Any = None,
-             params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def pull(
+        self,
+        cursor: str | None = None,
+        limit: int | None = None,
+        since: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """One page of changes after ``cursor`` (or from the start)."""
         started = timezone.now()
         position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
         purge = self._check_not_purged(position)
         limit = min(limit or sync_settings.DEFAULT_PAGE_SIZE, self.domain.page_limit)
         queryset = self.get_pull_queryset(params or {}).filter(
-            change_seq__lt=pull_horizon(self.using))
+            change_seq__lt=pull_horizon(self.using)
+        )
         after = Q(change_seq__gt=position.seq)
         if position.pk is not None:
             after |= Q(change_seq=position.seq, pk__gt=position.pk)
@@ -469,8 +557,9 @@ class SyncService:
         try:
             rows = list(queryset[: limit + 1])
         except DataError as exc:  # e.g. a filter value out of the column's range
-            raise ValidationError({"filters": ["A filter value is out of range."]},
-                                  code="invalid_filter") from exc
+            raise ValidationError(
+                {"filters": ["A filter value is out of range."]}, code="invalid_filter"
+            ) from exc
         has_more = len(rows) > limit
         items: list[dict[str, Any]] = []
         size, budget = 0, sync_settings.MAX_PAGE_BYTES
@@ -497,11 +586,13 @@ class SyncService:
         """
         purges = TombstonePurge.objects.using(self.using).filter(domain=self.domain.name)
         found = purges.aggregate(
-            newest=Max("pk"), horizon=Max("horizon_seq", filter=Q(pk__gt=position.purge)))
+            newest=Max("pk"), horizon=Max("horizon_seq", filter=Q(pk__gt=position.purge))
+        )
         if position.seq >= 0 and found["horizon"] is not None and position.seq < found["horizon"]:
             raise CursorExpired(
                 "Tombstones this cursor still needs were purged; resync from scratch "
-                "(keep your unpushed changes and push them after).")
+                "(keep your unpushed changes and push them after)."
+            )
         return int(found["newest"] or 0)
 
 
@@ -527,20 +618,25 @@ def _entry_envelope(raw: dict[str, Any]) -> tuple[uuid.UUID, int, bool] | dict[s
         mobile_id = None
     if mobile_id is None:
         message = "mobile_id is required." if raw_id is None else "mobile_id must be a UUID."
-        return error_item(raw_id if isinstance(raw_id, str) else None, message,
-                          {"mobile_id": [message]})
+        return error_item(
+            raw_id if isinstance(raw_id, str) else None, message, {"mobile_id": [message]}
+        )
     version = raw.get("version", 0)
     if version is None:
         version = 0
     if type(version) is not int or not 0 <= version < 2**31:
-        return error_item(mobile_id, "version must be a whole number from 0.",
-                          {"version": ["A whole number from 0 is required."]})
+        return error_item(
+            mobile_id,
+            "version must be a whole number from 0.",
+            {"version": ["A whole number from 0 is required."]},
+        )
     deleted = raw.get("deleted", False)
     if deleted is None:
         deleted = False
     if not isinstance(deleted, bool):
-        return error_item(mobile_id, "deleted must be true or false.",
-                          {"deleted": ["Must be a boolean."]})
+        return error_item(
+            mobile_id, "deleted must be true or false.", {"deleted": ["Must be a boolean."]}
+        )
     return mobile_id, version, deleted
 
 

@@ -31,8 +31,11 @@ class SyncRateThrottle(BaseThrottle):
 
     def get_rate(self, view: Any) -> str | None:
         domain = view.get_domain()
-        rates = {**DEFAULTS["THROTTLE_RATES"], **sync_settings.THROTTLE_RATES,
-                 **(domain.throttle_rates or {})}
+        rates = {
+            **DEFAULTS["THROTTLE_RATES"],
+            **sync_settings.THROTTLE_RATES,
+            **(domain.throttle_rates or {}),
+        }
         return rates.get(self.rate_name)
 
     def get_ident(self, request: Any) -> str | None:  # type: ignore[override]
@@ -50,8 +53,10 @@ class SyncRateThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // duration)
-        key = (f"mobile_sync:throttle:{view.get_domain().name}:{self.rate_name}:{ident}:"
-               f"{duration}:{window}")
+        key = (
+            f"mobile_sync:throttle:{view.get_domain().name}:{self.rate_name}:{ident}:"
+            f"{duration}:{window}"
+        )
         cache = caches[sync_settings.THROTTLE_CACHE]
         cache.add(key, 0, timeout=duration + 1)
         try:

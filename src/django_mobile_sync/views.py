@@ -46,8 +46,9 @@ class SyncAPIView(APIView):
         name = self.domain_name or self.kwargs.get("domain", "")
         domain = get_domain(name)
         if domain is None:
-            raise exceptions.NotFound(f"There is no sync domain named {name!r}.",
-                                      code="unknown_domain")
+            raise exceptions.NotFound(
+                f"There is no sync domain named {name!r}.", code="unknown_domain"
+            )
         return domain
 
     def get_service(self, domain: SyncDomain, client_id: str = "") -> SyncService:
@@ -66,29 +67,39 @@ class PushView(SyncAPIView):
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError(
                 {"non_field_errors": ["The body must be a JSON object with an 'entries' list."]},
-                code="invalid_envelope")
+                code="invalid_envelope",
+            )
         envelope = PushRequestSerializer(data=request.data)
         envelope.is_valid(raise_exception=True)
         entries = request.data["entries"]
         if len(entries) > domain.batch_limit:
             raise exceptions.ValidationError(
-                {"entries": [f"At most {domain.batch_limit} entries per batch "
-                             f"(MAX_BATCH_SIZE); this batch has {len(entries)}."]},
-                code="batch_too_large")
+                {
+                    "entries": [
+                        f"At most {domain.batch_limit} entries per batch "
+                        f"(MAX_BATCH_SIZE); this batch has {len(entries)}."
+                    ]
+                },
+                code="batch_too_large",
+            )
         service = self.get_service(domain, envelope.validated_data.get("client_id", ""))
         if key is not None:
-            claim = idempotency.claim(str(request.user.pk), domain.name, key,
-                                      idempotency.request_fingerprint(request.data),
-                                      service.using)
+            claim = idempotency.claim(
+                str(request.user.pk),
+                domain.name,
+                key,
+                idempotency.request_fingerprint(request.data),
+                service.using,
+            )
             if claim.replay is not None:
                 return claim.replay
             self.idempotency_claim = (claim.record, service.using)
-        result = service.push(entries, cursor=envelope.validated_data.get("cursor", ""),
-                              idempotency_key=key or "")
+        result = service.push(
+            entries, cursor=envelope.validated_data.get("cursor", ""), idempotency_key=key or ""
+        )
         return Response(result.as_dict())
 
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any
-                          ) -> Any:
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         claimed = getattr(self, "idempotency_claim", None)
         if claimed is not None:
@@ -107,8 +118,11 @@ class ChangesView(SyncAPIView):
         query = PullQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = self.get_service(domain).pull(
-            cursor=query.validated_data.get("cursor"), limit=query.validated_data.get("limit"),
-            since=query.validated_data.get("since"), params=request.query_params)
+            cursor=query.validated_data.get("cursor"),
+            limit=query.validated_data.get("limit"),
+            since=query.validated_data.get("since"),
+            params=request.query_params,
+        )
         return Response(page)
 
 

@@ -13,8 +13,9 @@ class Org(models.Model):
 
 
 class Member(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="member")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member"
+    )
     org = models.ForeignKey(Org, on_delete=models.CASCADE)
 
     def __str__(self) -> str:
@@ -27,8 +28,9 @@ class Task(SyncableModelMixin):
     org = models.ForeignKey(Org, on_delete=models.CASCADE)
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=STATUSES, default="todo")
-    priority = models.IntegerField(default=0, validators=[MinValueValidator(0),
-                                                          MaxValueValidator(5)])
+    priority = models.IntegerField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(5)]
+    )
     notes = models.TextField(blank=True, default="")
     approved = models.BooleanField(default=False)
     history = models.JSONField(default=list, blank=True)
@@ -36,8 +38,9 @@ class Task(SyncableModelMixin):
     due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["org", "mobile_id"],
-                                               name="testapp_task_org_mobile_id")]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "mobile_id"], name="testapp_task_org_mobile_id")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -47,8 +50,9 @@ class Note(SyncableModelMixin):
     text = models.CharField(max_length=500)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["mobile_id"],
-                                               name="testapp_note_mobile_id")]
+        constraints = [
+            models.UniqueConstraint(fields=["mobile_id"], name="testapp_note_mobile_id")
+        ]
 
     def __str__(self) -> str:
         return self.text

@@ -9,8 +9,10 @@ from django_mobile_sync.purge import purge_tombstones
 
 
 class Command(BaseCommand):
-    help = ("Delete tombstones older than MOBILE_SYNC['TOMBSTONE_RETENTION'] and record the "
-            "horizon: devices whose cursor is older get 410 and resync.")
+    help = (
+        "Delete tombstones older than MOBILE_SYNC['TOMBSTONE_RETENTION'] and record the "
+        "horizon: devices whose cursor is older get 410 and resync."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("domains", nargs="*", help="Domain names (default: all).")
@@ -21,7 +23,8 @@ class Command(BaseCommand):
         names = options["domains"] or list(domains)
         for name in names:
             if name not in domains:
-                raise CommandError(f"Unknown sync domain {name!r}; declared: "
-                                   f"{', '.join(domains) or 'none'}.")
+                raise CommandError(
+                    f"Unknown sync domain {name!r}; declared: {', '.join(domains) or 'none'}."
+                )
             count = purge_tombstones(domains[name], using=options["database"])
             self.stdout.write(f"{name}: purged {count} tombstone(s)")

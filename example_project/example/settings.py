@@ -1,0 +1,241 @@
+"""Settings of the example project, from the environment (twelve-factor).
+
+``DATABASE_URL`` (default: SQLite file ``example_project/db.sqlite3``), ``REDIS_URL`` (cache
+and throttle counters; default: local memory), ``SYNC_RATE_USER`` / ``SYNC_RATE_DEVICE`` (DRF
+rate strings for pushes, such as ``100/hour``; default: the library's), ``SECRET_KEY``,
+``DEBUG`` and ``ALLOWED_HOSTS`` (comma-separated).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from django_mobile_sync.domains import SyncDomain
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG")
+# The fallback key is for local demos only: set SECRET_KEY anywhere else.
+SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-example-project-key-set-SECRET_KEY")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_mobile_sync",
+    "field_ops",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "example.urls"
+WSGI_APPLICATION = "example.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Take the write lock when a transaction starts: SQLite then serializes writers
+    # instead of failing one of them with "database is locked" halfway through a push.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif os.environ.get("TEST_DB_SUFFIX"):
+    # tox runs several environments against one PostgreSQL server: one test database each.
+    _suffix = re.sub(r"[^a-z0-9_]", "_", os.environ["TEST_DB_SUFFIX"].lower())
+    DATABASES["default"]["TEST"] = {"NAME": f"test_example_{_suffix}"}
+
+CACHES: dict[str, Any] = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    # Bearer first: an unauthenticated request answers 401 with WWW-Authenticate: Bearer.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "field_ops.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Field operations sync API",
+    "DESCRIPTION": (
+        "The django-mobile-sync example project: offline-first push and pull of tasks, "
+        "work orders, attendance punches and helpdesk tickets. Authenticate with "
+        "`Authorization: Bearer <token>` (`manage.py sync_user USERNAME --client C --bu B`)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# The four domains: models in field_ops plus these declarations; no views, URLs or services.
+TENANCY: dict[str, Any] = {
+    "tenant_fields": ["client", "bu"],
+    "scope": "field_ops.tenancy.user_scope",
+}
+
+MOBILE_SYNC: dict[str, Any] = {
+    "DOMAINS": [
+        SyncDomain(
+            name="activity",
+            model="field_ops.Task",
+            fields=[
+                "jobdesc",
+                "plandatetime",
+                "expirydatetime",
+                "gracetime",
+                "priority",
+                "jobstatus",
+                "jobtype",
+                "latitude",
+                "longitude",
+            ],
+            serializer="field_ops.serializers.TaskSerializer",
+            status_field="jobstatus",
+            transitions={"ASSIGNED": ["INPROGRESS"], "INPROGRESS": ["COMPLETED"], "COMPLETED": []},
+            resolver="reject",
+            **TENANCY,
+        ),
+        SyncDomain(
+            name="work-orders",
+            model="field_ops.WorkOrder",
+            fields=[
+                "description",
+                "status",
+                "priority",
+                "scheduled_start",
+                "scheduled_end",
+                "actual_start",
+                "actual_end",
+            ],
+            serializer="field_ops.serializers.WorkOrderSerializer",
+            status_field="status",
+            transitions={
+                "draft": ["in_progress", "cancelled"],
+                "in_progress": ["completed", "paused", "cancelled"],
+                "paused": ["in_progress", "cancelled"],
+                "completed": ["closed"],
+                "closed": [],
+                "cancelled": [],
+            },
+            filters={"status": "status"},
+            resolver="reject",
+            **TENANCY,
+        ),
+        SyncDomain(
+            name="attendance",
+            model="field_ops.Attendance",
+            fields=["event", "punched_at", "latitude", "longitude", "transport_mode"],
+            serializer="field_ops.serializers.AttendanceSerializer",
+            filters={"date_from": "punched_at__date__gte"},
+            resolver="server_wins",
+            **TENANCY,
+        ),
+        SyncDomain(
+            name="helpdesk",
+            model="field_ops.Ticket",
+            fields=[
+                "ticketdesc",
+                "status",
+                "priority",
+                "is_escalated",
+                "escalation_level",
+                "ticket_history",
+            ],
+            status_field="status",
+            transitions={
+                "NEW": ["OPEN"],
+                "OPEN": ["INPROGRESS", "ONHOLD"],
+                "INPROGRESS": ["RESOLVED", "ONHOLD"],
+                "ONHOLD": ["OPEN", "INPROGRESS", "CANCELLED"],
+                "RESOLVED": ["CLOSED", "OPEN"],
+                "CLOSED": [],
+                "CANCELLED": [],
+            },
+            server_owned_fields=["is_escalated", "escalation_level"],
+            history_field="ticket_history",
+            filters={"priority": "priority"},
+            resolver="merge",
+            **TENANCY,
+        ),
+    ],
+}
+
+_rates = {
+    kind: os.environ[var]
+    for kind, var in (("user", "SYNC_RATE_USER"), ("device", "SYNC_RATE_DEVICE"))
+    if os.environ.get(var)
+}
+if _rates:
+    MOBILE_SYNC["THROTTLE_RATES"] = _rates
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}

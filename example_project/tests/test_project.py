@@ -1,0 +1,131 @@
+"""The project around the domains: commands, health check, authentication, migrations."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from io import StringIO
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import OperationalError
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from field_ops.models import Attendance, BusinessUnit, Client, Task, Ticket, UserProfile, WorkOrder
+
+
+def run(*args: str) -> list[str]:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_sync_user_prints_the_token_alone_on_the_last_line(db: Any) -> None:
+    lines = run("sync_user", "ravi", "--client", "Acme Facilities", "--bu", "Downtown Tower")
+    user = User.objects.get(username="ravi")
+    assert lines[-1] == Token.objects.get(user=user).key
+    assert not user.has_usable_password()
+    profile = UserProfile.objects.get(user=user)
+    assert (profile.client.name, profile.bu.name) == ("Acme Facilities", "Downtown Tower")
+    # Reused on a second run: same token, no duplicate tenant.
+    assert (
+        run("sync_user", "ravi", "--client", "Acme Facilities", "--bu", "Downtown Tower")[-1]
+        == lines[-1]
+    )
+    assert Client.objects.count() == BusinessUnit.objects.count() == 1
+    # Another tenant: the user moves, the token stays.
+    moved = run("sync_user", "ravi", "--client", "Globex Services", "--bu", "Harbour Depot")
+    assert moved[-1] == lines[-1]
+    assert UserProfile.objects.get(user=user).client.name == "Globex Services"
+
+
+def test_sync_user_token_works(db: Any) -> None:
+    token = run("sync_user", "ravi", "--client", "Acme", "--bu", "HQ")[-1]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/v1/sync/activity/changes/").status_code == 200
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")  # only the Bearer keyword
+    assert api.get("/api/v1/sync/activity/changes/").status_code == 401
+
+
+def test_user_without_a_tenant_is_refused(db: Any) -> None:
+    user = User.objects.create_user("drifter")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+    response = api.post("/api/v1/sync/activity/sync/", {"entries": []}, format="json")
+    assert response.status_code == 403
+    assert "sync_user" in response.json()["detail"]
+
+
+def test_seed_demo_is_idempotent(db: Any) -> None:
+    first = run("seed_demo")
+    counts = {m: m.objects.count() for m in (Task, WorkOrder, Attendance, Ticket)}
+    assert all(counts.values())
+    versions = sorted(Task.objects.values_list("version", flat=True))
+    second = run("seed_demo")
+    assert {m: m.objects.count() for m in counts} == counts
+    assert sorted(Task.objects.values_list("version", flat=True)) == versions
+    assert "0 created" in second[0] and "0 already" in first[0]
+    assert Client.objects.count() == 2
+    assert BusinessUnit.objects.filter(geofence_radius_m__isnull=False).count() == 1
+    assert User.objects.count() == 3
+    for model in counts:
+        tenants = set(model.objects.values_list("client__name", flat=True))
+        assert tenants == {"Acme Facilities", "Globex Services"}
+
+
+def test_try_it_prints_working_curl_commands(db: Any) -> None:
+    run("seed_demo")
+    text = "\n".join(run("try_it", "--port", "8123"))
+    push = text[text.index("curl -sS -i -X POST") :].split("\n\n")[0]
+    args = shlex.split(push.replace("\\\n", " "))
+    assert "http://127.0.0.1:8123/api/v1/sync/activity/sync/" in args
+    headers = dict(args[i + 1].split(": ", 1) for i, a in enumerate(args) if a == "-H")
+    token = Token.objects.get(user__username="alice").key
+    assert headers["Authorization"] == f"Bearer {token}"
+    body = json.loads(args[args.index("-d") + 1])
+    # The printed request, replayed through the test client, creates a task.
+    api = APIClient()
+    response = api.post(
+        "/api/v1/sync/activity/sync/",
+        body,
+        format="json",
+        headers={k: v for k, v in headers.items() if k != "Content-Type"},
+    )
+    assert response.status_code == 200, response.content
+    assert [i["status"] for i in response.json()["synced_items"]] == ["created"]
+    assert re.search(r"curl -sS 'http://127\.0\.0\.1:8123/api/v1/sync/activity/changes/", text)
+
+
+def test_try_it_without_demo_data(db: Any) -> None:
+    with pytest.raises(Exception, match="seed_demo"):
+        run("try_it")
+
+
+def test_health(client: Any, db: Any) -> None:
+    response = client.get("/health/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_health_when_the_database_is_down(client: Any) -> None:
+    with mock.patch("example.views.connection") as connection:
+        connection.cursor.side_effect = OperationalError("connection refused")
+        response = client.get("/health/")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_no_missing_migrations() -> None:
+    call_command("makemigrations", "field_ops", "--check", "--dry-run", stdout=StringIO())
+
+
+@pytest.mark.django_db  # Django 6 checks JSONField support on the database
+def test_system_checks_pass() -> None:
+    call_command("check", stdout=StringIO())

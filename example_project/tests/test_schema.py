@@ -1,0 +1,133 @@
+"""The OpenAPI schema (drf-spectacular) and the docs page."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+DOMAINS = ["activity", "work-orders", "attendance", "helpdesk"]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    return yaml.safe_load(out.getvalue())
+
+
+def test_schema_validates_without_warnings(schema: dict[str, Any]) -> None:
+    paths = set(schema["paths"])
+    assert paths == {f"/api/v1/sync/{d}/{kind}/" for d in DOMAINS for kind in ("sync", "changes")}
+    assert not any("{domain}" in path for path in paths)  # generic fallbacks left out
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_push_operation(schema: dict[str, Any], domain: str) -> None:
+    operation = schema["paths"][f"/api/v1/sync/{domain}/sync/"]["post"]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert {"Idempotency-Key", "X-Device-Id"} <= headers
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    entry = component(schema, component(schema, body)["properties"]["entries"]["items"]["$ref"])
+    assert {"mobile_id", "version", "deleted"} <= set(entry["properties"])
+    assert entry["required"] == ["mobile_id"]
+    responses = operation["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/PushResponse"
+    )
+    assert "Idempotent-Replayed" in responses["200"]["headers"]
+    assert {"400", "401", "409", "413", "415", "422", "429"} <= set(responses)
+
+
+@pytest.mark.parametrize(
+    ("domain", "filters"),
+    [
+        ("activity", set()),
+        ("work-orders", {"status"}),
+        ("attendance", {"date_from"}),
+        ("helpdesk", {"priority"}),
+    ],
+)
+def test_pull_operation(schema: dict[str, Any], domain: str, filters: set[str]) -> None:
+    operation = schema["paths"][f"/api/v1/sync/{domain}/changes/"]["get"]
+    query = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    assert query == {"cursor", "limit", "since"} | filters
+    responses = operation["responses"]
+    assert responses["410"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ResetRequired"
+    )
+    page = component(schema, responses["200"]["content"]["application/json"]["schema"]["$ref"])
+    record = component(schema, page["properties"]["items"]["items"]["$ref"])
+    assert {"mobile_id", "version", "deleted", "updated_at"} <= set(record["properties"])
+
+
+def test_records_carry_the_wire_fields(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    assert set(components["ActivityRecord"]["properties"]) >= {
+        "jobdesc",
+        "plandatetime",
+        "expirydatetime",
+        "gracetime",
+        "priority",
+        "jobstatus",
+        "jobtype",
+        "latitude",
+        "longitude",
+    }
+    helpdesk = components["HelpdeskRecord"]["properties"]
+    assert all(
+        helpdesk[f]["readOnly"] for f in ("is_escalated", "escalation_level", "ticket_history")
+    )
+    assert not {"is_escalated", "ticket_history"} & set(
+        components["HelpdeskRecordRequest"]["properties"]
+    )
+    assert "client" not in components["AttendanceRecord"]["properties"]
+    date_from = next(
+        p
+        for p in schema["paths"]["/api/v1/sync/attendance/changes/"]["get"]["parameters"]
+        if p["name"] == "date_from"
+    )
+    assert date_from["schema"] == {"type": "string", "format": "date"}
+
+
+def test_schema_and_docs_are_served(client: Any) -> None:
+    assert client.get("/api/schema/").status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+
+
+def test_library_works_without_drf_spectacular() -> None:
+    """The library imports drf-spectacular only when a project generates a schema with it."""
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["drf_spectacular"] = None  # as if it were not installed
+        import django
+        from django.conf import settings
+        settings.configure(INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes",
+                                           "rest_framework", "django_mobile_sync"])
+        django.setup()
+        from django_mobile_sync.views import sync_views
+        push, _ = sync_views("anything")
+        print(type(push().schema).__module__)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "rest_framework.schemas.openapi"
+
+
+def component(schema: dict[str, Any], ref: str) -> dict[str, Any]:
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]  # type: ignore[no-any-return]
