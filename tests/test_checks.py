@@ -49,6 +49,8 @@ def test_valid_configuration_has_no_errors():
         ({"name": "Bad Name!"}, "E002", ["URL segment"]),
         ({"scope": None}, "E008", ["scope"]),
         ({"tenant_fields": []}, "E009", ["UniqueConstraint", "mobile_id"]),
+        ({"filters": {"limit": "priority"}}, "E011", ["filters", "limit"]),
+        ({"resolver": "last_write_wins"}, "E012", ["client_timestamp_field"]),
     ],
 )
 def test_misconfiguration_is_reported(options, code, words):

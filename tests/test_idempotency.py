@@ -131,7 +131,7 @@ def test_bad_key_is_400(client, key):
     assert r.status_code == 400 and r.json()["code"] == "invalid_idempotency_key"
 
 
-def test_client_errors_are_replayed_too(client):
+def test_invalid_envelope_is_not_claimed(client):
     r1 = push(client, {"not": "a list"}, headers={"Idempotency-Key": "k4"})
     assert r1.status_code == 400
     assert not IdempotencyRecord.objects.exists()  # an invalid envelope is not claimed

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_mobile_sync import signals
 from django_mobile_sync.models import SyncConflict
 from django_mobile_sync.resolvers import ConflictResolver, Resolution
+from django_mobile_sync.service import SyncService
 from tests.conftest import new_id, push
 from tests.testapp.models import Task
 
@@ -125,6 +126,7 @@ def test_resolved_write_still_checks_transitions(client, domain_options):
         body = push(client, [{"mobile_id": mid, "version": 1, "status": "done"}]).json()
     assert body["errors"][0]["field_errors"]["status"]
     assert Task.objects.get(mobile_id=mid).status == "todo"
+    assert SyncConflict.objects.get(mobile_id=mid).resolution == "client_wins"  # audited
 
 
 class KeepLongestTitle(ConflictResolver):
@@ -160,3 +162,17 @@ def test_conflict_detected_signal(client):
     finally:
         signals.conflict_detected.disconnect(handler)
     assert [c.mobile_id for c in received] == [__import__("uuid").UUID(mid)]
+
+
+class StampingService(SyncService):
+    def before_save(self, instance, created):
+        instance.approved = True  # a server-owned field the device never sends
+
+
+def test_fields_set_in_before_save_are_written(client, domain_options):
+    mid = new_id()
+    push(client, [{"mobile_id": mid, "title": "t"}])
+    Task.objects.filter(mobile_id=mid).update(approved=False)
+    with domain_options(service="tests.test_resolvers.StampingService"):
+        push(client, [{"mobile_id": mid, "version": 2, "notes": "n"}])
+    assert Task.objects.get(mobile_id=mid).approved is True

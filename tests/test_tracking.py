@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import connection
+import pytest
+from django.db import NotSupportedError, connection
 
 from tests.conftest import new_id, pull_all, push
 from tests.testapp.models import Task
@@ -96,3 +97,13 @@ def test_change_seq_increases_with_each_transaction(org):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id()::text::bigint")
             assert cursor.fetchone()[0] > b.change_seq
+
+
+def test_bulk_create_refuses_update_conflicts(org):
+    with pytest.raises(NotSupportedError, match="version"):
+        Task.objects.bulk_create(
+            [Task(org=org, title="x")],
+            update_conflicts=True,
+            unique_fields=["org", "mobile_id"],
+            update_fields=["title"],
+        )

@@ -10,4 +10,4 @@ class MobileSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, conf  # noqa: F401  (registers checks and the settings listener)
+        from . import checks  # noqa: F401  (registers the system checks)

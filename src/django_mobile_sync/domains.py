@@ -37,6 +37,8 @@ SYSTEM_FIELDS = frozenset(
         "field_versions",
     }
 )
+#: Query parameters of the pull protocol; a domain filter may not take these names.
+RESERVED_PARAMS = frozenset({"cursor", "limit", "since"})
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -243,6 +245,23 @@ class SyncDomain:
                     "scope callable says which tenant a request belongs to.",
                 )
             )
+        reserved = sorted(set(self.filters) & RESERVED_PARAMS)
+        if reserved:
+            found.append(
+                (
+                    "E011",
+                    f"{self.option('filters')}: {', '.join(reserved)} "
+                    "are pull parameters of the protocol; rename the filter.",
+                )
+            )
+        if self._uses_last_write_wins() and not self.client_timestamp_field:
+            found.append(
+                (
+                    "E012",
+                    f"{self.option('client_timestamp_field')}: the "
+                    "last_write_wins resolver compares this field; name it.",
+                )
+            )
         if not self._has_unique_mobile_id(model):
             together = ", ".join([*self.tenant_fields, "mobile_id"])
             found.append(
@@ -254,6 +273,14 @@ class SyncDomain:
                 )
             )
         return found
+
+    def _uses_last_write_wins(self) -> bool:
+        from .resolvers import LastWriteWinsResolver
+
+        try:
+            return isinstance(self.resolver_instance, LastWriteWinsResolver)
+        except ImproperlyConfigured:
+            return False
 
     def _transition_problems(self, model: type[Model]) -> list[tuple[str, str]]:
         if not self.transitions and not self.status_field:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import models, router, transaction
+from django.db import NotSupportedError, models, router, transaction
 from django.db.models import F, Func
 from django.utils import timezone
 
@@ -84,6 +84,11 @@ class SyncQuerySet(models.QuerySet):
     hard_delete.alters_data = True  # type: ignore[attr-defined]
 
     def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        if kwargs.get("update_conflicts"):
+            raise NotSupportedError(
+                "bulk_create(update_conflicts=True) would overwrite existing rows without "
+                "moving their version; use bulk_update() or update_or_create() instead."
+            )
         objs = list(objs)
         with transaction.atomic(using=self.db, savepoint=False):
             seq, now = next_change_seq(self.db), timezone.now()

@@ -111,7 +111,7 @@ class PushResponseSerializer(serializers.Serializer):
 
 
 class PullQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=2000)
+    cursor = serializers.CharField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
     since = serializers.DateTimeField(required=False)
 

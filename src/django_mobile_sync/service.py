@@ -360,8 +360,8 @@ class SyncService:
         context = ConflictContext(self.domain, instance, entry.version, changes, entry.raw)
         resolution = self.domain.resolver_instance.resolve(context)
         audit = self._audit(entry, instance, server_data, resolution.name, batch)
+        batch.audits.append(audit)  # every stale entry is audited, however it ends
         if resolution.conflict:
-            batch.audits.append(audit)
             return "conflicts", self._conflict(entry, instance, server_data)
         applied = {k: v for k, v in resolution.changes.items() if _differs(instance, k, v)}
         if applied:
@@ -369,7 +369,6 @@ class SyncService:
             if problem:
                 return "errors", problem
             self._stage_update(instance, applied, batch, entry)
-        batch.audits.append(audit)
         result = self.serialize_record(instance)
         audit.result_data = result
         item = _synced(entry, "resolved", instance.version)
@@ -434,6 +433,7 @@ class SyncService:
         self._record_history(instance, changes, batch)
         self.before_save(instance, created=False)
         batch.fields.update(changes)
+        batch.fields.update(instance.changed_fields())  # including what before_save() set
         batch.updated.append(instance)
         batch.entries[entry.mobile_id] = entry
 
