@@ -23,11 +23,13 @@ help:
 	@echo "make test      run the whole suite (tox) on SQLite and, when reachable, PostgreSQL"
 	@echo "make quicktest run the suite once in .venv (SQLite, or DATABASE_URL)"
 	@echo "make lint      ruff + mypy"
+	@echo "make bench     benchmarks; writes docs/benchmarks.md (BENCH_ARGS=--quick: shorter)"
+	@echo "make docs      build the documentation site into site/ (mkdocs --strict)"
 
 $(VENV)/.installed: pyproject.toml example_project/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,lint]' -r example_project/requirements.txt tox
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,lint,docs]' -r example_project/requirements.txt tox
 	touch $@
 
 venv: $(VENV)/.installed
@@ -61,8 +63,12 @@ example: venv
 	cd example_project && ../$(VENV)/bin/gunicorn example.wsgi:application \
 	  --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
 
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+# BENCH_ARGS=--quick for a few minutes instead of about 12 (see benchmarks/run.py --help).
 bench: venv
-	$(VENV)/bin/python benchmarks/run.py
+	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tox build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

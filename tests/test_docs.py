@@ -524,3 +524,26 @@ def test_readme_quick_start_and_changelog() -> None:
     assert re.search(r"^example:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "Python 3.11\u20133.13" in readme and "Django 5.2 LTS and 6.x" in readme
     assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+# -- the receivers sample observes a real push -------------------------------------------------
+
+
+def test_documented_receivers_observe_a_push(
+    fieldwork: types.ModuleType, client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ``fieldwork/receivers.py`` block of conflicts.md, connected, sees every event."""
+    assert hasattr(fieldwork, "receivers")
+    caplog.set_level("INFO", logger="fieldwork.sync")
+    from tests.testapp.models import Task
+
+    mid, bad = new_id(), new_id()
+    push(client, [{"mobile_id": mid, "title": "Base"}])
+    Task.objects.filter(mobile_id=mid).update(title="Server")
+    push(client, [{"mobile_id": mid, "version": 1, "notes": "x"}, {"mobile_id": bad, "title": ""}])
+    logged = [r.getMessage() for r in caplog.records if r.name == "fieldwork.sync"]
+    assert logged == [
+        f"tasks {mid}: rejected (device device-1, base version 1, server version 2)",
+        f"tasks {bad} rejected: title: This field may not be blank.",
+        "tasks: 1 conflicts and 1 errors in 2 entries from device-1",
+    ]

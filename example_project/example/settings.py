@@ -124,7 +124,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Field operations sync API",
     "DESCRIPTION": (
         "The django-mobile-sync example project: offline-first push and pull of tasks, "
-        "work orders, attendance punches and helpdesk tickets. Authenticate with "
+        "work orders, attendance punches, helpdesk tickets and journal entries. Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py sync_user USERNAME --client C --bu B`)."
     ),
     "VERSION": "1.0.0",
@@ -132,7 +132,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# The four domains: models in field_ops plus these declarations; no views, URLs or services.
+# The five domains: models in field_ops plus these declarations; no views, URLs or services.
 TENANCY: dict[str, Any] = {
     "tenant_fields": ["client", "bu"],
     "scope": "field_ops.tenancy.user_scope",
@@ -220,6 +220,13 @@ MOBILE_SYNC: dict[str, Any] = {
             history_field="ticket_history",
             filters={"priority": "priority"},
             resolver="merge",
+            **TENANCY,
+        ),
+        SyncDomain(
+            name="journal",
+            model="field_ops.JournalEntry",
+            fields=["entry_date", "title", "body", "mood"],
+            filters={"date_from": "entry_date__gte"},
             **TENANCY,
         ),
     ],

@@ -1,12 +1,15 @@
-"""Tenancy (client, business unit, user profile) and the four synced models."""
+"""Tenancy (client, business unit, user profile) and the five synced models."""
 
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from django_mobile_sync.models import SyncableModelMixin
 
@@ -221,3 +224,36 @@ class Ticket(TenantRecord):
 
     def __str__(self) -> str:
         return self.ticketdesc[:50]
+
+
+def not_in_the_future(value: date) -> None:
+    """At most tomorrow in UTC: that day has begun somewhere (UTC+14 is a day ahead)."""
+    latest = timezone.now().date() + timedelta(days=1)
+    if value > latest:
+        raise ValidationError(
+            f"entry_date {value} is in the future; the latest day you can log is {latest}.",
+            code="future_date",
+        )
+
+
+class JournalEntry(TenantRecord):
+    """``journal``: a field worker's daily log of a site."""
+
+    class Mood(models.TextChoices):
+        GREAT = "GREAT", "Great"
+        GOOD = "GOOD", "Good"
+        OKAY = "OKAY", "Okay"
+        BAD = "BAD", "Bad"
+
+    entry_date = models.DateField(validators=[not_in_the_future])
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, default="")
+    mood = models.CharField(max_length=10, choices=Mood, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+        constraints = tenant_constraints("journalentry")
+        indexes = tenant_indexes("journalentry")
+
+    def __str__(self) -> str:
+        return f"{self.entry_date}: {self.title}"

@@ -1,4 +1,4 @@
-"""The sync protocol on each of the four domains, through HTTP with Bearer tokens."""
+"""The sync protocol on each of the five domains, through HTTP with Bearer tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from django.db.models import Model
 
 from django_mobile_sync.models import SyncConflict
-from field_ops.models import Attendance, Task, Ticket, WorkOrder
+from field_ops.models import Attendance, JournalEntry, Task, Ticket, WorkOrder
 from tests.conftest import Device, new_id
 
 
@@ -67,6 +67,13 @@ CASES = {
         "ticketdesc",
         ("Tap leaks badly", "Tap fixed itself"),
         "merge",
+    ),
+    "journal": Case(
+        JournalEntry,
+        {"entry_date": "2025-09-28", "title": "Chiller service", "mood": "GOOD"},
+        "title",
+        ("Chiller serviced", "Chiller half serviced"),
+        "conflict",
     ),
 }
 domains = pytest.mark.parametrize("domain", list(CASES))

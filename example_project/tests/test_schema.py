@@ -13,7 +13,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-DOMAINS = ["activity", "work-orders", "attendance", "helpdesk"]
+DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "journal"]
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,7 @@ def test_push_operation(schema: dict[str, Any], domain: str) -> None:
         ("work-orders", {"status"}),
         ("attendance", {"date_from"}),
         ("helpdesk", {"priority"}),
+        ("journal", {"date_from"}),
     ],
 )
 def test_pull_operation(schema: dict[str, Any], domain: str, filters: set[str]) -> None:

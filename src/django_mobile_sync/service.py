@@ -235,6 +235,10 @@ class SyncService:
         )
         for audit in audits:
             signals.conflict_detected.send(sender=type(self), domain=self.domain, conflict=audit)
+        for item in result.errors:
+            signals.item_rejected.send(
+                sender=type(self), domain=self.domain, item=item, batch=batch
+            )
         signals.batch_synced.send(
             sender=type(self), domain=self.domain, batch=batch, result=result
         )

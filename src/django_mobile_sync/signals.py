@@ -1,7 +1,16 @@
-"""Signals for observers (metrics, logging); not for control flow.
+"""Signals for observers (metrics, logging, notifications); not for control flow.
 
-- ``batch_synced(sender, domain, batch, result)``: after a push commits its transaction.
-- ``conflict_detected(sender, domain, conflict)``: once per stale entry, after the push.
+All three are sent after the push's transaction block has exited, so a receiver cannot undo
+a batch; an exception it raises still reaches the view (a ``500`` for a batch that was
+applied), so keep receivers from raising.
+
+- ``batch_synced(sender, domain, batch, result)``: once per push, with the ``SyncBatch`` row
+  and the ``PushResult``.
+- ``conflict_detected(sender, domain, conflict)``: once per stale entry, with its
+  ``SyncConflict`` audit row, whatever the resolver decided.
+- ``item_rejected(sender, domain, item, batch)``: once per entry answered ``error``, with the
+  error item of the response (``mobile_id``, ``error_message``, ``field_errors``; never the
+  record's payload) and the ``SyncBatch`` row (user, device).
 """
 
 from __future__ import annotations
@@ -10,3 +19,4 @@ from django.dispatch import Signal
 
 batch_synced = Signal()
 conflict_detected = Signal()
+item_rejected = Signal()

@@ -1,0 +1,260 @@
+"""``manage.py sync_doctor``: what a deployment gets wrong, and what to do about it.
+
+Each check returns :class:`Finding` objects; the command prints them and fails at a chosen
+level. Checks read the configuration and the database catalogue; they write nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import checks as django_checks
+from django.core.cache import caches
+from django.core.cache.backends.base import InvalidCacheBackendError
+from django.db import DatabaseError, connections
+from django.utils import timezone
+
+from .conf import sync_settings
+from .domains import SyncDomain, get_domains
+from .models import IdempotencyRecord
+
+OK, INFO, WARNING, ERROR = 0, 1, 2, 3
+LEVEL_NAMES = {OK: "ok", INFO: "info", WARNING: "warning", ERROR: "error"}
+
+#: Cache backends whose ``incr`` is atomic and shared by every process.
+SHARED_CACHES = ("RedisCache", "PyMemcacheCache", "PyLibMCCache", "MemcachedCache")
+PER_PROCESS_CACHES = ("LocMemCache", "DummyCache")
+NON_ATOMIC_CACHES = ("DatabaseCache", "FileBasedCache")
+#: An open transaction older than this is reported on PostgreSQL.
+LONG_TRANSACTION_SECONDS = 60
+
+
+@dataclass
+class Finding:
+    level: int
+    topic: str
+    message: str
+    fix: str = ""
+
+    @property
+    def level_name(self) -> str:
+        return LEVEL_NAMES[self.level]
+
+
+def diagnose(using: str = "default", deploy: bool = False) -> list[Finding]:
+    """Every finding of every check, in a stable order.
+
+    Args:
+        using: the database alias to inspect.
+        deploy: also run Django's deployment checks (``check --deploy``).
+    """
+    found: list[Finding] = list(check_configuration(using, deploy))
+    for check in CHECKS:
+        found.extend(check(using))
+    return found
+
+
+def check_configuration(using: str, deploy: bool = False) -> Iterator[Finding]:
+    """Django's system checks (``MOBILE_SYNC`` and everything else)."""
+    messages = django_checks.run_checks(include_deployment_checks=deploy, databases=[using])
+    serious = [m for m in messages if m.level >= django_checks.WARNING and not m.is_silenced()]
+    for message in serious:
+        level = ERROR if message.level >= django_checks.ERROR else WARNING
+        yield Finding(level, "configuration", f"{message.id}: {message.msg}", message.hint or "")
+    if not serious:
+        yield Finding(OK, "configuration", f"system checks pass ({len(get_domains())} domains)")
+
+
+def check_throttle_cache(using: str) -> Iterator[Finding]:
+    """The throttle counters must live in a cache every server process shares."""
+    alias = sync_settings.THROTTLE_CACHE
+    if not sync_settings.THROTTLE_CLASSES:
+        yield Finding(INFO, "throttling", "THROTTLE_CLASSES is empty: pushes are not throttled")
+        return
+    try:
+        backend = type(caches[alias]).__name__
+    except InvalidCacheBackendError as exc:
+        yield Finding(
+            ERROR,
+            "throttling",
+            f"THROTTLE_CACHE names the cache {alias!r}, which does not work: {exc}",
+            "Name an alias of CACHES in MOBILE_SYNC['THROTTLE_CACHE'].",
+        )
+        return
+    fix = (
+        "Point MOBILE_SYNC['THROTTLE_CACHE'] at a Redis or Memcached cache shared by every "
+        "server process (CACHES = {'throttle': {'BACKEND': "
+        "'django.core.cache.backends.redis.RedisCache', 'LOCATION': 'redis://...'}})."
+    )
+    if backend in PER_PROCESS_CACHES:
+        yield Finding(
+            WARNING,
+            "throttling",
+            f"the throttle cache {alias!r} is a {backend}: every process counts on its own, "
+            "so N gunicorn workers or servers allow N times the rate",
+            fix,
+        )
+    elif backend in NON_ATOMIC_CACHES:
+        yield Finding(
+            WARNING,
+            "throttling",
+            f"the throttle cache {alias!r} is a {backend}, whose incr() is not atomic: "
+            "concurrent pushes can all pass the last slot",
+            fix,
+        )
+    elif backend in SHARED_CACHES:
+        yield Finding(OK, "throttling", f"the throttle cache {alias!r} is a shared {backend}")
+    else:
+        yield Finding(
+            INFO,
+            "throttling",
+            f"the throttle cache {alias!r} is a {backend}; make sure every process shares it "
+            "and that its incr() is atomic",
+        )
+
+
+def check_pull_indexes(using: str) -> Iterator[Finding]:
+    """Each domain's table has an index serving the pull query (tenant…, change_seq)."""
+    connection = connections[using]
+    for domain in get_domains().values():
+        try:
+            model = domain.model_class
+        except Exception:  # reported by the system checks
+            continue
+        table = model._meta.db_table
+        try:
+            with connection.cursor() as cursor:
+                if table not in connection.introspection.table_names(cursor):
+                    yield Finding(
+                        ERROR,
+                        f"indexes: {domain.name}",
+                        f"the table {table} does not exist on the database {using!r}",
+                        "Run manage.py migrate.",
+                    )
+                    continue
+                constraints = connection.introspection.get_constraints(cursor, table)
+        except DatabaseError as exc:
+            yield Finding(ERROR, f"indexes: {domain.name}", f"cannot read {table}: {exc}")
+            continue
+        yield _index_finding(domain, model, constraints)
+
+
+def _index_finding(domain: SyncDomain, model: Any, constraints: dict[str, Any]) -> Finding:
+    topic = f"indexes: {domain.name}"
+    tenant = [model._meta.get_field(name).column for name in domain.tenant_fields]
+    seq = model._meta.get_field("change_seq").column
+    indexed = [c["columns"] for c in constraints.values() if c.get("index") or c.get("unique")]
+    wanted = [*tenant, seq]
+    if any(columns[: len(wanted)] == wanted for columns in indexed):
+        return Finding(OK, topic, f"an index on ({', '.join(wanted)}) serves pulls")
+    fields = ", ".join(repr(f) for f in [*domain.tenant_fields, "change_seq"])
+    fix = (
+        f"Add models.Index(fields=[{fields}], name=...) to {model.__name__}.Meta.indexes "
+        "and run makemigrations and migrate."
+    )
+    if any(columns[:1] == [seq] for columns in indexed):
+        return Finding(
+            WARNING,
+            topic,
+            f"pulls filter by ({', '.join(tenant)}) and order by {seq}, but only {seq} alone "
+            "is indexed: each pull walks other tenants' changes",
+            fix,
+        )
+    return Finding(ERROR, topic, f"no index starts with ({', '.join(wanted)})", fix)
+
+
+def check_database(using: str) -> Iterator[Finding]:
+    """Backend settings the change cursor and concurrent pushes depend on."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        yield from _check_postgresql(using)
+    elif connection.vendor == "sqlite":
+        mode = str(connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") or "")
+        if mode.upper() == "IMMEDIATE":
+            yield Finding(OK, "database", "SQLite takes the write lock at BEGIN (IMMEDIATE)")
+        else:
+            yield Finding(
+                WARNING,
+                "database",
+                "SQLite transactions start DEFERRED: two concurrent pushes can fail with "
+                "'database is locked' halfway through instead of waiting their turn",
+                f"Set DATABASES[{using!r}]['OPTIONS'] = {{'transaction_mode': 'IMMEDIATE', "
+                "'timeout': 20}.",
+            )
+    else:
+        yield Finding(
+            INFO, "database", f"{connection.vendor} is not a tested backend; use PostgreSQL"
+        )
+
+
+def _check_postgresql(using: str) -> Iterator[Finding]:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        timeout = str(cursor.fetchone()[0])
+        cursor.execute(
+            "SELECT pid, EXTRACT(EPOCH FROM now() - xact_start)::int FROM pg_stat_activity "
+            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+            "ORDER BY xact_start LIMIT 1"
+        )
+        oldest = cursor.fetchone()
+    if timeout in ("0", "0ms", "0s"):
+        yield Finding(
+            WARNING,
+            "database",
+            "idle_in_transaction_session_timeout is off: a session left idle inside a "
+            "transaction holds the pull horizon back, so no device receives any change "
+            "made after it began until it ends",
+            "ALTER ROLE <app role> SET idle_in_transaction_session_timeout = '60s' (and "
+            "statement_timeout; transaction_timeout on PostgreSQL 17+).",
+        )
+    else:
+        yield Finding(OK, "database", f"idle_in_transaction_session_timeout = {timeout}")
+    if oldest is not None and oldest[1] is not None and oldest[1] > LONG_TRANSACTION_SECONDS:
+        yield Finding(
+            WARNING,
+            "database",
+            f"backend pid {oldest[0]} has held a transaction open for {oldest[1]} s: pulls "
+            "serve no change newer than its start until it ends",
+            f"Look at SELECT * FROM pg_stat_activity WHERE pid = {oldest[0]}.",
+        )
+
+
+def check_housekeeping(using: str) -> Iterator[Finding]:
+    """The purge commands run: no expired idempotency records or tombstones pile up."""
+    now = timezone.now()
+    try:
+        expired = IdempotencyRecord.objects.using(using).filter(expires_at__lte=now).exists()
+    except DatabaseError:
+        return  # the tables are missing: reported with the indexes
+    if expired:
+        yield Finding(
+            INFO,
+            "housekeeping",
+            "expired idempotency records are waiting to be purged",
+            "Schedule manage.py purge_idempotency_keys (hourly or daily).",
+        )
+    before = now - sync_settings.TOMBSTONE_RETENTION
+    for domain in get_domains().values():
+        try:
+            model: Any = domain.model_class
+            stale = model.sync_queryset(using).filter(deleted=True, deleted_at__lt=before)
+            if stale.exists():
+                yield Finding(
+                    INFO,
+                    "housekeeping",
+                    f"{domain.name} has tombstones older than TOMBSTONE_RETENTION",
+                    "Schedule manage.py purge_tombstones (daily).",
+                )
+        except Exception:  # a missing table or model: reported by other checks
+            continue
+
+
+#: The checks after the system checks, each given the database alias.
+CHECKS: list[Callable[[str], Iterator[Finding]]] = [
+    check_throttle_cache,
+    check_pull_indexes,
+    check_database,
+    check_housekeeping,
+]

@@ -1,0 +1,157 @@
+"""Re-applying a device's version of a record from the conflict audit log (an admin action).
+
+The device's payload goes through the domain's service as a push entry would: the domain's
+serializer and ``validate_entry`` (invalid data is refused), the state machine, and
+``before_save`` / ``after_save``. It is written with ``save()`` (or ``delete()`` for a
+delete), so the mixin stamps a new version and change cursor and devices pull it. The
+decision is recorded as a new ``SyncConflict`` row with resolution ``reapplied``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from rest_framework.exceptions import ValidationError
+
+from .domains import SYSTEM_FIELDS, SyncDomain, get_domain
+from .models import SyncConflict
+from .service import SyncService, flatten_errors, summary
+
+#: ``SyncConflict.resolution`` of the audit rows this module writes.
+REAPPLIED = "reapplied"
+
+
+class ReapplyRefused(Exception):
+    """The device's version cannot be applied; the message says why and what to do."""
+
+
+@dataclass
+class Reapplied:
+    """The outcome: the new audit row, or ``None`` when the record already matched."""
+
+    audit: SyncConflict | None
+    changed: list[str]
+
+
+def reapply_client_version(conflict: SyncConflict, *, user: Any, using: str) -> Reapplied:
+    """Write ``conflict.client_data`` over the current record as a new server version.
+
+    Args:
+        conflict: the audit row whose device payload is applied.
+        user: who decided (stored as the new audit row's user).
+        using: the database alias holding both the audit row and the record.
+
+    Raises:
+        ReapplyRefused: the domain or record is gone, or the payload fails validation or the
+            state machine.
+    """
+    domain = get_domain(conflict.domain)
+    if domain is None:
+        raise ReapplyRefused(
+            f"The domain {conflict.domain!r} is no longer declared in MOBILE_SYNC['DOMAINS']."
+        )
+    with transaction.atomic(using=using):
+        instance = _locked_record(domain, conflict, using)
+        scope = {name: getattr(instance, name) for name in domain.tenant_fields}
+        service = domain.service_class(domain, user=user, scope=scope, using=using)
+        before = service.serialize_record(instance)
+        changes = _changes(service, instance, conflict.client_data)
+        if not changes:
+            return Reapplied(audit=None, changed=[])
+        _check_transition(domain, instance, changes)
+        server_version = instance.version
+        _apply(service, instance, changes, using)
+        audit = SyncConflict.objects.using(using).create(
+            domain=domain.name,
+            model=conflict.model,
+            mobile_id=conflict.mobile_id,
+            user_id=getattr(user, "pk", None),
+            device_id=conflict.device_id,
+            client_version=conflict.client_version,
+            server_version=server_version,
+            client_data=conflict.client_data,
+            server_data=before,
+            resolution=REAPPLIED,
+            result_data=service.serialize_record(instance),
+        )
+    return Reapplied(audit=audit, changed=sorted(changes))
+
+
+def _locked_record(domain: SyncDomain, conflict: SyncConflict, using: str) -> Any:
+    model: Any = domain.model_class
+    rows = list(
+        model.sync_queryset(using)
+        .select_for_update()
+        .filter(mobile_id=conflict.mobile_id)
+        .order_by("pk")[:2]
+    )
+    if not rows:
+        raise ReapplyRefused(
+            f"The {domain.name} record {conflict.mobile_id} no longer exists "
+            "(its tombstone was purged); the device has to create it again."
+        )
+    if len(rows) > 1:
+        raise ReapplyRefused(
+            f"Records of several tenants share mobile_id {conflict.mobile_id}; edit the "
+            "right one in its own admin page instead."
+        )
+    return rows[0]
+
+
+def _changes(service: SyncService, instance: Any, payload: Any) -> dict[str, Any]:
+    """Validated device values that differ from the record's, as a push computes them."""
+    raw = payload if isinstance(payload, dict) else {}
+    if raw.get("deleted") is True:
+        return {} if instance.deleted else {"deleted": True}
+    data = {
+        k: v
+        for k, v in raw.items()
+        if k not in SYSTEM_FIELDS and k not in service.domain.read_only_fields
+    }
+    try:
+        validated = service.validate_entry(data, instance)
+    except (ValidationError, DjangoValidationError) as exc:
+        detail = getattr(exc, "detail", None) or getattr(exc, "message_dict", None)
+        errors = flatten_errors(detail if detail is not None else getattr(exc, "messages", exc))
+        raise ReapplyRefused(
+            f"The device's version is not valid any more: {summary(errors)}"
+        ) from exc
+    changes = {k: v for k, v in validated.items() if _differs(instance, k, v)}
+    if instance.deleted:
+        changes["deleted"] = False
+    return changes
+
+
+def _differs(instance: Any, name: str, value: Any) -> bool:
+    field = instance._meta.get_field(name)
+    if field.is_relation and field.concrete:
+        return bool(getattr(instance, field.attname) != getattr(value, "pk", value))
+    return bool(getattr(instance, name) != value)
+
+
+def _check_transition(domain: SyncDomain, instance: Any, changes: dict[str, Any]) -> None:
+    name = domain.status_field
+    if not name or name not in changes:
+        return
+    old, new = getattr(instance, name), changes[name]
+    if not domain.can_transition(old, new):
+        allowed = ", ".join((domain.transitions or {}).get(old, ())) or "none"
+        raise ReapplyRefused(
+            f"{name} cannot change from {old} to {new} (allowed from {old}: {allowed})."
+        )
+
+
+def _apply(service: SyncService, instance: Any, changes: dict[str, Any], using: str) -> None:
+    if changes.get("deleted") is True:
+        instance.delete(using=using)
+        return
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    if changes.get("deleted") is False:
+        instance.deleted_at = None
+    service.before_save(instance, created=False)
+    instance.save(using=using)
+    service.after_save([], [instance])
