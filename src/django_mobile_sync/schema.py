@@ -244,6 +244,18 @@ class SyncSchemaMixin(_SchemaBase):
             ),
         ]
 
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> Any:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if getattr(serializer, "sync_record", False):
+            # A pulled item may be a tombstone and a pushed entry may be partial: only the
+            # protocol's own fields can be required, never a domain field (drf-spectacular
+            # requires read-only ones, which a tombstone does not carry).
+            required = [name for name in schema.get("required", []) if name in _RECORD_KEYS]
+            schema.pop("required", None)
+            if required:
+                schema["required"] = required
+        return schema
+
     def _domain(self) -> SyncDomain:
         domain = self.get_sync_domain()
         assert domain is not None  # excluded otherwise
@@ -277,6 +289,8 @@ def _filter_type(domain: SyncDomain, lookup: str) -> Any:
 # -- per-domain components: built once per declaration, so every operation shares them -----
 
 _components: dict[str, tuple[SyncDomain, dict[str, type[serializers.Serializer]]]] = {}
+#: The fields of every pulled item, tombstones included.
+_RECORD_KEYS = {*PushEntrySerializer._declared_fields, "updated_at"}
 
 
 def _camel(name: str) -> str:
@@ -307,6 +321,7 @@ def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializ
         {
             **fields,
             "updated_at": serializers.DateTimeField(read_only=True),
+            "sync_record": True,
             "__doc__": doc,
             "__module__": __name__,
         },

@@ -8,6 +8,7 @@ requests can all pass the last slot. These throttles count with ``cache.add`` + 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -54,8 +55,8 @@ class SyncRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // duration)
         key = (
-            f"mobile_sync:throttle:{view.get_domain().name}:{self.rate_name}:{ident}:"
-            f"{duration}:{window}"
+            f"mobile_sync:throttle:{view.get_domain().name}:{self.rate_name}:"
+            f"{_key_part(ident)}:{duration}:{window}"
         )
         cache = caches[sync_settings.THROTTLE_CACHE]
         cache.add(key, 0, timeout=duration + 1)
@@ -71,6 +72,16 @@ class SyncRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.wait_seconds
+
+
+def _key_part(ident: str) -> str:
+    """``ident`` as a fixed-length, ASCII-only piece of a cache key.
+
+    A device id is client-chosen: spaces, control characters, lone surrogates or 255
+    characters of it would make a key that memcached rejects (over 250 characters or not
+    printable ASCII) or that Redis cannot encode, and the request would fail with a 500.
+    """
+    return hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def device_id(request: Any) -> str:
