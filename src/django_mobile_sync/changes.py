@@ -9,12 +9,17 @@ interleave and in whatever order they commit. See docs/cursor.md.
 Other databases (SQLite): a counter row incremented inside the writing transaction. SQLite
 runs one writer at a time, so counter order is commit order and every committed row is
 below the horizon.
+
+A pull reads rows in ``(change_seq, pk)`` order after a position: :func:`after_position`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import connections, transaction
-from django.db.models import F
+from django.db.models import BooleanField, Expression, F, Model, Q, Value
 
 #: Larger than any change_seq: "no horizon".
 NO_HORIZON = 2**63 - 1
@@ -55,3 +60,75 @@ def pull_horizon(using: str) -> int:
             cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
             return int(cursor.fetchone()[0])
     return NO_HORIZON
+
+
+def after_position(model: type[Model], seq: int, pk: Any) -> Q:
+    """Rows after ``(seq, pk)`` in ``(change_seq, pk)`` order (after all of ``seq`` if no pk).
+
+    With an index on (tenant fields..., ``change_seq``, pk) the database starts the page at
+    the position instead of reading every row before it; ``change_seq >= seq`` lets an
+    index on (tenant fields..., ``change_seq``) narrow the scan to one transaction's rows.
+    """
+    if pk is None:
+        return Q(change_seq__gt=seq)
+    opts = model._meta
+    seq_field: Any = opts.get_field("change_seq")
+    after = RowAfter(
+        [F("change_seq"), F("pk")],
+        [Value(seq, output_field=seq_field), Value(pk, output_field=opts.pk)],
+    )
+    return Q(change_seq__gte=seq) & Q(after)
+
+
+class RowAfter(Expression):
+    """``(a, b) > (x, y)``: a row comparison, written as one where the database has it.
+
+    PostgreSQL and SQLite use a row comparison as the start of an index range. The same
+    condition spelt ``a > x OR (a = x AND b > y)`` is only a filter: a pull page deep into
+    a table of a million rows read and discarded every row before it (see
+    docs/benchmarks.md). Other databases get that spelling.
+    """
+
+    conditional = True
+
+    def __init__(self, columns: Sequence[Any], values: Sequence[Any]) -> None:
+        super().__init__(output_field=BooleanField())
+        if len(columns) != len(values) or not columns:
+            raise ValueError("RowAfter needs as many values as columns, at least one.")
+        self.columns, self.values = list(columns), list(values)
+
+    def get_source_expressions(self) -> list[Any]:
+        return [*self.columns, *self.values]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        n = len(self.columns)
+        self.columns, self.values = list(exprs[:n]), list(exprs[n:])
+
+    def _compiled(self, compiler: Any) -> tuple[list[Any], list[Any]]:
+        return (
+            [compiler.compile(e) for e in self.columns],
+            [compiler.compile(e) for e in self.values],
+        )
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        """``a > x OR (a = x AND (b > y ...))``, for databases without row values."""
+        columns, values = self._compiled(compiler)
+        sql, params = "", []
+        for (col, col_params), (val, val_params) in reversed(
+            list(zip(columns, values, strict=True))
+        ):
+            if not sql:
+                sql, params = f"{col} > {val}", [*col_params, *val_params]
+            else:
+                sql = f"({col} > {val} OR ({col} = {val} AND {sql}))"
+                params = [*col_params, *val_params, *col_params, *val_params, *params]
+        return sql, params
+
+    def _row_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        columns, values = self._compiled(compiler)
+        lhs = ", ".join(sql for sql, _ in columns)
+        rhs = ", ".join(sql for sql, _ in values)
+        params = [p for _, ps in [*columns, *values] for p in ps]
+        return f"({lhs}) > ({rhs})", params
+
+    as_postgresql = as_sqlite = _row_sql

@@ -114,6 +114,12 @@ class SyncableModelMixin(models.Model):
 
     Add a ``UniqueConstraint`` on ``(tenant fields..., "mobile_id")`` to the model's Meta
     (a system check asks for it). ``objects`` hides tombstones, ``all_objects`` does not.
+
+    Pulls read a tenant's rows in ``(change_seq, pk)`` order from a cursor: give the model
+    an index on the tenant fields, then ``change_seq``, then the primary key, such as
+    ``models.Index(fields=["org", "change_seq", "id"], name="fieldwork_task_pull")`` (names
+    of at most 30 characters), so that a page costs the same at any table size (see
+    docs/benchmarks.md).
     """
 
     mobile_id = models.UUIDField(

@@ -7,12 +7,14 @@ and name it in the domain's ``service`` option.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -23,7 +25,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from . import signals
-from .changes import next_change_seq, pull_horizon
+from .bulk import bulk_update
+from .changes import after_position, next_change_seq, pull_horizon
 from .conf import sync_settings
 from .cursor import START, InvalidCursor, Position, decode_cursor, encode_cursor
 from .domains import SYSTEM_FIELDS, SyncDomain
@@ -156,9 +159,11 @@ class SyncService:
 
     def validate_entry(self, data: dict[str, Any], instance: Model | None) -> dict[str, Any]:
         """Validated field values of one entry; raise ``ValidationError`` to reject it."""
-        serializer = self.get_serializer(instance, data=data, partial=instance is not None)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        serializer = self._serializer("update" if instance is not None else "create")
+        # One serializer per batch, as a ListSerializer reuses its child: building one
+        # (ModelSerializer.get_fields) costs more than validating an entry.
+        serializer.instance, serializer.initial_data = instance, data
+        return dict(serializer.run_validation(data))
 
     def before_save(self, instance: Model, created: bool) -> None:
         """Called for each record about to be written (fields set, not yet saved)."""
@@ -193,7 +198,14 @@ class SyncService:
         }
         if instance.deleted:
             return item
-        return {**self.get_serializer(instance).data, **item}
+        return {**self._serializer("read").to_representation(instance), **item}
+
+    def _serializer(self, purpose: str) -> Any:
+        """The serializer this service reuses for ``purpose`` (create, update or read)."""
+        cache: dict[str, Any] = self.__dict__.setdefault("_serializers", {})
+        if purpose not in cache:
+            cache[purpose] = self.get_serializer(partial=purpose == "update")
+        return cache[purpose]
 
     # -- push -----------------------------------------------------------------------------
     def push(
@@ -294,7 +306,8 @@ class SyncService:
             .select_for_update()
             .order_by("pk")
         }
-        batch = _Batch(seq=next_change_seq(self.using), now=timezone.now())
+        now = timezone.now()
+        batch = _Batch(next_change_seq(self.using), now, _timestamp.to_representation(now))
         for entry in parsed:
             outcomes[entry.index] = self._process(entry, existing.get(entry.mobile_id), batch)
         self._write(batch, outcomes)
@@ -448,7 +461,7 @@ class SyncService:
         history = list(getattr(instance, name) or [])
         history.append(
             {
-                "at": _timestamp.to_representation(batch.now),
+                "at": batch.at,
                 "version": instance.version,
                 "user": str(getattr(self.user, "pk", "") or ""),
                 "device": self.device_id,
@@ -471,7 +484,8 @@ class SyncService:
     def _write(self, batch: _Batch, outcomes: list[Any]) -> None:
         manager = self.model._base_manager.db_manager(self.using)
         if batch.created:
-            batch.created.sort(key=lambda obj: obj.mobile_id)  # same lock order everywhere
+            # Same lock order everywhere; .int: UUID.__lt__ is Python code, int's is not.
+            batch.created.sort(key=lambda obj: obj.mobile_id.int)
             self._bulk(
                 batch,
                 batch.created,
@@ -486,7 +500,7 @@ class SyncService:
                 batch,
                 batch.updated,
                 outcomes,
-                lambda objs: manager.bulk_update(objs, fields),
+                lambda objs: bulk_update(self.model, objs, fields, self.using),
                 creating=False,
             )
 
@@ -552,9 +566,7 @@ class SyncService:
         queryset = self.get_pull_queryset(params or {}).filter(
             change_seq__lt=pull_horizon(self.using)
         )
-        after = Q(change_seq__gt=position.seq)
-        if position.pk is not None:
-            after |= Q(change_seq=position.seq, pk__gt=position.pk)
+        after = after_position(self.model, position.seq, position.pk)
         queryset = queryset.filter(after).order_by("change_seq", "pk")
         if since is not None and not cursor:
             queryset = queryset.filter(updated_at__gte=since)
@@ -606,6 +618,7 @@ class _Batch:
 
     seq: int
     now: Any
+    at: str  # ``now`` on the wire
     created: list[Any] = field(default_factory=list)
     updated: list[Any] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
@@ -655,5 +668,22 @@ def _differs(instance: Any, name: str, value: Any) -> bool:
     return getattr(instance, name) != value
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+_STR_TYPES = (datetime.date, datetime.time, Decimal, uuid.UUID)
+
+
 def _json_safe(value: Any) -> Any:
+    """``value`` as ``json.loads(json.dumps(value, default=str))`` gives it back.
+
+    Without the round trip for the common cases: it ran for every entry of a push.
+    """
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return value
+    if kind is dict and all(type(k) is str for k in value):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_safe(v) for v in value]
+    if isinstance(value, _STR_TYPES):
+        return str(value)
     return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,1 @@
+"""Benchmarks of django-mobile-sync: ``make bench`` (or ``python benchmarks/run.py``)."""

@@ -1,0 +1,125 @@
+"""First sync: a device follows ``next_cursor`` from nothing through 100,000 records.
+
+Three steps, each its own process so that memory is measured in a process that did nothing
+else: ``--generate`` makes the table (SQL, no Python objects per row); ``--measure rss``
+pulls every page through HTTP and reports the peak resident set size above the idle process
+(the kernel's high-water mark, reset after warm-up); ``--measure tracemalloc`` does it again
+under tracemalloc for the peak of Python allocations.
+
+Usage: ``python -m benchmarks.first_sync --backend postgresql --generate --rows 100000``,
+then ``--measure rss`` and ``--measure tracemalloc``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import drop, emit, generate_tasks, make_user, setup
+
+DB = "bench_dms_sync"
+STATUS = Path("/proc/self/status")
+
+
+def rss_kib(key: str = "VmRSS") -> int:
+    for line in STATUS.read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def reset_peak() -> bool:
+    """Reset the kernel's peak RSS of this process (Linux: ``echo 5 > clear_refs``)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure(mode: str, page_size: int) -> dict[str, Any]:
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from benchmarks.benchapp.models import Task
+
+    user = User.objects.get(username="device")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+    expected = Task.all_objects.filter(org=user.member.org).count()
+
+    def page(cursor: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
+        response = api.get("/api/sync/tasks/changes/", params)
+        assert response.status_code == 200, response.content[:300]
+        return json.loads(response.content)
+
+    page(None)  # warm-up: imports, serializers, connections
+    gc.collect()
+    idle = rss_kib()
+    exact = reset_peak()
+    if mode == "tracemalloc":
+        tracemalloc.start()
+    started = time.perf_counter()
+    cursor, seen, pages, tombstones = None, 0, 0, 0
+    while True:
+        body = page(cursor)
+        pages += 1
+        seen += len(body["items"])
+        tombstones += sum(1 for item in body["items"] if item["deleted"])
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            break
+    seconds = time.perf_counter() - started
+    result: dict[str, Any] = {
+        "rows": expected,
+        "items": seen,
+        "tombstones": tombstones,
+        "pages": pages,
+        "page_size": page_size,
+        "seconds": seconds,
+    }
+    if mode == "tracemalloc":
+        result["python_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    else:
+        peak = (
+            rss_kib("VmHWM") if exact else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        )
+        result.update(
+            idle_mib=idle / 1024, peak_mib=peak / 1024, above_idle_mib=(peak - idle) / 1024
+        )
+    assert seen == expected, f"the first sync saw {seen} of {expected} records"
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="sqlite")
+    parser.add_argument("--generate", action="store_true")
+    parser.add_argument("--drop", action="store_true")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--measure", choices=["rss", "tracemalloc"])
+    parser.add_argument("--page-size", type=int, default=1000)
+    args = parser.parse_args()
+    if args.generate:
+        setup(args.backend, DB)
+        user, _ = make_user("device")
+        generate_tasks(user.member.org, args.rows)
+        return
+    setup(args.backend, DB, fresh=False)
+    if args.drop:
+        drop(args.backend, DB)
+        return
+    emit({"first_sync": measure(args.measure, args.page_size), "mode": args.measure})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Run every benchmark, print the table and write docs/benchmarks.md (``make bench``).
+
+Each benchmark runs in its own process (Django is configured once per process, and memory
+is measured in a process that did nothing else); this script collects their results.
+
+    python benchmarks/run.py            # everything, about 12 minutes on 2 cores
+    python benchmarks/run.py --quick    # fewer runs, smaller tables, a 15 s load run
+    python benchmarks/run.py --only push,pull --backends postgresql --no-docs
+
+PostgreSQL is reached at ``BENCH_PG_URL`` (default ``postgres://root@127.0.0.1:5432/postgres``;
+the benchmarks create and drop their own ``bench_dms_*`` databases); when it does not
+answer, the PostgreSQL benchmarks are skipped and the report says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import report  # noqa: E402
+from benchmarks.common import PG_URL  # noqa: E402
+
+BACKENDS = ["sqlite", "postgresql"]
+#: Results of the library before the performance work, shown beside this run's.
+REFERENCE = ROOT / "benchmarks" / "reference-5075581.json"
+STEPS = ["push", "pull", "first_sync", "load"]
+
+
+def run_step(module: str, *args: str, library_src: str | None, timeout: float) -> dict[str, Any]:
+    """Run ``python -m benchmarks.<module>`` and return its ``BENCH-RESULT``."""
+    env = dict(os.environ)
+    paths = [p for p in (library_src, str(ROOT), env.get("PYTHONPATH")) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    if library_src:
+        env["BENCH_LIBRARY_SRC"] = library_src
+    command = [sys.executable, "-m", f"benchmarks.{module}", *args]
+    print(f"$ {' '.join(command[1:])}", flush=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    result: dict[str, Any] = {}
+    started = time.monotonic()
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("BENCH-RESULT "):
+            result = json.loads(line[len("BENCH-RESULT ") :])
+        else:
+            print("  " + line.rstrip(), flush=True)
+        if time.monotonic() - started > timeout:
+            process.kill()
+            break
+    code = process.wait()
+    if code or (not result and module != "first_sync"):
+        raise RuntimeError(f"benchmarks.{module} {' '.join(args)} failed (exit {code})")
+    return result
+
+
+def postgres_answers() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except Exception:
+        return False
+    return True
+
+
+def environment(backends: list[str]) -> dict[str, Any]:
+    import django
+    import rest_framework
+
+    info: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "drf": rest_framework.VERSION,
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "load_before": os.getloadavg(),
+        "backends": backends,
+    }
+    if "postgresql" in backends:
+        import psycopg
+
+        with psycopg.connect(PG_URL) as conn:
+            info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    info["commit"] = commit
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, smaller data")
+    parser.add_argument("--only", default=",".join(STEPS), help="steps: " + ",".join(STEPS))
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help="push runs per backend (default 7 on PostgreSQL, 3 on SQLite; quick 2)",
+    )
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace Python memory")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument(
+        "--library-src",
+        default=str(ROOT / "src"),
+        help="benchmark the library in this src/ directory (default: this checkout's)",
+    )
+    parser.add_argument("--load-seconds", type=float)
+    args = parser.parse_args()
+
+    steps = args.only.split(",")
+    backends = args.backends.split(",")
+    skipped: list[str] = []
+    if "postgresql" in backends and not postgres_answers():
+        backends.remove("postgresql")
+        skipped.append(f"PostgreSQL: {PG_URL} does not answer")
+    quick = args.quick
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "env": {
+            **environment(backends),
+            "library_src": None if args.library_src == str(ROOT / "src") else args.library_src,
+        },
+        "quick": quick,
+        "push": {},
+        "pull": {},
+        "first_sync": {},
+        "load": None,
+        "skipped": skipped,
+    }
+    src = args.library_src
+    for backend in backends:
+        if "push" in steps:
+            runs = args.runs or (2 if quick else (7 if backend == "postgresql" else 3))
+            results["push"][backend] = run_step(
+                "push", "--backend", backend, "--runs", str(runs), library_src=src, timeout=900
+            )
+        if "pull" in steps:
+            sizes = "10000"
+            if backend == "postgresql":
+                sizes = "10000,200000" if quick else "10000,1000000"
+            results["pull"][backend] = run_step(
+                "pull",
+                "--backend",
+                backend,
+                "--sizes",
+                sizes,
+                "--repeat",
+                "7" if quick else "15",
+                library_src=src,
+                timeout=900,
+            )
+        if "first_sync" in steps:
+            rows = "20000" if quick else "100000"
+            base = ["--backend", backend]
+            run_step(
+                "first_sync", *base, "--generate", "--rows", rows, library_src=src, timeout=600
+            )
+            sync = run_step("first_sync", *base, "--measure", "rss", library_src=src, timeout=600)
+            results["first_sync"][backend] = sync["first_sync"]
+            if args.tracemalloc:
+                traced = run_step(
+                    "first_sync", *base, "--measure", "tracemalloc", library_src=src, timeout=900
+                )
+                results["first_sync"][backend]["python_peak_mib"] = traced["first_sync"][
+                    "python_peak_mib"
+                ]
+            run_step("first_sync", *base, "--drop", library_src=src, timeout=120)
+    if "load" in steps:
+        if "postgresql" in backends:
+            seconds = args.load_seconds or (15 if quick else 60)
+            results["load"] = run_step(
+                "load", "--seconds", str(seconds), library_src=src, timeout=seconds + 300
+            )["load"]
+        else:
+            skipped.append("load run: needs PostgreSQL")
+    results["env"]["load_after"] = os.getloadavg()
+    results["env"]["minutes"] = (time.monotonic() - started) / 60
+
+    print()
+    print(report.text(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    if not args.no_docs:
+        target = ROOT / "docs" / "benchmarks.md"
+        reference = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else None
+        target.write_text(report.markdown(results, " ".join(sys.argv[1:]), reference))
+        print(f"Wrote {target.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
