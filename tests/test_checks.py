@@ -24,7 +24,7 @@ def errors_for(**options):
         return [(e.id, e.msg) for e in check_mobile_sync()]
 
 
-@pytest.mark.django_db  # Django 6's check command also runs the database checks
+@pytest.mark.django_db(databases="__all__")  # Django 6 runs database checks on every alias
 def test_valid_configuration_has_no_errors():
     assert check_mobile_sync() == []
     call_command("check", stdout=io.StringIO())
