@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +12,7 @@ from django.db.models import Model
 
 from django_mobile_sync.models import SyncConflict
 from field_ops.models import Attendance, JournalEntry, Task, Ticket, WorkOrder
-from tests.conftest import Device, new_id
+from tests.conftest import PREFIX, Device, new_id
 
 
 @dataclass
@@ -223,3 +225,12 @@ def test_unauthenticated_is_401(db: Any, client: Any, domain: str) -> None:
         f"/api/v1/sync/{domain}/changes/", headers={"Authorization": "Bearer not-a-token"}
     )
     assert bad_token.status_code == 401
+
+
+def test_responses_are_gzipped_when_the_device_accepts_it(alice):
+    alice.push("activity", [{"mobile_id": new_id(), "jobdesc": "x" * 150} for _ in range(20)])
+    plain = alice.pull("activity")
+    zipped = alice.api.get(f"{PREFIX}activity/changes/", HTTP_ACCEPT_ENCODING="gzip")
+    assert "Content-Encoding" not in plain
+    assert zipped["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.content))["items"] == plain.json()["items"]
