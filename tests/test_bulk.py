@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from django_mobile_sync.bulk import bulk_update
+from django_mobile_sync.bulk import bulk_update, in_values
 from tests.testapp.models import Org, Task
 
 
@@ -88,3 +88,21 @@ def test_a_value_too_long_fails_instead_of_being_truncated(tasks: list[Task]) ->
     with pytest.raises(DatabaseError), transaction.atomic():
         bulk_update(Task, tasks[:1], ["title"], "default")
     assert Task.all_objects.get(pk=tasks[0].pk).title == "t0"
+
+
+def test_in_values_finds_what_an_in_lookup_finds(tasks: list[Task], other_org: Org) -> None:
+    other = Task.all_objects.create(org=other_org, title="other tenant")
+    wanted = [t.mobile_id for t in tasks[:5]] + [other.mobile_id, uuid.uuid4()]
+    queryset = Task.all_objects.filter(org=tasks[0].org)
+
+    with CaptureQueriesContext(connection) as ctx:
+        found = list(in_values(queryset, "mobile_id", wanted).order_by("pk"))
+
+    assert found == list(queryset.filter(mobile_id__in=wanted).order_by("pk"))
+    assert found == tasks[:5]
+    assert list(in_values(queryset, "mobile_id", [])) == []
+    sql = ctx.captured_queries[0]["sql"]
+    if connection.vendor == "postgresql":  # one array parameter, not one per value
+        assert "= ANY(" in sql and " IN (" not in sql
+    else:
+        assert " IN (" in sql

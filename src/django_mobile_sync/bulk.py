@@ -1,4 +1,10 @@
-"""``bulk_update()`` for the push: one ``UPDATE ... FROM`` a list of rows per statement.
+"""Bulk reads and writes of the push: one statement for a batch, whatever its size.
+
+``in_values()`` finds the records of a batch: on PostgreSQL with ``col = ANY(%s)``, one array
+parameter, rather than ``col IN (%s, %s, ...)`` with one parameter per record, which costs
+Django and psycopg a quoted literal each and PostgreSQL a longer query to parse.
+
+``bulk_update()`` writes them with one ``UPDATE ... FROM`` a list of rows per statement.
 
 Django's ``QuerySet.bulk_update()`` writes ``col = CASE WHEN pk = 1 THEN ... WHEN pk = 2 ...``
 for every column: for 1,000 records and 7 columns it builds and resolves 7,000 ``When``
@@ -23,6 +29,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, models, transaction
+from django.db.models import F, Lookup, QuerySet
+
+
+def in_values(queryset: QuerySet[Any], name: str, values: Sequence[Any]) -> QuerySet[Any]:
+    """``queryset.filter(<name>__in=values)``, as one array parameter on PostgreSQL."""
+    if connections[queryset.db].vendor != "postgresql":
+        return queryset.filter(**{f"{name}__in": values})
+    return queryset.filter(_EqualsAny(F(name), list(values)))
+
+
+class _EqualsAny(Lookup):
+    """``lhs = ANY(%s::type[])``. Used as an expression, not registered on any field."""
+
+    lookup_name = "dms_equals_any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(v, connection, prepared=False) for v in self.rhs]
+        return f"{lhs} = ANY(%s::{_base_type(field, connection)}[])", (*params, values)
 
 
 def bulk_update(

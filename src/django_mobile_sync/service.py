@@ -25,7 +25,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from . import signals
-from .bulk import bulk_update
+from .bulk import bulk_update, in_values
 from .changes import after_position, next_change_seq, pull_horizon
 from .conf import sync_settings
 from .cursor import START, InvalidCursor, Position, decode_cursor, encode_cursor
@@ -301,8 +301,7 @@ class SyncService:
     def _apply(self, parsed: list[Entry], outcomes: list[Any]) -> list[SyncConflict]:
         existing = {
             obj.mobile_id: obj
-            for obj in self.get_queryset()
-            .filter(mobile_id__in=[e.mobile_id for e in parsed])
+            for obj in in_values(self.get_queryset(), "mobile_id", [e.mobile_id for e in parsed])
             .select_for_update()
             .order_by("pk")
         }
@@ -361,8 +360,7 @@ class SyncService:
                 f"{data[status_field]!r} is not a state of {status_field}.",
                 {status_field: [f"Use one of {', '.join(sorted(self.domain.states))}."]},
             )
-        instance = self.model(**data, **self.scope)
-        instance.mobile_id = entry.mobile_id
+        instance = self.model(**{**data, **self.scope, "mobile_id": entry.mobile_id})
         instance.stamp_write(batch.seq, batch.now, adding=True)
         self._record_history(instance, data, batch)
         self.before_save(instance, created=True)
