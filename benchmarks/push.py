@@ -132,7 +132,9 @@ class Bench:
         """Plain ORM: bulk_create the valid new rows, bulk_update the valid updates.
 
         Validation is skipped (the invalid entries are known in advance); values arrive
-        typed. Stamps are written as plain values, like the library writes them.
+        typed. Stamps are written as plain values, like the library writes them, and the
+        rows get the library's history entry (the values changed), so that the floor writes
+        the same rows.
         """
         import uuid
 
@@ -159,7 +161,7 @@ class Bench:
                         priority=e["priority"],
                         notes=e["notes"],
                         due_at=DUE_VALUE,
-                        history=[{"at": now.isoformat(), "version": 1}],
+                        history=[history_entry(now, 1, self.user, e)],
                         version=1,
                         created_at=now,
                         updated_at=now,
@@ -175,7 +177,8 @@ class Bench:
                     entry = changes[row.mobile_id]
                     row.title, row.status = entry["title"], entry["status"]
                     row.priority = entry["priority"]
-                    row.history = [*row.history, {"at": now.isoformat(), "version": 2}]
+                    changed = {k: entry[k] for k in ("title", "status", "priority")}
+                    row.history = [*row.history, history_entry(now, 2, self.user, changed)]
                     row.version, row.updated_at, row.change_seq = 2, now, 2
                 plain.bulk_update(
                     rows,
@@ -190,6 +193,18 @@ class Bench:
                     ],
                 )
         return {"synced_items": [], "conflicts": [], "errors": []}
+
+
+def history_entry(now: datetime, version: int, user: Any, values: dict[str, Any]) -> dict:
+    """The history entry the library appends (see "History" in docs/domains.md)."""
+    fields = ("title", "status", "priority", "notes", "due_at")
+    return {
+        "at": now.isoformat(),
+        "version": version,
+        "user": str(user.pk),
+        "device": "bench-device",
+        "changes": {k: values[k] for k in fields if k in values},
+    }
 
 
 def steady_state(bench: Bench) -> None:

@@ -9,6 +9,7 @@ cursor, one row at a time).
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -57,13 +58,15 @@ def per_item_push(entries: list[dict[str, Any]], org: Any, user: Any, device: st
                     {"mobile_id": str(mobile_id), "status": "error", "errors": serializer.errors}
                 )
                 continue
+            # The same history entry as the library's: the values changed, JSON-safe.
             history = list(instance.history) if instance is not None else []
             history.append(
                 {
                     "at": timezone.now().isoformat(),
+                    "version": instance.version + 1 if instance is not None else 1,
                     "user": str(user.pk),
                     "device": device,
-                    "changes": sorted(serializer.validated_data),
+                    "changes": json.loads(json.dumps(serializer.validated_data, default=str)),
                 }
             )
             if instance is None:
