@@ -462,7 +462,9 @@ def _pull_section(results: dict[str, Any], add: Any) -> None:
         "Index names are limited to 30 characters; in an abstract base model use "
         '`name="%(app_label)s_%(class)s_pull"` only if the result stays that short. '
         "An index on (tenant fields, `change_seq`) alone also works: the position condition "
-        "then narrows the scan to the rows of one transaction before filtering."
+        "then narrows the scan to the rows of one transaction before filtering. "
+        "The system check `django_mobile_sync.W001` warns about a synced model without "
+        "such an index."
     )
     add("")
 

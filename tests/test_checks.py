@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from django_mobile_sync.checks import check_mobile_sync
+from django_mobile_sync.checks import check_mobile_sync, check_pull_indexes
 from django_mobile_sync.domains import SyncDomain
 
 BASE = {
@@ -28,6 +28,27 @@ def errors_for(**options):
 def test_valid_configuration_has_no_errors():
     assert check_mobile_sync() == []
     call_command("check", stdout=io.StringIO())
+
+
+def index_warnings_for(**options):
+    with override_settings(MOBILE_SYNC={"DOMAINS": [SyncDomain(**{**BASE, **options})]}):
+        return check_pull_indexes()
+
+
+def test_no_index_warning_when_the_model_has_the_pull_index():
+    # testapp.Task has Index(fields=["org", "change_seq", "id"]).
+    assert index_warnings_for() == []
+    # Unscoped: the mixin's own index on change_seq serves pulls.
+    assert index_warnings_for(name="notes", model="testapp.Note", tenant_fields=[]) == []
+
+
+def test_warns_when_no_index_starts_with_the_tenant_fields_then_change_seq():
+    # (org, change_seq, id) does not serve a tenant of (org, title): the pull filters on
+    # both, then orders by change_seq.
+    [warning] = index_warnings_for(tenant_fields=["org", "title"])
+    assert warning.id == "django_mobile_sync.W001"
+    assert "(org, title, change_seq)" in warning.msg and "'tasks'" in warning.msg
+    assert 'fields=["org", "title", "change_seq", "id"]' in warning.hint
 
 
 @pytest.mark.parametrize(

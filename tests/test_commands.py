@@ -64,10 +64,27 @@ def test_doctor_on_the_test_settings(db):
     throttling = by_topic["throttling"]
     assert throttling.level == WARNING and "LocMemCache" in throttling.message
     assert "Redis" in throttling.fix
-    tasks = by_topic["indexes: tasks"]  # testapp.Task has no (org, change_seq) index
-    assert tasks.level == WARNING and "['org', 'change_seq']" in tasks.fix
+    tasks = by_topic["indexes: tasks"]  # testapp.Task has Index(org, change_seq, id)
+    assert tasks.level == OK and "(org_id, change_seq, id)" in tasks.message
     assert by_topic["indexes: notes"].level == OK  # no tenant: change_seq alone serves it
     assert "database" in by_topic
+
+
+def test_doctor_finds_a_domain_without_its_pull_index(db):
+    # Task's index starts (org, change_seq): it does not serve a tenant of (org, title).
+    domain = SyncDomain(
+        name="tasks",
+        model="testapp.Task",
+        tenant_fields=["title", "org"],
+        scope="tests.testapp.scopes.org_scope",
+    )
+    with override_settings(MOBILE_SYNC={"DOMAINS": [domain]}):
+        found = diagnose()
+    [tasks] = [f for f in found if f.topic == "indexes: tasks"]
+    assert tasks.level == WARNING and "only change_seq alone is indexed" in tasks.message
+    assert "fields=['title', 'org', 'change_seq', 'id']" in tasks.fix
+    # Reported once, from the tables: not again as the W001 system check.
+    assert "W001" not in " ".join(f.message for f in found)
 
 
 def test_doctor_command_output_and_exit_status(db):

@@ -324,9 +324,9 @@ def test_every_system_check_is_documented() -> None:
     source = (SRC / "domains.py").read_text(encoding="utf-8") + (SRC / "checks.py").read_text(
         encoding="utf-8"
     )
-    produced = set(re.findall(r"\bE\d{3}\b", source))
+    produced = set(re.findall(r"\b[EW]\d{3}\b", source))
     rows = table_column(section(DOCS / "domains.md", "## System checks"))
-    documented = {re.fullmatch(r"`django_mobile_sync\.(E\d{3})`", r)[1] for r in rows[1:]}  # type: ignore[index]
+    documented = {re.fullmatch(r"`django_mobile_sync\.([EW]\d{3})`", r)[1] for r in rows[1:]}  # type: ignore[index]
     assert documented == produced
 
 

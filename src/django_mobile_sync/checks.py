@@ -1,4 +1,8 @@
-"""System checks: every misconfiguration of ``MOBILE_SYNC`` fails at start-up."""
+"""System checks: every misconfiguration of ``MOBILE_SYNC`` fails at start-up.
+
+A missing index does not fail it, but is a warning: without an index on the tenant fields
+and ``change_seq``, every pull reads the tenant's whole table.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from collections import Counter
 from typing import Any
 
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db.models import Model, UniqueConstraint
 
 from .conf import sync_settings
 from .domains import get_domains
@@ -37,3 +42,55 @@ def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
         for code, message in domain.problems():
             errors.append(checks.Error(message, id=f"django_mobile_sync.{code}"))
     return errors
+
+
+@checks.register()
+def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about domains whose model has no index a pull can start at (W001)."""
+    try:
+        domains = get_domains().values()
+    except (ImproperlyConfigured, TypeError):
+        return []  # reported by check_mobile_sync
+    warnings: list[checks.CheckMessage] = []
+    for domain in domains:
+        try:
+            model = domain.model_class
+            tenant = [model._meta.get_field(name).name for name in domain.tenant_fields]
+        except (ImproperlyConfigured, FieldDoesNotExist):
+            continue  # reported by check_mobile_sync
+        if not tenant or _serves_pulls(model, tenant):
+            continue  # without tenant fields, the mixin's index on change_seq serves
+        fields = ", ".join(f'"{name}"' for name in [*tenant, "change_seq", "id"])
+        warnings.append(
+            checks.Warning(
+                f"{domain.option('model')}: {model.__name__} has no index on "
+                f"({', '.join(tenant)}, change_seq): every pull reads the tenant's rows "
+                "from the first, and gets slower as the table grows.",
+                hint=f"Add models.Index(fields=[{fields}], name=...) to {model.__name__}"
+                ".Meta.indexes (see docs/benchmarks.md, 'The index pulls need').",
+                obj=model,
+                id="django_mobile_sync.W001",
+            )
+        )
+    return warnings
+
+
+def _serves_pulls(model: type[Model], tenant: list[str]) -> bool:
+    """Whether an index of ``model`` starts with the tenant fields, then ``change_seq``."""
+    opts = model._meta
+    candidates = [
+        list(index.fields) for index in opts.indexes if index.fields and index.condition is None
+    ]
+    candidates += [
+        list(c.fields)
+        for c in opts.constraints
+        if isinstance(c, UniqueConstraint) and c.fields and c.condition is None
+    ]
+    candidates += [list(fields) for fields in opts.unique_together]
+    for fields in candidates:
+        names = [opts.get_field(name.lstrip("-")).name for name in fields]
+        if set(names[: len(tenant)]) == set(tenant) and names[len(tenant) : len(tenant) + 1] == [
+            "change_seq"
+        ]:
+            return True
+    return False

@@ -41,6 +41,7 @@ class Task(SyncableModelMixin):
         constraints = [
             models.UniqueConstraint(fields=["org", "mobile_id"], name="testapp_task_org_mobile_id")
         ]
+        indexes = [models.Index(fields=["org", "change_seq", "id"], name="testapp_task_pull")]
 
     def __str__(self) -> str:
         return self.title
