@@ -105,8 +105,10 @@ def tenant_constraints(name: str) -> list[models.BaseConstraint]:
 
 
 def tenant_indexes(name: str) -> list[models.Index]:
-    """Pulls read one tenant's rows in change order."""
-    return [models.Index(fields=["client", "bu", "change_seq"], name=f"field_ops_{name}_pull")]
+    """Pulls read one tenant's rows in change order, from the cursor's (change_seq, id)."""
+    return [
+        models.Index(fields=["client", "bu", "change_seq", "id"], name=f"field_ops_{name}_pull")
+    ]
 
 
 class Task(TenantRecord):
