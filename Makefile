@@ -52,8 +52,8 @@ quicktest: venv
 	$(VENV)/bin/pytest example_project -p no:cacheprovider
 
 lint: venv
-	$(VENV)/bin/ruff check src tests example_project
-	$(VENV)/bin/ruff format --check src tests example_project
+	$(VENV)/bin/ruff check src tests example_project benchmarks
+	$(VENV)/bin/ruff format --check src tests example_project benchmarks
 	$(VENV)/bin/mypy
 
 example: venv
