@@ -132,6 +132,17 @@ def test_domain_filters(client):
     assert pull(client, due_from="not-a-date").status_code == 400
 
 
+def test_filter_on_a_field_with_choices_refuses_other_values(client):
+    [doing] = seed(client, 1, status="doing")
+    assert [i["mobile_id"] for i in pull(client, status="doing").json()["items"]] == [doing]
+    # A misspelt state would match nothing: the device would think there is nothing to do.
+    r = pull(client, status="DOING")
+    assert r.status_code == 400
+    body = r.json()
+    assert body["code"] == "invalid_filter"
+    assert "'DOING' is not a valid status: use one of todo, doing, done." in str(body)
+
+
 def test_purged_tombstones_make_old_cursors_410(client, org):
     a, _ = seed(client, 2)
     _, old_cursor = pull_all(client)
@@ -170,3 +181,4 @@ def test_unknown_domain_is_404(client):
 @override_settings(MOBILE_SYNC={"DOMAINS": []})
 def test_domains_are_read_at_request_time(client):
     assert pull(client).status_code == 404
+

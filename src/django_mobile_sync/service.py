@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, router, transaction
 from django.db.models import Max, Model, Q
@@ -178,6 +179,7 @@ class SyncService:
             value = params.get(param)
             if value in (None, ""):
                 continue
+            self._check_choice(param, lookup, value)
             try:
                 queryset = queryset.filter(**{lookup: value})
             except (DjangoValidationError, ValueError, TypeError) as exc:
@@ -187,6 +189,26 @@ class SyncService:
                     code="invalid_filter",
                 ) from exc
         return queryset
+
+    def _check_choice(self, param: str, lookup: str, value: Any) -> None:
+        """Refuse a value outside the choices of a filter on a field with ``choices``.
+
+        Such a filter would match nothing: a device that misspells a state would receive
+        an empty page and believe there is nothing to do.
+        """
+        name, _, rest = lookup.partition("__")
+        if rest not in ("", "exact"):
+            return
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return  # the ORM reports it
+        choices = [str(key) for key, _label in getattr(field, "flatchoices", None) or []]
+        if choices and str(value) not in choices:
+            raise ValidationError(
+                {param: [f"{value!r} is not a valid {param}: use one of {', '.join(choices)}."]},
+                code="invalid_filter",
+            )
 
     def serialize_record(self, instance: Any) -> dict[str, Any]:
         """The wire form of one record (a tombstone for a deleted one)."""
