@@ -182,3 +182,22 @@ def test_unknown_domain_is_404(client):
 def test_domains_are_read_at_request_time(client):
     assert pull(client).status_code == 404
 
+
+@override_settings(TIME_ZONE="Asia/Kolkata")
+def test_timestamps_are_utc_whatever_the_time_zone(client):
+    # SPEC §3: all timestamps are UTC. DRF renders datetimes in the active time zone; the
+    # protocol's and the records' must not depend on TIME_ZONE.
+    with_offset, naive = new_id(), new_id()
+    r = push(
+        client,
+        [
+            {"mobile_id": with_offset, "title": "a", "due_at": "2025-10-01T10:00:00+05:30"},
+            {"mobile_id": naive, "title": "b", "due_at": "2025-10-01T10:00:00"},
+        ],
+    )
+    assert r.status_code == 200 and r.json()["timestamp"].endswith("Z")
+    body = pull(client).json()
+    assert body["next_timestamp"].endswith("Z")
+    due = {i["mobile_id"]: i["due_at"] for i in body["items"]}
+    assert due == {with_offset: "2025-10-01T04:30:00Z", naive: "2025-10-01T10:00:00Z"}
+    assert all(i["updated_at"].endswith("Z") for i in body["items"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.db import models
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
@@ -13,14 +16,30 @@ if TYPE_CHECKING:
 ITEM_STATUSES = ("created", "updated", "deleted", "unchanged", "resolved")
 
 
+class UTCDateTimeField(serializers.DateTimeField):
+    """A ``DateTimeField`` in UTC whatever the active time zone: the protocol's timestamps.
+
+    Renders ``2025-09-28T10:15:00Z`` and reads a timestamp without an offset as UTC (with
+    ``USE_TZ``; without it, datetimes stay naive, as DRF leaves them).
+    """
+
+    def default_timezone(self) -> datetime.tzinfo | None:
+        return datetime.UTC if settings.USE_TZ else None
+
+
 class SyncModelSerializer(serializers.ModelSerializer):
-    """Base for domain serializers: no per-record uniqueness queries.
+    """Base for domain serializers: no per-record uniqueness queries, timestamps in UTC.
 
     Uniqueness of ``mobile_id`` is the upsert's job (one query per batch), so the unique
     validators ModelSerializer adds (one query per record each) are dropped. Cross-field
     rules in ``validate()`` should read missing values from ``self.instance``: updates are
-    partial.
+    partial. Model ``DateTimeField``s become :class:`UTCDateTimeField`.
     """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -67,7 +86,7 @@ class PushEntrySerializer(serializers.Serializer):
 class PushRequestSerializer(serializers.Serializer):
     entries = serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
     client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    last_sync_timestamp = serializers.DateTimeField(required=False, allow_null=True)
+    last_sync_timestamp = UTCDateTimeField(required=False, allow_null=True)
     cursor = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -106,21 +125,21 @@ class PushResponseSerializer(serializers.Serializer):
     synced_items = SyncedItemSerializer(many=True)
     conflicts = ConflictItemSerializer(many=True)
     errors = ErrorItemSerializer(many=True)  # type: ignore[assignment]
-    timestamp = serializers.DateTimeField()
+    timestamp = UTCDateTimeField()
     cursor = serializers.CharField()
 
 
 class PullQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
-    since = serializers.DateTimeField(required=False)
+    since = UTCDateTimeField(required=False)
 
 
 class PullResponseSerializer(serializers.Serializer):
     items = serializers.ListField(child=serializers.DictField())
     has_more = serializers.BooleanField()
     next_cursor = serializers.CharField()
-    next_timestamp = serializers.DateTimeField()
+    next_timestamp = UTCDateTimeField()
 
 
 class ErrorResponseSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, router, transaction
 from django.db.models import Max, Model, Q
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import ISO_8601
 from rest_framework.exceptions import ValidationError
 
 from . import signals
@@ -33,8 +33,9 @@ from .cursor import START, InvalidCursor, Position, decode_cursor, encode_cursor
 from .domains import SYSTEM_FIELDS, SyncDomain
 from .models import STAMP_FIELDS, SyncableModelMixin, SyncBatch, SyncConflict, TombstonePurge
 from .resolvers import ConflictContext
+from .serializers import UTCDateTimeField
 
-_timestamp = serializers.DateTimeField()
+_timestamp = UTCDateTimeField(format=ISO_8601)
 logger = logging.getLogger("django_mobile_sync")
 
 
