@@ -60,6 +60,34 @@ def drop(backend: str, db_name: str) -> None:
             (DATA / f"{db_name}.sqlite3{suffix}").unlink(missing_ok=True)
 
 
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / ticks, sum(values) / ticks
+
+
+def settle(postgres: bool, quiet: float = 0.15, window: float = 3.0, limit: float = 120) -> float:
+    """Wait until the machine is quiet; return the seconds waited.
+
+    The load run saturates both CPUs: a checkpoint or autovacuum still working on the
+    previous benchmarks' tables would take its share. So: CHECKPOINT, then wait until the
+    machine is busy less than ``quiet`` of the time over ``window`` seconds (at most
+    ``limit`` seconds).
+    """
+    started = time.monotonic()
+    if postgres:
+        pg_admin("CHECKPOINT")
+    while time.monotonic() - started < limit:
+        busy0, total0 = machine_busy_seconds()
+        time.sleep(window)
+        busy1, total1 = machine_busy_seconds()
+        if (busy1 - busy0) / max(total1 - total0, 1e-9) < quiet:
+            break
+    return time.monotonic() - started
+
+
 def make_user(name: str, org: Any = None) -> tuple[Any, str]:
     """A user of ``org`` (a new one by default) and its API token."""
     from django.contrib.auth.models import User

@@ -508,7 +508,8 @@ def _load_section(results: dict[str, Any], add: Any) -> None:
         f"{load['devices']} simulated devices on 127.0.0.1 for {load['seconds']:.0f} s. "
         f"Each device pushes a batch of {load['batch']} entries (80 new records, 20 updates "
         "of its earlier records) to one of the four domains in turn, then pulls one page of "
-        "100 of that domain from its cursor."
+        "100 of that domain from its cursor. The run starts once the machine is quiet after "
+        "the other benchmarks (a PostgreSQL CHECKPOINT, then less than 15% busy over 3 s)."
     )
     add("")
     add("| | |")

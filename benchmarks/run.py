@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import report  # noqa: E402
-from benchmarks.common import PG_URL  # noqa: E402
+from benchmarks.common import PG_URL, settle  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 #: Results of the library before the performance work, shown beside this run's.
@@ -197,6 +197,8 @@ def main() -> None:
     if "load" in steps:
         if "postgresql" in backends:
             seconds = args.load_seconds or (15 if quick else 60)
+            waited = settle(postgres=True)
+            print(f"  (waited {waited:.0f} s for the machine to settle)", flush=True)
             results["load"] = run_step(
                 "load", "--seconds", str(seconds), library_src=src, timeout=seconds + 300
             )["load"]
