@@ -10,7 +10,16 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from .models import Attendance, BusinessUnit, Client, Priority, Task, Ticket, WorkOrder
+from .models import (
+    Attendance,
+    BusinessUnit,
+    Client,
+    JournalEntry,
+    Priority,
+    Task,
+    Ticket,
+    WorkOrder,
+)
 from .tenants import ensure_user
 
 DEMO_USER = "alice"
@@ -122,6 +131,24 @@ def _records(today: datetime, centre: tuple[float, float]) -> list[tuple[type[Mo
                 "status": Ticket.Status.INPROGRESS,
                 "is_escalated": True,
                 "escalation_level": 2,
+            },
+        ),
+        (
+            JournalEntry,
+            {
+                "entry_date": today.date() - timedelta(days=1),
+                "title": "Chiller inspection",
+                "body": "Compressor noisy; work order raised for a service.",
+                "mood": JournalEntry.Mood.OKAY,
+            },
+        ),
+        (
+            JournalEntry,
+            {
+                "entry_date": today.date(),
+                "title": "Quiet morning",
+                "body": "Fire extinguishers checked on floors 1-3.",
+                "mood": JournalEntry.Mood.GOOD,
             },
         ),
     ]

@@ -16,7 +16,8 @@ from django.db import OperationalError
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from field_ops.models import Attendance, BusinessUnit, Client, Task, Ticket, UserProfile, WorkOrder
+from django_mobile_sync.domains import get_domains
+from field_ops.models import BusinessUnit, Client, Task, UserProfile
 
 
 def run(*args: str) -> list[str]:
@@ -64,8 +65,9 @@ def test_user_without_a_tenant_is_refused(db: Any) -> None:
 
 def test_seed_demo_is_idempotent(db: Any) -> None:
     first = run("seed_demo")
-    counts = {m: m.objects.count() for m in (Task, WorkOrder, Attendance, Ticket)}
-    assert all(counts.values())
+    models = {domain.model_class for domain in get_domains().values()}
+    counts = {m: m.objects.count() for m in models}
+    assert len(counts) == 5 and all(counts.values()), counts  # SPEC §5: every domain
     versions = sorted(Task.objects.values_list("version", flat=True))
     second = run("seed_demo")
     assert {m: m.objects.count() for m in counts} == counts
