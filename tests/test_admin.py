@@ -93,6 +93,12 @@ def test_reapply_writes_a_new_version_through_the_orm(client, admin_client):
     assert task.field_versions["notes"] == 3
     audit = SyncConflict.objects.get(resolution=REAPPLIED)
     assert audit.user.username == "admin"
+    # The history field gets an entry, as for a change a push applies: by the admin, with
+    # the device's id.
+    assert [e["version"] for e in task.history] == [1, 3]
+    entry = task.history[-1]
+    assert entry["changes"] == {"notes": "device"} and entry["device"] == "device-1"
+    assert entry["user"] == str(audit.user.pk) and entry["at"].endswith("Z")
     assert (audit.client_version, audit.server_version) == (1, 2)
     assert audit.client_data == conflict.client_data
     assert audit.server_data["notes"] == "base notes"
@@ -140,9 +146,15 @@ def test_reapply_restores_a_deleted_record_and_reapplies_deletes(client, admin_c
     reapply(admin_client, conflict)
     task = Task.all_objects.get(mobile_id=conflict.mobile_id)
     assert (task.deleted, task.deleted_at, task.notes) == (False, None, "device")
+    assert task.history[-1]["changes"] == {"notes": "device", "deleted": False}
     deletion = stale_conflict(client, deleted=True)
     reapply(admin_client, deletion)
-    assert Task.all_objects.get(mobile_id=deletion.mobile_id).deleted is True
+    deleted = Task.all_objects.get(mobile_id=deletion.mobile_id)
+    assert deleted.deleted is True
+    assert (deleted.history[-1]["changes"], deleted.history[-1]["version"]) == (
+        {"deleted": True},
+        deleted.version,
+    )
 
 
 def test_reapply_of_a_purged_record_or_unknown_domain(client, admin_client):

@@ -14,11 +14,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from .domains import SYSTEM_FIELDS, SyncDomain, get_domain
 from .models import SyncConflict
-from .service import SyncService, flatten_errors, summary
+from .serializers import format_timestamp
+from .service import SyncService, _differs, flatten_errors, summary
 
 #: ``SyncConflict.resolution`` of the audit rows this module writes.
 REAPPLIED = "reapplied"
@@ -56,12 +58,16 @@ def reapply_client_version(conflict: SyncConflict, *, user: Any, using: str) -> 
     with transaction.atomic(using=using):
         instance = _locked_record(domain, conflict, using)
         scope = {name: getattr(instance, name) for name in domain.tenant_fields}
-        service = domain.service_class(domain, user=user, scope=scope, using=using)
+        service = domain.service_class(
+            domain, user=user, device_id=conflict.device_id, scope=scope, using=using
+        )
         before = service.serialize_record(instance)
         changes = _changes(service, instance, conflict.client_data)
         if not changes:
             return Reapplied(audit=None, changed=[])
-        _check_transition(domain, instance, changes)
+        problem = service._check_transition(instance, changes)
+        if problem:
+            raise ReapplyRefused(problem["error_message"])
         server_version = instance.version
         _apply(service, instance, changes, using)
         audit = SyncConflict.objects.using(using).create(
@@ -125,26 +131,10 @@ def _changes(service: SyncService, instance: Any, payload: Any) -> dict[str, Any
     return changes
 
 
-def _differs(instance: Any, name: str, value: Any) -> bool:
-    field = instance._meta.get_field(name)
-    if field.is_relation and field.concrete:
-        return bool(getattr(instance, field.attname) != getattr(value, "pk", value))
-    return bool(getattr(instance, name) != value)
-
-
-def _check_transition(domain: SyncDomain, instance: Any, changes: dict[str, Any]) -> None:
-    name = domain.status_field
-    if not name or name not in changes:
-        return
-    old, new = getattr(instance, name), changes[name]
-    if not domain.can_transition(old, new):
-        allowed = ", ".join((domain.transitions or {}).get(old, ())) or "none"
-        raise ReapplyRefused(
-            f"{name} cannot change from {old} to {new} (allowed from {old}: {allowed})."
-        )
-
-
 def _apply(service: SyncService, instance: Any, changes: dict[str, Any], using: str) -> None:
+    # The row is locked: save() makes the next version, and the history entry says so.
+    at = format_timestamp(timezone.now())
+    service.append_history(instance, changes, at, version=instance.version + 1)
     if changes.get("deleted") is True:
         instance.delete(using=using)
         return

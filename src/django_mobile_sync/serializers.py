@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 if TYPE_CHECKING:
@@ -25,6 +25,15 @@ class UTCDateTimeField(serializers.DateTimeField):
 
     def default_timezone(self) -> datetime.tzinfo | None:
         return datetime.UTC if settings.USE_TZ else None
+
+
+_timestamp = UTCDateTimeField(format=ISO_8601)
+
+
+def format_timestamp(value: datetime.datetime) -> str:
+    """``value`` as the protocol writes timestamps: ISO-8601 in UTC (``...Z``)."""
+    rendered: str = _timestamp.to_representation(value)
+    return rendered
 
 
 class SyncModelSerializer(serializers.ModelSerializer):

@@ -22,7 +22,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, router, transaction
 from django.db.models import Max, Model, Q
 from django.utils import timezone
-from rest_framework import ISO_8601
 from rest_framework.exceptions import ValidationError
 
 from . import signals
@@ -33,9 +32,8 @@ from .cursor import START, InvalidCursor, Position, decode_cursor, encode_cursor
 from .domains import SYSTEM_FIELDS, SyncDomain
 from .models import STAMP_FIELDS, SyncableModelMixin, SyncBatch, SyncConflict, TombstonePurge
 from .resolvers import ConflictContext
-from .serializers import UTCDateTimeField
+from .serializers import format_timestamp
 
-_timestamp = UTCDateTimeField(format=ISO_8601)
 logger = logging.getLogger("django_mobile_sync")
 
 
@@ -76,7 +74,7 @@ class PushResult:
             "synced_items": self.synced_items,
             "conflicts": self.conflicts,
             "errors": self.errors,
-            "timestamp": _timestamp.to_representation(self.timestamp),
+            "timestamp": format_timestamp(self.timestamp),
             "cursor": self.cursor,
         }
 
@@ -217,7 +215,7 @@ class SyncService:
             "mobile_id": str(instance.mobile_id),
             "version": instance.version,
             "deleted": bool(instance.deleted),
-            "updated_at": _timestamp.to_representation(instance.updated_at),
+            "updated_at": format_timestamp(instance.updated_at),
         }
         if instance.deleted:
             return item
@@ -329,7 +327,7 @@ class SyncService:
             .order_by("pk")
         }
         now = timezone.now()
-        batch = _Batch(next_change_seq(self.using), now, _timestamp.to_representation(now))
+        batch = _Batch(next_change_seq(self.using), now, format_timestamp(now))
         for entry in parsed:
             outcomes[entry.index] = self._process(entry, existing.get(entry.mobile_id), batch)
         self._write(batch, outcomes)
@@ -476,14 +474,26 @@ class SyncService:
         batch.entries[entry.mobile_id] = entry
 
     def _record_history(self, instance: Any, changes: Mapping[str, Any], batch: _Batch) -> None:
+        if self.domain.history_field:
+            self.append_history(instance, changes, batch.at)
+            batch.fields.add(self.domain.history_field)
+
+    def append_history(
+        self, instance: Any, changes: Mapping[str, Any], at: str, version: int | None = None
+    ) -> None:
+        """Append an entry for ``changes`` to the domain's history field, if it has one.
+
+        ``at`` is the entry's timestamp (ISO-8601); ``version`` the version the change makes
+        (``instance.version`` unless given).
+        """
         name = self.domain.history_field
         if not name:
             return
         history = list(getattr(instance, name) or [])
         history.append(
             {
-                "at": batch.at,
-                "version": instance.version,
+                "at": at,
+                "version": instance.version if version is None else version,
                 "user": str(getattr(self.user, "pk", "") or ""),
                 "device": self.device_id,
                 "changes": _json_safe(
@@ -492,7 +502,6 @@ class SyncService:
             }
         )
         setattr(instance, name, history)
-        batch.fields.add(name)
 
     def _invalid(self, entry: Entry, exc: Exception) -> dict[str, Any]:
         detail = getattr(exc, "detail", None) or getattr(exc, "message_dict", None)
@@ -613,7 +622,7 @@ class SyncService:
             "items": items,
             "has_more": has_more,
             "next_cursor": encode_cursor(self.domain.name, self.scope, position),
-            "next_timestamp": _timestamp.to_representation(started),
+            "next_timestamp": format_timestamp(started),
         }
 
     def _check_not_purged(self, position: Position) -> int:
