@@ -6,10 +6,12 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import models
 from django.test import override_settings
 
-from django_mobile_sync.checks import check_mobile_sync, check_pull_indexes
+from django_mobile_sync.checks import check_foreign_keys, check_mobile_sync, check_pull_indexes
 from django_mobile_sync.domains import SyncDomain
+from tests.testapp.models import Task
 
 BASE = {
     "name": "tasks",
@@ -101,3 +103,28 @@ def test_unknown_option_in_dict_declaration():
 def test_makemigrations_is_clean():
     out = io.StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
+
+
+@pytest.mark.parametrize(
+    ("on_delete", "words"),
+    [
+        (
+            models.CASCADE,
+            "on_delete=CASCADE: when the org it points to is deleted, Django "
+            "deletes the tasks with plain SQL",
+        ),
+        (
+            models.SET_NULL,
+            "on_delete=SET_NULL: when the org it points to is deleted, Django "
+            "sets Task.org to NULL",
+        ),
+        (models.SET(0), "on_delete=SET(...)"),
+    ],
+)
+def test_warns_about_on_delete_that_writes_synced_rows_unseen(monkeypatch, on_delete, words):
+    assert check_foreign_keys() == []  # testapp.Task.org is PROTECT
+    monkeypatch.setattr(Task._meta.get_field("org").remote_field, "on_delete", on_delete)
+    [warning] = check_foreign_keys()
+    assert warning.id == "django_mobile_sync.W002"
+    assert warning.msg.startswith("Task.org has ") and words in warning.msg
+    assert "devices are never told" in warning.msg and "PROTECT" in warning.hint

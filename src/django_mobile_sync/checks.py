@@ -1,7 +1,8 @@
 """System checks: every misconfiguration of ``MOBILE_SYNC`` fails at start-up.
 
-A missing index does not fail it, but is a warning: without an index on the tenant fields
-and ``change_seq``, every pull reads the tenant's whole table.
+Two model designs are warnings rather than errors: a missing pull index (W001: every pull
+reads the tenant's rows from the first) and a foreign key whose ``on_delete`` makes Django
+write the synced table with plain SQL (W002: devices are never told).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db import models
 from django.db.models import Model, UniqueConstraint
 
 from .conf import sync_settings
@@ -94,3 +96,56 @@ def _serves_pulls(model: type[Model], tenant: list[str]) -> bool:
         ]:
             return True
     return False
+
+
+#: ``on_delete`` handlers whose writes the deletion collector makes with plain SQL.
+_UNSTAMPED_ON_DELETE: dict[Any, tuple[str, str]] = {
+    models.CASCADE: ("CASCADE", "deletes the {records} with plain SQL"),
+    models.SET_NULL: ("SET_NULL", "sets {field} to NULL with plain SQL"),
+    models.SET_DEFAULT: ("SET_DEFAULT", "sets {field} to its default with plain SQL"),
+}
+
+
+@checks.register()
+def check_foreign_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about foreign keys whose ``on_delete`` writes synced rows unseen (W002)."""
+    try:
+        domains = get_domains().values()
+    except (ImproperlyConfigured, TypeError):
+        return []  # reported by check_mobile_sync
+    warnings: list[checks.CheckMessage] = []
+    seen: set[type[Model]] = set()
+    for domain in domains:
+        try:
+            model = domain.model_class
+        except ImproperlyConfigured:
+            continue  # reported by check_mobile_sync
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model._meta.concrete_fields:
+            if not field.is_relation or field.remote_field is None:
+                continue
+            on_delete = field.remote_field.on_delete
+            found = _UNSTAMPED_ON_DELETE.get(on_delete)
+            if found is None and hasattr(on_delete, "deconstruct"):  # models.SET(...)
+                found = ("SET(...)", "sets {field} with plain SQL")
+            if found is None:
+                continue
+            handler, effect = found
+            name = f"{model.__name__}.{field.name}"
+            parent = field.related_model._meta.verbose_name  # type: ignore[union-attr]
+            what = effect.format(records=model._meta.verbose_name_plural, field=name)
+            warnings.append(
+                checks.Warning(
+                    f"{name} has on_delete={handler}: when the {parent} it points to is "
+                    f"deleted, Django {what}, without a new version or change_seq: devices "
+                    "are never told.",
+                    hint="Use on_delete=models.PROTECT and change or delete the records through "
+                    "the ORM first (deleted records become tombstones devices pull); see "
+                    "docs/cursor.md, 'What bypasses the stamping'.",
+                    obj=field,
+                    id="django_mobile_sync.W002",
+                )
+            )
+    return warnings

@@ -25,7 +25,7 @@ class Member(models.Model):
 class Task(SyncableModelMixin):
     STATUSES = [("todo", "To do"), ("doing", "Doing"), ("done", "Done")]
 
-    org = models.ForeignKey(Org, on_delete=models.CASCADE)
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=STATUSES, default="todo")
     priority = models.IntegerField(
