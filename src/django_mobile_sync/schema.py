@@ -191,7 +191,13 @@ class SyncSchemaMixin(_SchemaBase):
                 *params,
                 OpenApiParameter(
                     "Idempotency-Key",
-                    {"type": "string", "maxLength": 255},
+                    # What idempotency.validate_key() accepts: printable ASCII, not blank.
+                    {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 255,
+                        "pattern": IDEMPOTENCY_KEY_PATTERN,
+                    },
                     OpenApiParameter.HEADER,
                     description="Retry-safe key (Stripe semantics): a retry with the same key "
                     "and body replays the first answer; another body is a 422.",
@@ -284,6 +290,10 @@ def _filter_type(domain: SyncDomain, lookup: str) -> Any:
         if isinstance(field, field_class):
             return getattr(OpenApiTypes, type_name)
     return OpenApiTypes.STR
+
+
+#: An ``Idempotency-Key`` value: printable ASCII with at least one non-space character.
+IDEMPOTENCY_KEY_PATTERN = "^[ -~]*[!-~][ -~]*$"
 
 
 # -- per-domain components: built once per declaration, so every operation shares them -----
