@@ -7,6 +7,7 @@ import io
 import pytest
 from django.core.management import call_command
 from django.db import models
+from django.db.models import Q
 from django.test import override_settings
 
 from django_mobile_sync.checks import check_foreign_keys, check_mobile_sync, check_pull_indexes
@@ -106,6 +107,46 @@ def test_makemigrations_is_clean():
 
 
 @pytest.mark.parametrize(
+    ("tenant", "indexes", "constraints", "unique_together", "serves"),
+    [
+        (["org"], [models.Index(fields=["change_seq", "org"], name="i")], [], [], False),
+        (["org"], [models.Index(fields=["org", "-change_seq"], name="i")], [], [], True),
+        (
+            ["org"],
+            [models.Index(fields=["org", "change_seq"], condition=Q(deleted=False), name="i")],
+            [],
+            [],
+            False,  # a partial index does not serve pulls, which read tombstones too
+        ),
+        (["org"], [models.Index(fields=["org", "nope"], name="i")], [], [], False),
+        (
+            ["org"],
+            [],
+            [models.UniqueConstraint(fields=["org", "change_seq", "id"], name="u")],
+            [],
+            True,
+        ),
+        (["org"], [], [], [("org", "change_seq")], True),
+        (
+            ["title", "org"],
+            [models.Index(fields=["org", "title", "change_seq"], name="i")],
+            [],
+            [],
+            True,  # the tenant fields in any order
+        ),
+    ],
+)
+def test_which_indexes_serve_pulls(
+    monkeypatch, tenant, indexes, constraints, unique_together, serves
+):
+    monkeypatch.setattr(Task._meta, "indexes", indexes)
+    monkeypatch.setattr(Task._meta, "constraints", constraints)
+    monkeypatch.setattr(Task._meta, "unique_together", unique_together)
+    warnings = index_warnings_for(tenant_fields=tenant)
+    assert [w.id for w in warnings] == ([] if serves else ["django_mobile_sync.W001"])
+
+
+@pytest.mark.parametrize(
     ("on_delete", "words"),
     [
         (
@@ -117,6 +158,11 @@ def test_makemigrations_is_clean():
             models.SET_NULL,
             "on_delete=SET_NULL: when the org it points to is deleted, Django "
             "sets Task.org to NULL",
+        ),
+        (
+            models.SET_DEFAULT,
+            "on_delete=SET_DEFAULT: when the org it points to is deleted, "
+            "Django sets Task.org to its default",
         ),
         (models.SET(0), "on_delete=SET(...)"),
     ],

@@ -17,6 +17,7 @@ from django.db.models import Model, UniqueConstraint
 
 from .conf import sync_settings
 from .domains import get_domains
+from .indexes import recommended_index, serves_pulls
 
 
 @checks.register()
@@ -60,15 +61,14 @@ def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             tenant = [model._meta.get_field(name).name for name in domain.tenant_fields]
         except (ImproperlyConfigured, FieldDoesNotExist):
             continue  # reported by check_mobile_sync
-        if not tenant or _serves_pulls(model, tenant):
+        if not tenant or _has_pull_index(model, tenant):
             continue  # without tenant fields, the mixin's index on change_seq serves
-        fields = ", ".join(f'"{name}"' for name in [*tenant, "change_seq", "id"])
         warnings.append(
             checks.Warning(
                 f"{domain.option('model')}: {model.__name__} has no index on "
                 f"({', '.join(tenant)}, change_seq): every pull reads the tenant's rows "
                 "from the first, and gets slower as the table grows.",
-                hint=f"Add models.Index(fields=[{fields}], name=...) to {model.__name__}"
+                hint=f"Add {recommended_index(model, tenant)} to {model.__name__}"
                 ".Meta.indexes (see docs/benchmarks.md, 'The index pulls need').",
                 obj=model,
                 id="django_mobile_sync.W001",
@@ -77,8 +77,8 @@ def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return warnings
 
 
-def _serves_pulls(model: type[Model], tenant: list[str]) -> bool:
-    """Whether an index of ``model`` starts with the tenant fields, then ``change_seq``."""
+def _has_pull_index(model: type[Model], tenant: list[str]) -> bool:
+    """Whether one of ``model``'s declared indexes (or unique constraints) serves pulls."""
     opts = model._meta
     candidates = [
         list(index.fields) for index in opts.indexes if index.fields and index.condition is None
@@ -90,10 +90,11 @@ def _serves_pulls(model: type[Model], tenant: list[str]) -> bool:
     ]
     candidates += [list(fields) for fields in opts.unique_together]
     for fields in candidates:
-        names = [opts.get_field(name.lstrip("-")).name for name in fields]
-        if set(names[: len(tenant)]) == set(tenant) and names[len(tenant) : len(tenant) + 1] == [
-            "change_seq"
-        ]:
+        try:
+            names = [opts.get_field(name.lstrip("-")).name for name in fields]
+        except FieldDoesNotExist:
+            continue  # Django's own checks report it (models.E012)
+        if serves_pulls(names, tenant, "change_seq"):
             return True
     return False
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from .conf import sync_settings
 from .domains import SyncDomain, get_domains
+from .indexes import recommended_index, serves_pulls
 from .models import IdempotencyRecord
 
 OK, INFO, WARNING, ERROR = 0, 1, 2, 3
@@ -153,12 +154,11 @@ def _index_finding(domain: SyncDomain, model: Any, constraints: dict[str, Any]) 
     seq = model._meta.get_field("change_seq").column
     indexed = [c["columns"] for c in constraints.values() if c.get("index") or c.get("unique")]
     wanted = [*tenant, seq]
-    for columns in indexed:  # the tenant columns in any order, then change_seq
-        if set(columns[: len(tenant)]) == set(tenant) and columns[len(tenant) :][:1] == [seq]:
+    for columns in indexed:
+        if serves_pulls(columns, tenant, seq):
             return Finding(OK, topic, f"an index on ({', '.join(columns)}) serves pulls")
-    fields = ", ".join(repr(f) for f in [*domain.tenant_fields, "change_seq", "id"])
     fix = (
-        f"Add models.Index(fields=[{fields}], name=...) to {model.__name__}.Meta.indexes "
+        f"Add {recommended_index(model, domain.tenant_fields)} to {model.__name__}.Meta.indexes "
         "and run makemigrations and migrate."
     )
     if any(columns[:1] == [seq] for columns in indexed):
