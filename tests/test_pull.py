@@ -201,3 +201,12 @@ def test_timestamps_are_utc_whatever_the_time_zone(client):
     due = {i["mobile_id"]: i["due_at"] for i in body["items"]}
     assert due == {with_offset: "2025-10-01T04:30:00Z", naive: "2025-10-01T10:00:00Z"}
     assert all(i["updated_at"].endswith("Z") for i in body["items"])
+
+
+def test_choices_of_a_number_field_are_compared_as_numbers(client, monkeypatch):
+    monkeypatch.setattr(Task._meta.get_field("priority"), "choices", [(1, "low"), (4, "high")])
+    high = seed(client, 1, priority=4)
+    assert [i["mobile_id"] for i in pull(client, priority="04").json()["items"]] == high
+    r = pull(client, priority="3")
+    assert r.status_code == 400 and "use one of 1, 4." in str(r.json())
+    assert pull(client, priority="x").json()["code"] == "invalid_filter"

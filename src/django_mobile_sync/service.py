@@ -20,7 +20,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, router, transaction
-from django.db.models import Max, Model, Q
+from django.db.models import Field, Max, Model, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -202,10 +202,19 @@ class SyncService:
             field = self.model._meta.get_field(name)
         except FieldDoesNotExist:
             return  # the ORM reports it
-        choices = [str(key) for key, _label in getattr(field, "flatchoices", None) or []]
-        if choices and str(value) not in choices:
+        if not isinstance(field, Field):
+            return  # a reverse relation
+        choices = [key for key, _label in field.flatchoices or []]
+        if not choices:
+            return
+        try:
+            typed = field.to_python(value)
+        except DjangoValidationError:
+            return  # the ORM lookup reports it
+        if typed not in choices:
+            listed = ", ".join(str(key) for key in choices)
             raise ValidationError(
-                {param: [f"{value!r} is not a valid {param}: use one of {', '.join(choices)}."]},
+                {param: [f"{value!r} is not a valid {param}: use one of {listed}."]},
                 code="invalid_filter",
             )
 
