@@ -283,3 +283,11 @@ def test_one_structured_log_line_per_batch_without_payloads(client, caplog):
     assert "Top secret" not in str(record.__dict__) and "should-not-leak" not in str(
         record.__dict__
     )
+
+
+def test_history_writes_timestamps_as_the_wire_does(client):
+    mid = created(client)
+    push(client, [{"mobile_id": mid, "version": 1, "due_at": "2025-10-01T12:00:00+02:00"}])
+    entry = Task.objects.get(mobile_id=mid).history[-1]
+    assert entry["changes"] == {"due_at": "2025-10-01T10:00:00Z"}
+    assert entry["at"].endswith("Z")

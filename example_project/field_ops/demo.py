@@ -10,6 +10,8 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from django_mobile_sync.serializers import format_timestamp
+
 from .models import (
     Attendance,
     BusinessUnit,
@@ -175,7 +177,7 @@ def seed() -> dict[str, Any]:
             if model is Ticket:
                 defaults["ticket_history"] = [
                     {
-                        "at": today.isoformat(),
+                        "at": format_timestamp(today),
                         "version": 1,
                         "user": "seed_demo",
                         "device": "",

@@ -483,8 +483,8 @@ class SyncService:
         batch.entries[entry.mobile_id] = entry
 
     def _record_history(self, instance: Any, changes: Mapping[str, Any], batch: _Batch) -> None:
+        self.append_history(instance, changes, batch.at)
         if self.domain.history_field:
-            self.append_history(instance, changes, batch.at)
             batch.fields.add(self.domain.history_field)
 
     def append_history(
@@ -708,13 +708,15 @@ def _differs(instance: Any, name: str, value: Any) -> bool:
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
-_STR_TYPES = (datetime.date, datetime.time, Decimal, uuid.UUID)
+_STR_TYPES = (Decimal, uuid.UUID)
 
 
 def _json_safe(value: Any) -> Any:
-    """``value`` as ``json.loads(json.dumps(value, default=str))`` gives it back.
+    """``value`` made JSON-safe: datetimes, dates and times in ISO-8601 (an aware datetime in
+    UTC, as on the wire), decimals and UUIDs as strings, anything else as
+    ``json.loads(json.dumps(value, default=str))`` gives it back.
 
-    Without the round trip for the common cases: it ran for every entry of a push.
+    Without the round trip for the common cases: it runs for every entry of a push.
     """
     kind = type(value)
     if kind in _JSON_SCALARS:
@@ -723,6 +725,10 @@ def _json_safe(value: Any) -> Any:
         return {k: _json_safe(v) for k, v in value.items()}
     if kind is list:
         return [_json_safe(v) for v in value]
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        return format_timestamp(value)  # as on the wire: UTC, ISO-8601
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
     if isinstance(value, _STR_TYPES):
         return str(value)
     return json.loads(json.dumps(value, default=str))
