@@ -63,4 +63,6 @@ def test_the_push_operation_describes_the_idempotency_key(openapi):
     operation = openapi["paths"]["/api/sync/tasks/sync/"]["post"]
     [header] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
     assert header["schema"]["minLength"] == 1 and header["schema"]["maxLength"] == 255
-    assert header["schema"]["pattern"]
+    from django_mobile_sync.schema import IDEMPOTENCY_KEY_PATTERN
+
+    assert header["schema"]["pattern"] == IDEMPOTENCY_KEY_PATTERN
