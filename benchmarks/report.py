@@ -325,6 +325,26 @@ def _reference_section(results: dict[str, Any], reference: dict[str, Any], add: 
         "per batch, and history values are made JSON-safe without a `json.dumps`/`loads` "
         "round trip for plain values."
     )
+    add(
+        "- **One parameter for a batch's records.** On PostgreSQL the push finds the "
+        "existing records with `mobile_id = ANY(%s)` (one `uuid[]` parameter) instead of "
+        "`IN (%s, %s, ...)` with 1,000 parameters, each quoted by psycopg and parsed by "
+        "PostgreSQL: 7 ms became 4 ms (`bulk.in_values()`)."
+    )
+    add(
+        "- **Timestamps in UTC without a time-zone lookup.** DRF's `DateTimeField` asks for "
+        "the active time zone (an asgiref `Local`) for every datetime it reads or writes; "
+        "the protocol's timestamps are UTC, so `UTCDateTimeField` names it once: a pull page "
+        "of the example's records takes about 5% less time."
+    )
+    add("")
+    add(
+        "What remains is mostly Django's and DRF's per-record work (validation, model "
+        "construction) and psycopg's: on Python 3.11, psycopg quotes the elements of the "
+        "arrays `bulk_create()` sends with a regular expression that calls Python code for "
+        'every `"` and `\\`, which makes JSON columns such as a history field expensive '
+        "(21 ms of the 125 ms of a push of 1,000 new records; 9 ms on Python 3.13)."
+    )
     add("")
     add(f"Before: {reference.get('note', 'the reference run')}. Now: this run.")
     add("")
