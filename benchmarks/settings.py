@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from django_mobile_sync.domains import SyncDomain
 
@@ -62,27 +63,24 @@ REST_FRAMEWORK = {
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Both domains serve benchapp.Task; "tasks-big" reads the pull benchmark's large table.
+_TASKS: dict[str, Any] = {
+    "model": "benchapp.Task",
+    "fields": ["title", "status", "priority", "notes", "due_at", "history"],
+    "tenant_fields": ["org"],
+    "scope": "benchmarks.benchapp.scopes.org_scope",
+}
 MOBILE_SYNC = {
     "DOMAINS": [
         SyncDomain(
             name="tasks",
-            model="benchapp.Task",
-            fields=["title", "status", "priority", "notes", "due_at", "history"],
-            tenant_fields=["org"],
-            scope="benchmarks.benchapp.scopes.org_scope",
+            **_TASKS,
             status_field="status",
             transitions={"todo": ["doing"], "doing": ["done", "todo"], "done": []},
             history_field="history",
             filters={"status": "status"},
         ),
-        SyncDomain(
-            name="tasks-big",
-            model="benchapp.Task",
-            fields=["title", "status", "priority", "notes", "due_at", "history"],
-            tenant_fields=["org"],
-            scope="benchmarks.benchapp.scopes.org_scope",
-            database="benchmarks.benchapp.scopes.big_database",
-        ),
+        SyncDomain(name="tasks-big", **_TASKS, database="benchmarks.benchapp.scopes.big_database"),
     ],
     # Throttles stay in the stack (same work as in production) but never refuse.
     "THROTTLE_RATES": {"user": None, "device": None, "pull_user": None, "pull_device": None},
