@@ -8,6 +8,7 @@ write the synced table with plain SQL (W002: devices are never told).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from django.core import checks
@@ -16,7 +17,7 @@ from django.db import models
 from django.db.models import Model, UniqueConstraint
 
 from .conf import sync_settings
-from .domains import get_domains
+from .domains import SyncDomain, get_domains
 from .indexes import recommended_index, serves_pulls
 
 
@@ -47,19 +48,27 @@ def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     return errors
 
 
-@checks.register()
-def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn about domains whose model has no index a pull can start at (W001)."""
+def _domain_models() -> Iterator[tuple[SyncDomain, type[Model]]]:
+    """Each declared domain with its model; misdeclared ones are check_mobile_sync's."""
     try:
         domains = get_domains().values()
     except (ImproperlyConfigured, TypeError):
-        return []  # reported by check_mobile_sync
-    warnings: list[checks.CheckMessage] = []
+        return
     for domain in domains:
         try:
-            model = domain.model_class
+            yield domain, domain.model_class
+        except ImproperlyConfigured:
+            continue
+
+
+@checks.register()
+def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about domains whose model has no index a pull can start at (W001)."""
+    warnings: list[checks.CheckMessage] = []
+    for domain, model in _domain_models():
+        try:
             tenant = [model._meta.get_field(name).name for name in domain.tenant_fields]
-        except (ImproperlyConfigured, FieldDoesNotExist):
+        except FieldDoesNotExist:
             continue  # reported by check_mobile_sync
         if not tenant or _has_pull_index(model, tenant):
             continue  # without tenant fields, the mixin's index on change_seq serves
@@ -110,17 +119,9 @@ _UNSTAMPED_ON_DELETE: dict[Any, tuple[str, str]] = {
 @checks.register()
 def check_foreign_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn about foreign keys whose ``on_delete`` writes synced rows unseen (W002)."""
-    try:
-        domains = get_domains().values()
-    except (ImproperlyConfigured, TypeError):
-        return []  # reported by check_mobile_sync
     warnings: list[checks.CheckMessage] = []
     seen: set[type[Model]] = set()
-    for domain in domains:
-        try:
-            model = domain.model_class
-        except ImproperlyConfigured:
-            continue  # reported by check_mobile_sync
+    for _domain, model in _domain_models():
         if model in seen:
             continue
         seen.add(model)
