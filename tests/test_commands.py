@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from django_mobile_sync.doctor import ERROR, OK, WARNING, _index_finding, diagnose
+from django_mobile_sync.doctor import ERROR, INFO, OK, WARNING, _index_finding, diagnose
 from django_mobile_sync.domains import SyncDomain, get_domain
 from django_mobile_sync.models import IdempotencyRecord, TombstonePurge
 from tests.conftest import new_id, push
@@ -155,14 +155,24 @@ def test_doctor_wants_immediate_transactions_on_sqlite(db, monkeypatch):
 
 @pytest.mark.postgres
 def test_doctor_reads_postgresql_settings():
-    [timeout, *_] = [f for f in diagnose() if f.topic == "database"]
-    assert "idle_in_transaction_session_timeout" in timeout.message
+    def timeout_finding():
+        return next(f for f in diagnose() if "idle_in_transaction" in f.message)
+
+    assert "idle_in_transaction_session_timeout" in timeout_finding().message
     with connection.cursor() as cursor:
         cursor.execute("SET idle_in_transaction_session_timeout = 0")
         assert ("database", WARNING) in findings()
         cursor.execute("SET idle_in_transaction_session_timeout = '30s'")
-        [timeout, *_] = [f for f in diagnose() if f.topic == "database"]
+        timeout = timeout_finding()
     assert timeout.level == OK and "30s" in timeout.message
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("horizon", "level"), [("database", OK), ("cluster", INFO)])
+def test_doctor_says_which_pull_horizon_is_in_force(settings, horizon, level):
+    settings.MOBILE_SYNC = {**settings.MOBILE_SYNC, "PULL_HORIZON": horizon}
+    [finding] = [f for f in diagnose() if f.message.startswith("pull horizon")]
+    assert finding.level == level and f"PULL_HORIZON = '{horizon}'" in finding.message
 
 
 def test_doctor_housekeeping(client):

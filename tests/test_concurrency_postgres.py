@@ -12,8 +12,9 @@ writers against each other and against readers:
 4. two creates of one new ``mobile_id``: one ``created``, never a duplicate row or a 500;
 5. every ORM ``save()`` moves the version, even when another writer changed the row after
    the instance was loaded (fails today: see the test's docstring);
-6. a long writing transaction, even in another database of the cluster, delays changes
-   (the documented cost of the transaction-id horizon) and never loses them.
+6. a long writing transaction delays changes of its own database (the documented cost of
+   the transaction-id horizon) and never loses them; one in another database of the
+   cluster delays nothing, unless ``PULL_HORIZON = "cluster"``.
 
 Each thread closes its connections when it ends (``connections.close_all()``) so the
 test's flush at teardown is not blocked. Each thread also sets a ``statement_timeout`` so
@@ -32,9 +33,11 @@ from contextlib import nullcontext
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, connections, transaction
 from django.db.models import Max, Q
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from django_mobile_sync.domains import get_domain
@@ -741,45 +744,57 @@ def test_an_orm_write_of_an_instance_loaded_before_other_writes_still_moves_the_
     )
 
 
-# -- 6. a long transaction elsewhere delays changes, never loses them ------------------------
+# -- 6. a long transaction delays changes in its own database only ---------------------------
 
 
-def test_a_long_writing_transaction_in_another_database_delays_but_never_loses_a_change(
-    org: Org, user: User, tasks_domain: Any
+@pytest.mark.parametrize(
+    ("where", "horizon", "delayed"),
+    [
+        ("other", "database", False),
+        ("default", "database", True),
+        ("other", "cluster", True),
+    ],
+    ids=["other-database", "this-database", "other-database-cluster-horizon"],
+)
+def test_a_long_writing_transaction_delays_pulls_of_its_own_database_only(
+    org: Org, user: User, tasks_domain: Any, where: str, horizon: str, delayed: bool
 ) -> None:
-    """Documents the cost of the transaction-id horizon (docs/cursor.md).
+    """The cost of the transaction-id horizon, and where it stops (docs/cursor.md).
 
-    Transaction ids are cluster-wide, so any transaction that has written (has an xid) and
-    is still open, even in another database of the same server, holds the horizon below
-    every change committed after it started. A pull made meanwhile answers
-    ``has_more: false`` without those changes; they arrive with the first pull after that
-    transaction ends. Nothing is lost, but delivery waits on the oldest writing transaction
-    of the whole cluster (an idle-in-transaction session or a forgotten prepared
-    transaction stalls every device).
+    A transaction that has written (has an xid) and is still open holds the pull horizon
+    below every change committed after it started: a pull made meanwhile answers
+    ``has_more: false`` without those changes, and they arrive with the first pull after
+    that transaction ends. Nothing is lost. With the per-database horizon (the default)
+    only transactions of this database hold it; ``PULL_HORIZON = "cluster"`` makes every
+    transaction of the cluster count, as before.
     """
     holding, release = threading.Event(), threading.Event()
 
-    def long_writer_elsewhere() -> None:
-        with transaction.atomic(using="other"):
-            Note.objects.using("other").create(text="long-running job")
+    def long_writer() -> None:
+        with transaction.atomic(using=where):
+            Note.objects.using(where).create(text="long-running job")
             holding.set()
             assert release.wait(10)
 
-    service = service_for(tasks_domain, user, org, "device")
-    cursor = follow(service, Replica("before"), None, 100)
-    worker = start(Worker("long-writer", long_writer_elsewhere))[0]
-    try:
-        assert holding.wait(10)
-        mid = new_id()
-        body = service.push([{"mobile_id": mid, "title": "committed while the job runs"}])
-        assert statuses(body.as_dict()) == ["created"]
+    with override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "PULL_HORIZON": horizon}):
+        service = service_for(tasks_domain, user, org, "device")
+        cursor = follow(service, Replica("before"), None, 100)
+        worker = start(Worker("long-writer", long_writer))[0]
+        try:
+            assert holding.wait(10)
+            mid = new_id()
+            body = service.push([{"mobile_id": mid, "title": "committed while the job runs"}])
+            assert statuses(body.as_dict()) == ["created"]
 
-        page = service.pull(cursor=cursor)  # began after the push committed
-        assert page["items"] == [] and page["has_more"] is False
-    finally:
-        release.set()
-        finish(worker)
+            page = service.pull(cursor=cursor)  # began after the push committed
+            served = [(i["mobile_id"], i["version"]) for i in page["items"]]
+            assert served == ([] if delayed else [(mid, 1)])
+            assert page["has_more"] is False
+        finally:
+            release.set()
+            finish(worker)
 
-    wait_until_no_older_transaction(org)
-    page = service.pull(cursor=cursor)
-    assert [(i["mobile_id"], i["version"]) for i in page["items"]] == [(mid, 1)]
+        if delayed:
+            wait_until_no_older_transaction(org)
+            page = service.pull(cursor=cursor)
+            assert [(i["mobile_id"], i["version"]) for i in page["items"]] == [(mid, 1)]

@@ -21,6 +21,8 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.models import BooleanField, Expression, F, Model, Q, Value
 
+from .conf import sync_settings
+
 #: Larger than any change_seq: "no horizon".
 NO_HORIZON = 2**63 - 1
 
@@ -53,11 +55,35 @@ def next_change_seq(using: str) -> int:
     return int(clocks.values_list("value", flat=True).get(pk=1))
 
 
+#: The per-database horizon: the cluster-wide one, minus the transactions that positively
+#: belong to sessions connected to another database (see docs/cursor.md).
+DATABASE_HORIZON_SQL = """
+WITH s AS (SELECT pg_current_snapshot() AS snap)
+SELECT LEAST(
+    (SELECT pg_snapshot_xmax(snap) FROM s),
+    (SELECT min(x) FROM s, pg_snapshot_xip(s.snap) AS x
+     WHERE x::xid NOT IN (
+         SELECT a.backend_xid FROM pg_stat_activity AS a
+         WHERE a.backend_xid IS NOT NULL
+           AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+     ))
+)::text::bigint
+"""
+CLUSTER_HORIZON_SQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+#: ``MOBILE_SYNC["PULL_HORIZON"]`` values.
+HORIZONS = {"database": DATABASE_HORIZON_SQL, "cluster": CLUSTER_HORIZON_SQL}
+
+
 def pull_horizon(using: str) -> int:
-    """Rows with ``change_seq`` below this value are committed for good and safe to serve."""
+    """Rows with ``change_seq`` below this value are committed for good and safe to serve.
+
+    On PostgreSQL, ``MOBILE_SYNC["PULL_HORIZON"]`` picks the horizon: ``"database"`` (the
+    default) is held back only by transactions that can write this database, ``"cluster"``
+    by every transaction of the cluster.
+    """
     if uses_transaction_ids(using):
         with connections[using].cursor() as cursor:
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            cursor.execute(HORIZONS[sync_settings.PULL_HORIZON])
             return int(cursor.fetchone()[0])
     return NO_HORIZON
 

@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # Cache alias of the throttle counters; must be shared by all server processes.
     "THROTTLE_CACHE": "default",
+    # PostgreSQL: which open transactions hold pulls back, those that can write this
+    # database ("database") or every transaction of the cluster ("cluster").
+    "PULL_HORIZON": "database",
     # Salt for the signed pull cursor.
     "CURSOR_SALT": "django_mobile_sync.cursor",
 }

@@ -197,22 +197,41 @@ def check_database(using: str) -> Iterator[Finding]:
 
 
 def _check_postgresql(using: str) -> Iterator[Finding]:
+    per_database = sync_settings.PULL_HORIZON == "database"
     with connections[using].cursor() as cursor:
         cursor.execute("SHOW idle_in_transaction_session_timeout")
         timeout = str(cursor.fetchone()[0])
         cursor.execute(
             "SELECT pid, EXTRACT(EPOCH FROM now() - xact_start)::int FROM pg_stat_activity "
             "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
-            "ORDER BY xact_start LIMIT 1"
+            + ("AND datname = current_database() " if per_database else "")
+            + "ORDER BY xact_start LIMIT 1"
         )
         oldest = cursor.fetchone()
+    where = "this database" if per_database else "any database of the cluster"
+    if per_database:
+        yield Finding(
+            OK,
+            "database",
+            "pull horizon: per database (PULL_HORIZON = 'database'): only transactions of "
+            "this database delay pulls",
+        )
+    else:
+        yield Finding(
+            INFO,
+            "database",
+            "pull horizon: cluster-wide (PULL_HORIZON = 'cluster'): a transaction open in "
+            "any database of the cluster delays pulls",
+            "Set MOBILE_SYNC['PULL_HORIZON'] = 'database' unless the role cannot read "
+            "pg_stat_activity.backend_xid of other sessions.",
+        )
     if timeout in ("0", "0ms", "0s"):
         yield Finding(
             WARNING,
             "database",
             "idle_in_transaction_session_timeout is off: a session left idle inside a "
-            "transaction holds the pull horizon back, so no device receives any change "
-            "made after it began until it ends",
+            f"transaction on {where} holds the pull horizon back, so no device receives "
+            "any change made after it began until it ends",
             "ALTER ROLE <app role> SET idle_in_transaction_session_timeout = '60s' (and "
             "statement_timeout; transaction_timeout on PostgreSQL 17+).",
         )
