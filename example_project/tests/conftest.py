@@ -125,3 +125,12 @@ def geofence(alice: Device) -> BusinessUnit:
     bu.geofence_latitude, bu.geofence_longitude, bu.geofence_radius_m = 51.5049, -0.0863, 300
     bu.save()
     return bu
+
+
+@pytest.fixture(scope="session")
+def live_example(tmp_path_factory: Any) -> Any:
+    """The example project under gunicorn (two workers) on a fresh database of its own."""
+    from tests.live import LiveExample
+
+    with LiveExample(tmp_path_factory.mktemp("live"), "shared") as server:
+        yield server
