@@ -88,6 +88,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+#: Longest integer read as such: Python refuses to convert longer ones (``sys.int_info``).
+MAX_INT_DIGITS = 4000
+
+
+def _parse_int(text: str) -> int | float:
+    """An integer, or infinity for one too long to convert: like ``1e400``, it is refused
+    by the entry that holds it (see :mod:`django_mobile_sync.storable`), not by the batch."""
+    if len(text) > MAX_INT_DIGITS:
+        return float("inf") if text[0] != "-" else float("-inf")
+    return int(text)
+
+
 class SyncJSONParser(JSONParser):
     """``application/json`` with ``MAX_BODY_BYTES`` and ``Content-Encoding: gzip``."""
 
@@ -113,6 +125,8 @@ class SyncJSONParser(JSONParser):
         if encoding == "gzip":
             body = gunzip_limited(body, limit)
         try:
-            return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+            return json.loads(
+                body.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int
+            )
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ParseError(f"The body is not valid JSON: {exc}", code="malformed_json") from exc

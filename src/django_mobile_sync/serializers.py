@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from rest_framework import ISO_8601, serializers
+from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+
+from .storable import utc_timestamp
 
 if TYPE_CHECKING:
     from .domains import SyncDomain
@@ -27,13 +29,9 @@ class UTCDateTimeField(serializers.DateTimeField):
         return datetime.UTC if settings.USE_TZ else None
 
 
-_timestamp = UTCDateTimeField(format=ISO_8601)
-
-
 def format_timestamp(value: datetime.datetime) -> str:
     """``value`` as the protocol writes timestamps: ISO-8601 in UTC (``...Z``)."""
-    rendered: str = _timestamp.to_representation(value)
-    return rendered
+    return utc_timestamp(value)
 
 
 class SyncModelSerializer(serializers.ModelSerializer):
@@ -92,9 +90,20 @@ class PushEntrySerializer(serializers.Serializer):
     deleted = serializers.BooleanField(required=False, default=False)
 
 
+class AnyJSONField(serializers.Field):
+    """Any parsed JSON value, as it is: each push entry is checked on its own by the push."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class PushRequestSerializer(serializers.Serializer):
-    entries = serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
+    entries = serializers.ListField(child=AnyJSONField(allow_null=True), allow_empty=True)
     client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
     last_sync_timestamp = UTCDateTimeField(required=False, allow_null=True)
     cursor = serializers.CharField(
         required=False,

@@ -7,20 +7,18 @@ and name it in the domain's ``service`` option.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, router, transaction
-from django.db.models import Field, Max, Model, Q
+from django.db.models import Field, Model
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -33,6 +31,7 @@ from .domains import SYSTEM_FIELDS, SyncDomain
 from .models import STAMP_FIELDS, SyncableModelMixin, SyncBatch, SyncConflict, TombstonePurge
 from .resolvers import ConflictContext
 from .serializers import format_timestamp
+from .storable import UNSTORABLE, UnstorableValue, entry_problems, to_json
 
 logger = logging.getLogger("django_mobile_sync")
 
@@ -47,6 +46,7 @@ class Entry:
 
     index: int
     mobile_id: uuid.UUID
+    wire_id: str  # the mobile_id exactly as the device sent it, echoed in the answer
     version: int
     deleted: bool
     data: dict[str, Any]
@@ -80,14 +80,32 @@ class PushResult:
 
 
 def error_item(
-    mobile_id: Any, message: str, field_errors: Mapping[str, Any] | None = None
+    mobile_id: Any,
+    message: str,
+    field_errors: Mapping[str, Any] | None = None,
+    code: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """An ``error`` answer; ``code`` is a stable reason where the protocol defines one."""
+    item = {
         "mobile_id": None if mobile_id is None else str(mobile_id),
         "status": "error",
         "error_message": message,
         "field_errors": dict(field_errors or {}),
     }
+    if code is not None:
+        item["code"] = code
+    return item
+
+
+def unstorable_item(wire_id: Any, field_errors: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The ``error`` answer for an entry holding a value no database can store."""
+    name, messages = next(iter(field_errors.items()))
+    return error_item(
+        wire_id,
+        f"The entry cannot be stored: {name}: {messages[0]} Remove or fix it, then push again.",
+        field_errors,
+        code=UNSTORABLE,
+    )
 
 
 def flatten_errors(detail: Any) -> dict[str, list[str]]:
@@ -308,11 +326,16 @@ class SyncService:
                 outcomes[index] = ("errors", envelope)
                 continue
             mobile_id, version, deleted = envelope
+            wire_id = raw["mobile_id"]
+            problems = entry_problems(raw)
+            if problems:
+                outcomes[index] = ("errors", unstorable_item(wire_id, problems))
+                continue
             if mobile_id in seen:
                 outcomes[index] = (
                     "errors",
                     error_item(
-                        mobile_id,
+                        wire_id,
                         "This mobile_id appears earlier in the same batch; "
                         "send one entry per record.",
                         {"mobile_id": ["Duplicate in batch."]},
@@ -325,7 +348,7 @@ class SyncService:
                 for k, v in raw.items()
                 if k not in SYSTEM_FIELDS and k not in self.domain.read_only_fields
             }
-            parsed.append(Entry(index, mobile_id, version, deleted, data, raw))
+            parsed.append(Entry(index, mobile_id, wire_id, version, deleted, data, raw))
         return parsed
 
     def _apply(self, parsed: list[Entry], outcomes: list[Any]) -> list[SyncConflict]:
@@ -363,17 +386,20 @@ class SyncService:
             return "synced_items", _synced(entry, status, instance.version)
         if entry.version > instance.version:
             return "errors", error_item(
-                entry.mobile_id,
+                entry.wire_id,
                 f"version {entry.version} is ahead of the server's version "
                 f"{instance.version}; send the version you last received.",
                 {"version": [f"At most {instance.version}."]},
             )
         if entry.version < instance.version:
             return self._resolve(entry, instance, changes, batch)
-        problem = self._check_transition(instance, changes)
+        problem = self._check_transition(instance, changes, entry.wire_id)
         if problem:
             return "errors", problem
-        self._stage_update(instance, changes, batch, entry)
+        try:
+            self._stage_update(instance, changes, batch, entry)
+        except UnstorableValue as exc:
+            return "errors", unstorable_item(entry.wire_id, {"changes": [f"This change {exc}."]})
         return "synced_items", _synced(
             entry, "deleted" if entry.deleted else "updated", instance.version
         )
@@ -386,13 +412,16 @@ class SyncService:
         status_field = self.domain.status_field
         if status_field and status_field in data and data[status_field] not in self.domain.states:
             return "errors", error_item(
-                entry.mobile_id,
+                entry.wire_id,
                 f"{data[status_field]!r} is not a state of {status_field}.",
                 {status_field: [f"Use one of {', '.join(sorted(self.domain.states))}."]},
             )
         instance = self.model(**{**data, **self.scope, "mobile_id": entry.mobile_id})
         instance.stamp_write(batch.seq, batch.now, adding=True)
-        self._record_history(instance, data, batch)
+        try:
+            self._record_history(instance, data, batch)
+        except UnstorableValue as exc:
+            return "errors", unstorable_item(entry.wire_id, {"changes": [f"This change {exc}."]})
         self.before_save(instance, created=True)
         batch.created.append(instance)
         batch.entries[entry.mobile_id] = entry
@@ -404,18 +433,29 @@ class SyncService:
         server_data = self.serialize_record(instance)
         context = ConflictContext(self.domain, instance, entry.version, changes, entry.raw)
         resolution = self.domain.resolver_instance.resolve(context)
-        audit = self._audit(entry, instance, server_data, resolution.name, batch)
+        try:
+            audit = self._audit(entry, instance, server_data, resolution.name, batch)
+        except UnstorableValue as exc:
+            return "errors", unstorable_item(entry.wire_id, {"server_data": [f"It {exc}."]})
         batch.audits.append(audit)  # every stale entry is audited, however it ends
         if resolution.conflict:
             return "conflicts", self._conflict(entry, instance, server_data)
         applied = {k: v for k, v in resolution.changes.items() if _differs(instance, k, v)}
         if applied:
-            problem = self._check_transition(instance, applied)
+            problem = self._check_transition(instance, applied, entry.wire_id)
             if problem:
                 return "errors", problem
-            self._stage_update(instance, applied, batch, entry)
+            try:
+                self._stage_update(instance, applied, batch, entry)
+            except UnstorableValue as exc:
+                return "errors", unstorable_item(
+                    entry.wire_id, {"changes": [f"This change {exc}."]}
+                )
         result = self.serialize_record(instance)
-        audit.result_data = result
+        try:
+            audit.result_data = to_json(result)
+        except UnstorableValue:
+            audit.result_data = None
         item = _synced(entry, "resolved", instance.version)
         return "synced_items", {**item, "resolution": resolution.name, "server_data": result}
 
@@ -435,16 +475,17 @@ class SyncService:
             device_id=self.device_id[:255],
             client_version=entry.version,
             server_version=instance.version,
-            client_data=_json_safe(entry.raw),
-            server_data=server_data,
+            client_data=to_json(entry.raw),
+            server_data=to_json(server_data),
             resolution=resolution,
+            scope=to_json({k: getattr(v, "pk", v) for k, v in self.scope.items()}),
             created_at=batch.now,
         )
 
     @staticmethod
     def _conflict(entry: Entry, instance: Any, server_data: dict[str, Any]) -> dict[str, Any]:
         return {
-            "mobile_id": str(entry.mobile_id),
+            "mobile_id": entry.wire_id,
             "status": "conflict",
             "server_version": instance.version,
             "client_version": entry.version,
@@ -454,7 +495,7 @@ class SyncService:
         }
 
     def _check_transition(
-        self, instance: Any, changes: Mapping[str, Any]
+        self, instance: Any, changes: Mapping[str, Any], wire_id: str | None = None
     ) -> dict[str, Any] | None:
         name = self.domain.status_field
         if not name or name not in changes:
@@ -464,7 +505,7 @@ class SyncService:
             return None
         allowed = ", ".join(self.domain.transitions.get(old, ())) or "none"  # type: ignore[union-attr]
         message = f"{name} cannot change from {old} to {new} (allowed from {old}: {allowed})."
-        return error_item(instance.mobile_id, message, {name: [message]})
+        return error_item(wire_id or instance.mobile_id, message, {name: [message]})
 
     def _stage_update(
         self, instance: Any, changes: dict[str, Any], batch: _Batch, entry: Entry
@@ -505,7 +546,7 @@ class SyncService:
                 "version": instance.version if version is None else version,
                 "user": str(getattr(self.user, "pk", "") or ""),
                 "device": self.device_id,
-                "changes": _json_safe(
+                "changes": to_json(
                     {k: getattr(v, "pk", v) for k, v in changes.items() if k != name}
                 ),
             }
@@ -517,7 +558,7 @@ class SyncService:
         if detail is None:
             detail = getattr(exc, "messages", [str(exc)])
         field_errors = flatten_errors(detail)
-        return error_item(entry.mobile_id, summary(field_errors), field_errors)
+        return error_item(entry.wire_id, summary(field_errors), field_errors)
 
     # -- bulk writes ------------------------------------------------------------------------
     def _write(self, batch: _Batch, outcomes: list[Any]) -> None:
@@ -578,7 +619,7 @@ class SyncService:
             current = self.get_queryset().filter(mobile_id=entry.mobile_id).first()
         if current is None:
             return "errors", error_item(
-                entry.mobile_id,
+                entry.wire_id,
                 "The record could not be stored: it breaks a database "
                 "constraint. Pull, then retry.",
             )
@@ -586,7 +627,10 @@ class SyncService:
         if not any(_differs(current, name, getattr(obj, name)) for name in sent):
             return "synced_items", _synced(entry, "unchanged", current.version)
         server_data = self.serialize_record(current)
-        batch.audits.append(self._audit(entry, current, server_data, "rejected", batch))
+        try:
+            batch.audits.append(self._audit(entry, current, server_data, "rejected", batch))
+        except UnstorableValue as exc:
+            return "errors", unstorable_item(entry.wire_id, {"server_data": [f"It {exc}."]})
         return "conflicts", self._conflict(entry, current, server_data)
 
     # -- pull -------------------------------------------------------------------------------
@@ -600,11 +644,9 @@ class SyncService:
         """One page of changes after ``cursor`` (or from the start)."""
         started = timezone.now()
         position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
-        purge = self._check_not_purged(position)
         limit = min(limit or sync_settings.DEFAULT_PAGE_SIZE, self.domain.page_limit)
-        queryset = self.get_pull_queryset(params or {}).filter(
-            change_seq__lt=pull_horizon(self.using)
-        )
+        horizon = pull_horizon(self.using)
+        queryset = self.get_pull_queryset(params or {}).filter(change_seq__lt=horizon)
         after = after_position(self.model, position.seq, position.pk)
         queryset = queryset.filter(after).order_by("change_seq", "pk")
         if since is not None and not cursor:
@@ -615,6 +657,8 @@ class SyncService:
             raise ValidationError(
                 {"filters": ["A filter value is out of range."]}, code="invalid_filter"
             ) from exc
+        # After the rows: a purge that committed before they were read is seen here.
+        self._check_not_purged(position)
         has_more = len(rows) > limit
         items: list[dict[str, Any]] = []
         size, budget = 0, sync_settings.MAX_PAGE_BYTES
@@ -626,7 +670,9 @@ class SyncService:
                 break
             items.append(item)
             position = Position(row.change_seq, row.pk)
-        position = replace(position, purge=purge)
+        # A purge not yet finished when the horizon was read stamps a clock value at or
+        # above it: the next page checks it.
+        position = replace(position, purge=horizon)
         return {
             "items": items,
             "has_more": has_more,
@@ -634,21 +680,23 @@ class SyncService:
             "next_timestamp": format_timestamp(started),
         }
 
-    def _check_not_purged(self, position: Position) -> int:
+    def _check_not_purged(self, position: Position) -> None:
         """Raise :class:`CursorExpired` if a purge removed tombstones the cursor still needs.
 
-        Returns the id of the newest purge (0 if none), to stamp on the next cursor.
+        Those are the purges the cursor's chain of pages may not have seen (recorded at a
+        clock value at or above the cursor's ``purge`` mark) whose horizon lies after the
+        cursor's position. A cursor at the start needs no tombstone.
         """
-        purges = TombstonePurge.objects.using(self.using).filter(domain=self.domain.name)
-        found = purges.aggregate(
-            newest=Max("pk"), horizon=Max("horizon_seq", filter=Q(pk__gt=position.purge))
+        if position.seq < 0:
+            return
+        expired = TombstonePurge.objects.using(self.using).filter(
+            domain=self.domain.name, seq__gte=position.purge, horizon_seq__gt=position.seq
         )
-        if position.seq >= 0 and found["horizon"] is not None and position.seq < found["horizon"]:
+        if expired.exists():
             raise CursorExpired(
                 "Tombstones this cursor still needs were purged; resync from scratch "
                 "(keep your unpushed changes and push them after)."
             )
-        return int(found["newest"] or 0)
 
 
 @dataclass
@@ -697,7 +745,7 @@ def _entry_envelope(raw: dict[str, Any]) -> tuple[uuid.UUID, int, bool] | dict[s
 
 
 def _synced(entry: Entry, status: str, version: int) -> dict[str, Any]:
-    return {"mobile_id": str(entry.mobile_id), "status": status, "server_version": version}
+    return {"mobile_id": entry.wire_id, "status": status, "server_version": version}
 
 
 def _differs(instance: Any, name: str, value: Any) -> bool:
@@ -705,30 +753,3 @@ def _differs(instance: Any, name: str, value: Any) -> bool:
     if field.is_relation and field.concrete:
         return getattr(instance, field.attname) != getattr(value, "pk", value)
     return getattr(instance, name) != value
-
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-_STR_TYPES = (Decimal, uuid.UUID)
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` made JSON-safe: datetimes, dates and times in ISO-8601 (an aware datetime in
-    UTC, as on the wire), decimals and UUIDs as strings, anything else as
-    ``json.loads(json.dumps(value, default=str))`` gives it back.
-
-    Without the round trip for the common cases: it runs for every entry of a push.
-    """
-    kind = type(value)
-    if kind in _JSON_SCALARS:
-        return value
-    if kind is dict and all(type(k) is str for k in value):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if kind is list:
-        return [_json_safe(v) for v in value]
-    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
-        return format_timestamp(value)  # as on the wire: UTC, ISO-8601
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, _STR_TYPES):
-        return str(value)
-    return json.loads(json.dumps(value, default=str))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -15,9 +16,11 @@ from .conf import sync_settings
 from .domains import SyncDomain, get_domain
 from .exceptions import sync_exception_handler
 from .parsers import SyncJSONParser
+from .renderers import SyncJSONRenderer
 from .schema import SyncViewSchema
 from .serializers import PullQuerySerializer, PushRequestSerializer
 from .service import SyncService
+from .storable import text_problem
 
 
 class SyncAPIView(APIView):
@@ -42,6 +45,11 @@ class SyncAPIView(APIView):
     def get_exception_handler(self) -> Any:
         return sync_exception_handler
 
+    def get_renderers(self) -> list[Any]:
+        return [
+            SyncJSONRenderer() if cls is JSONRenderer else cls() for cls in self.renderer_classes
+        ]
+
     def get_domain(self) -> SyncDomain:
         name = self.domain_name or self.kwargs.get("domain", "")
         domain = get_domain(name)
@@ -53,6 +61,11 @@ class SyncAPIView(APIView):
 
     def get_service(self, domain: SyncDomain, client_id: str = "") -> SyncService:
         device_id = self.request.headers.get("X-Device-Id") or client_id or ""
+        problem = text_problem(device_id)
+        if problem is not None:
+            raise exceptions.ValidationError(
+                {"X-Device-Id": [f"The device id {problem}."]}, code="invalid_device_id"
+            )
         return domain.service_class(domain, request=self.request, device_id=device_id)
 
 
