@@ -7,8 +7,8 @@ no row can later appear behind a cursor that a device already holds, however tra
 interleave and in whatever order they commit. See docs/cursor.md.
 
 Other databases (SQLite): a counter row incremented inside the writing transaction. SQLite
-runs one writer at a time, so counter order is commit order and every committed row is
-below the horizon.
+runs one writer at a time, so counter order is commit order; the horizon is one above the
+counter's value, so every committed row is below it.
 
 A pull reads rows in ``(change_seq, pk)`` order after a position: :func:`after_position`.
 """
@@ -22,9 +22,6 @@ from django.db import connections, transaction
 from django.db.models import BooleanField, Expression, F, Model, Q, Value
 
 from .conf import sync_settings
-
-#: Larger than any change_seq: "no horizon".
-NO_HORIZON = 2**63 - 1
 
 
 def uses_transaction_ids(using: str) -> bool:
@@ -85,7 +82,11 @@ def pull_horizon(using: str) -> int:
         with connections[using].cursor() as cursor:
             cursor.execute(HORIZONS[sync_settings.PULL_HORIZON])
             return int(cursor.fetchone()[0])
-    return NO_HORIZON
+    from .models import ChangeClock
+
+    # One writer at a time: every value the counter has reached is committed.
+    value = ChangeClock.objects.using(using).filter(pk=1).values_list("value", flat=True).first()
+    return int(value or 0) + 1
 
 
 def after_position(model: type[Model], seq: int, pk: Any) -> Q:

@@ -20,8 +20,8 @@ class InvalidCursor(Exception):
 class Position:
     """A place in the change feed: after the row ``(seq, pk)``; ``pk=None``: after all of seq.
 
-    ``purge`` is the id of the newest tombstone purge when the cursor was issued: a cursor
-    issued after a purge cannot have missed the tombstones it removed.
+    ``purge`` is the change clock's horizon when the page that issued the cursor was read:
+    tombstone purges recorded below it were already seen by that cursor's chain of pages.
     """
 
     seq: int = -1

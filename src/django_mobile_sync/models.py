@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import NotSupportedError, models, router, transaction
 from django.db.models import F, Func
 from django.utils import timezone
@@ -59,7 +60,11 @@ class SyncQuerySet(models.QuerySet):
         return self.filter(deleted=True)
 
     def update(self, **kwargs: Any) -> int:
+        self._refuse_tenant_change(kwargs)
         changed = [name for name in kwargs if name not in STAMP_FIELDS]
+        # As Django's update() does, before self.db is read: the clock is taken on the
+        # alias the rows are written to, not the one a router gives reads.
+        self._for_write = True
         with transaction.atomic(using=self.db, savepoint=False):
             kwargs.setdefault("updated_at", timezone.now())
             kwargs["version"] = F("version") + 1
@@ -90,13 +95,30 @@ class SyncQuerySet(models.QuerySet):
                 "moving their version; use bulk_update() or update_or_create() instead."
             )
         objs = list(objs)
+        self._for_write = True  # the write alias, as in update()
         with transaction.atomic(using=self.db, savepoint=False):
             seq, now = next_change_seq(self.db), timezone.now()
             for obj in objs:
                 obj.stamp_write(seq, now, adding=True)
             return super().bulk_create(objs, *args, **kwargs)
 
-    # bulk_update() needs no override: Django implements it with update(), which stamps.
+    def bulk_update(
+        self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
+        """Django's, which writes with :meth:`update` (so it stamps), refusing tenant fields."""
+        fields = list(fields)
+        self._refuse_tenant_change(fields)
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+    def _refuse_tenant_change(self, names: Iterable[str]) -> None:
+        tenant = tenant_field_names(self.model)
+        if not tenant:
+            return
+        moved = {self.model._meta.get_field(name).name for name in names} & tenant
+        if moved:
+            raise TenantFieldChanged(self.model, sorted(moved))
 
 
 class SyncManager(models.Manager.from_queryset(SyncQuerySet)):  # type: ignore[misc]
@@ -155,6 +177,9 @@ class SyncableModelMixin(models.Model):
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         adding = self._state.adding
         changed = [] if adding else self.changed_fields()
+        moved = [] if adding else self.moved_tenant_fields()
+        if moved:
+            raise TenantFieldChanged(type(self), moved)
         with transaction.atomic(using=using, savepoint=False):
             if not adding:
                 self._lock_current_version(using)
@@ -168,13 +193,38 @@ class SyncableModelMixin(models.Model):
             f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields
         }
 
+    def clean(self) -> None:
+        super().clean()
+        moved = [] if self._state.adding else self.moved_tenant_fields()
+        if moved:
+            raise ValidationError({name: TenantFieldChanged.advice for name in moved})
+
+    def moved_tenant_fields(self) -> list[str]:
+        """Tenant fields (of the domains declaring this model) changed since loading."""
+        loaded = getattr(self, "_loaded_values", None) or {}
+        moved = []
+        for name in sorted(tenant_field_names(type(self))):
+            attname = self._meta.get_field(name).attname  # type: ignore[union-attr]
+            if attname in loaded and getattr(self, attname) != loaded[attname]:
+                moved.append(name)
+        return moved
+
+    def tenant_filter(self) -> dict[str, Any]:
+        """The row's tenant as it was loaded, for locking queries (SPEC §3.3)."""
+        loaded = getattr(self, "_loaded_values", None) or {}
+        found = {}
+        for name in tenant_field_names(type(self)):
+            attname = self._meta.get_field(name).attname  # type: ignore[union-attr]
+            found[attname] = loaded.get(attname, getattr(self, attname))
+        return found
+
     def _lock_current_version(self, using: str) -> None:
         """Stamp from the row as it is now, not as it was loaded: others may have written."""
         current = (
             type(self)
             ._base_manager.using(using)
             .select_for_update()
-            .filter(pk=self.pk)
+            .filter(pk=self.pk, **self.tenant_filter())
             .values("version", "field_versions")
             .first()
         )
@@ -231,6 +281,38 @@ class SyncableModelMixin(models.Model):
 
     def hard_delete(self, using: Any = None) -> Any:
         return super().delete(using=using)
+
+
+class TenantFieldChanged(ValueError):
+    """A write would move a synced record to another tenant.
+
+    Tenant fields are immutable: the old tenant's devices would keep the record forever,
+    since their pulls no longer see it change. Delete the record (its tombstone reaches the
+    old tenant) and create it again in the new tenant instead.
+    """
+
+    advice = (
+        "A synced record cannot move to another tenant: delete it and create it again in "
+        "the new one."
+    )
+
+    def __init__(self, model: type[models.Model], names: Sequence[str]) -> None:
+        super().__init__(f"{model._meta.label}: {', '.join(names)} cannot change. {self.advice}")
+
+
+def tenant_field_names(model: type[models.Model]) -> frozenset[str]:
+    """The tenant fields every domain declaring ``model`` names."""
+    from .domains import get_domains
+
+    try:
+        domains = get_domains().values()
+    except (ImproperlyConfigured, TypeError):  # reported by the system checks
+        return frozenset()
+    names: set[str] = set()
+    for domain in domains:
+        if domain.model.lower() == model._meta.label_lower:
+            names.update(domain.tenant_fields)
+    return frozenset(names)
 
 
 def _field_name(instance: models.Model, attname: str) -> str:
@@ -305,6 +387,11 @@ class SyncConflict(models.Model):
     server_data = models.JSONField(default=dict)
     resolution = models.CharField(max_length=50, db_index=True)
     result_data = models.JSONField(null=True, blank=True)
+    scope = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The record's tenant: its tenant fields' values (primary keys).",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -352,6 +439,9 @@ class TombstonePurge(models.Model):
 
     domain = models.CharField(max_length=100, db_index=True)
     horizon_seq = models.BigIntegerField()
+    seq = models.BigIntegerField(
+        default=0, help_text="Change clock value of the purge (see docs/cursor.md)."
+    )
     purged_before = models.DateTimeField()
     purged_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

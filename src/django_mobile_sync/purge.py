@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from .changes import next_change_seq
 from .conf import sync_settings
 from .domains import SyncDomain
 from .models import IdempotencyRecord, TombstonePurge
@@ -28,7 +29,11 @@ def purge_tombstones(
             return 0
         count, _ = expired.hard_delete()
         TombstonePurge.objects.using(using).create(
-            domain=domain.name, horizon_seq=horizon + 1, purged_before=before, purged_count=count
+            domain=domain.name,
+            horizon_seq=horizon + 1,
+            seq=next_change_seq(using),
+            purged_before=before,
+            purged_count=count,
         )
     return count
 

@@ -21,6 +21,7 @@ from .domains import SYSTEM_FIELDS, SyncDomain, get_domain
 from .models import SyncConflict
 from .serializers import format_timestamp
 from .service import SyncService, _differs, flatten_errors, summary
+from .storable import to_json
 
 #: ``SyncConflict.resolution`` of the audit rows this module writes.
 REAPPLIED = "reapplied"
@@ -81,17 +82,27 @@ def reapply_client_version(conflict: SyncConflict, *, user: Any, using: str) -> 
             client_data=conflict.client_data,
             server_data=before,
             resolution=REAPPLIED,
-            result_data=service.serialize_record(instance),
+            result_data=to_json(service.serialize_record(instance)),
+            scope=conflict.scope,
         )
     return Reapplied(audit=audit, changed=sorted(changes))
 
 
 def _locked_record(domain: SyncDomain, conflict: SyncConflict, using: str) -> Any:
+    """The conflict's record, locked, looked up within the tenant the audit row recorded."""
     model: Any = domain.model_class
+    tenant = {}
+    for name in domain.tenant_fields:
+        if name not in (conflict.scope or {}):
+            raise ReapplyRefused(
+                f"This audit row does not record the record's tenant ({name}); edit the "
+                f"{domain.name} record {conflict.mobile_id} in its own admin page instead."
+            )
+        tenant[model._meta.get_field(name).attname] = conflict.scope[name]
     rows = list(
         model.sync_queryset(using)
         .select_for_update()
-        .filter(mobile_id=conflict.mobile_id)
+        .filter(mobile_id=conflict.mobile_id, **tenant)
         .order_by("pk")[:2]
     )
     if not rows:
