@@ -12,7 +12,9 @@ from django.db import NotSupportedError, models, router, transaction
 from django.db.models import F, Func
 from django.utils import timezone
 
-from .changes import next_change_seq
+from .clock import next_change_seq
+from .domains import get_domains
+from .exceptions import TenantFieldChanged
 
 #: Columns every tracked write sets besides the ones it changes.
 STAMP_FIELDS = ("version", "updated_at", "change_seq", "field_versions")
@@ -44,7 +46,7 @@ class MarkFieldsChanged(Func):
         )
 
 
-class SyncQuerySet(models.QuerySet):
+class SyncQuerySet(models.QuerySet[Any]):
     """A queryset whose writes move the change cursor and the version of every row.
 
     ``update()``, ``delete()`` (a soft delete), ``bulk_create()`` and ``bulk_update()`` all
@@ -125,7 +127,8 @@ class SyncManager(models.Manager.from_queryset(SyncQuerySet)):  # type: ignore[m
     """Default manager of synced models: tombstones are hidden."""
 
     def get_queryset(self) -> SyncQuerySet:
-        return super().get_queryset().filter(deleted=False)
+        queryset: SyncQuerySet = super().get_queryset().filter(deleted=False)
+        return queryset
 
 
 AllObjectsManager = models.Manager.from_queryset(SyncQuerySet)
@@ -283,27 +286,8 @@ class SyncableModelMixin(models.Model):
         return super().delete(using=using)
 
 
-class TenantFieldChanged(ValueError):
-    """A write would move a synced record to another tenant.
-
-    Tenant fields are immutable: the old tenant's devices would keep the record forever,
-    since their pulls no longer see it change. Delete the record (its tombstone reaches the
-    old tenant) and create it again in the new tenant instead.
-    """
-
-    advice = (
-        "A synced record cannot move to another tenant: delete it and create it again in "
-        "the new one."
-    )
-
-    def __init__(self, model: type[models.Model], names: Sequence[str]) -> None:
-        super().__init__(f"{model._meta.label}: {', '.join(names)} cannot change. {self.advice}")
-
-
 def tenant_field_names(model: type[models.Model]) -> frozenset[str]:
     """The tenant fields every domain declaring ``model`` names."""
-    from .domains import get_domains
-
     try:
         domains = get_domains().values()
     except (ImproperlyConfigured, TypeError):  # reported by the system checks

@@ -11,36 +11,14 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from .conf import sync_settings
+from .exceptions import PayloadTooLarge, UnsupportedContentEncoding
 
 CHUNK = 64 * 1024
 ACCEPTED_ENCODINGS = ("gzip", "identity")
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"The request body exceeds {limit} bytes (MAX_BODY_BYTES); "
-            "send fewer entries per batch."
-        )
-
-
-class UnsupportedContentEncoding(APIException):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    default_code = "unsupported_content_encoding"
-
-    def __init__(self, encoding: str) -> None:
-        super().__init__(
-            f"Content-Encoding {encoding!r} is not supported; use "
-            f"{' or '.join(ACCEPTED_ENCODINGS)}."
-        )
 
 
 def read_limited(stream: Any, limit: int) -> bytes:
@@ -114,7 +92,7 @@ class SyncJSONParser(JSONParser):
         limit = int(sync_settings.MAX_BODY_BYTES)
         encoding = meta.get("HTTP_CONTENT_ENCODING", "identity").strip().lower() or "identity"
         if encoding not in ACCEPTED_ENCODINGS:
-            raise UnsupportedContentEncoding(encoding)
+            raise UnsupportedContentEncoding(encoding, ACCEPTED_ENCODINGS)
         try:
             declared = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .changes import next_change_seq
+from .clock import next_change_seq
 from .conf import sync_settings
 from .domains import SyncDomain
 from .models import IdempotencyRecord, TombstonePurge
@@ -35,11 +35,11 @@ def purge_tombstones(
             purged_before=before,
             purged_count=count,
         )
-    return count
+    return int(count)
 
 
 def purge_idempotency_records(using: str = "default") -> int:
     count, _ = (
         IdempotencyRecord.objects.using(using).filter(expires_at__lte=timezone.now()).delete()
     )
-    return count
+    return int(count)

@@ -23,14 +23,12 @@ from typing import Any
 
 from django.utils import timezone
 
+from .exceptions import UnstorableValue
+
 #: Deepest nesting of lists and objects accepted inside one entry or stored payload.
 MAX_DEPTH = 64
 #: The ``code`` of the per-item error answered for an entry that cannot be stored.
 UNSTORABLE = "unstorable"
-
-
-class UnstorableValue(ValueError):
-    """A value no database column can hold; the message says why, for the device."""
 
 
 def text_problem(text: str) -> str | None:

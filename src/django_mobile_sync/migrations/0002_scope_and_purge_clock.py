@@ -1,11 +1,13 @@
 """The tenant of each audit row (re-apply writes only within it) and the change clock value of
 each tombstone purge (the pull's purge check, docs/cursor.md)."""
 
+from typing import Any
+
 from django.db import migrations, models
 from django.db.models import F
 
 
-def purges_before_the_clock(apps, schema_editor):
+def purges_before_the_clock(apps: Any, schema_editor: Any) -> None:
     """Purges made before this migration: checked by every cursor older than their horizon."""
     purges = apps.get_model("django_mobile_sync", "TombstonePurge")
     purges.objects.using(schema_editor.connection.alias).update(seq=F("horizon_seq"))
