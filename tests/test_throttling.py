@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from django.core.cache.backends.base import InvalidCacheKey, memcache_key_warnings
 from django.core.cache.backends.locmem import LocMemCache
 
-from tests.conftest import PUSH_URL, pull, push
+from tests.conftest import PULL_URL, PUSH_URL, pull, push
 
 
 def rates(settings, **values):
@@ -129,3 +130,58 @@ def test_any_device_id_makes_a_valid_cache_key(client, settings):
         client.post(url, body, content_type="application/json").status_code for _ in range(3)
     ]
     assert answers == [400, 400, 429]
+
+
+def test_head_spends_from_the_pull_budget(client, settings):
+    """Django answers HEAD by running the GET handler: the whole pull. It counts as one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rates(settings, pull_user="2/hour")
+    url = PULL_URL.format("tasks")
+    assert [client.head(url).status_code for _ in range(2)] == [200, 200]
+    with CaptureQueriesContext(connection) as queries:
+        refused = client.head(url)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    # A refused HEAD stops at the throttle: the synced table is never read.
+    assert not [q["sql"] for q in queries if "testapp_task" in q["sql"]]
+    assert pull(client).status_code == 429  # HEAD and GET share one counter
+
+
+def test_head_spends_from_the_pull_device_budget(client, settings):
+    rates(settings, pull_device="1/hour")
+    url = PULL_URL.format("tasks")
+    headers = {"X-Device-Id": "tab"}
+    assert client.head(url, headers=headers).status_code == 200
+    assert client.get(url, headers=headers).status_code == 429
+    assert client.get(url, headers={"X-Device-Id": "phone"}).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["options", "put", "patch", "delete", "trace"])
+@pytest.mark.parametrize("url", [PULL_URL, PUSH_URL])
+def test_no_method_reaches_a_sync_view_uncounted(client, settings, method, url):
+    """OPTIONS and the methods the views refuse (405) are not pushes: they spend from the
+    pull budget, so no request reaches a sync view without being counted."""
+    rates(settings, user="100/hour", pull_user="1/hour")
+    first = getattr(client, method)(url.format("tasks"))
+    assert first.status_code in (200, 405), first.content
+    assert getattr(client, method)(url.format("tasks")).status_code == 429
+    assert pull(client).status_code == 429
+    assert push(client, []).status_code == 200  # a push has its own budget
+
+
+def test_rotating_domains_cannot_dodge_the_user_limit(client, settings):
+    """Domains on the global rate share one counter: "100 pushes an hour" is per user, not
+    per user and domain (with five domains, five times the rate)."""
+    rates(settings, user="3/hour", device=None, pull_user="2/hour")
+    answers = [push(client, [], domain=d).status_code for d in ("tasks", "notes", "routed-notes")]
+    assert answers == [200, 200, 200]
+    assert push(client, [], domain="notes").status_code == 429
+    assert [pull(client, d).status_code for d in ("tasks", "notes", "tasks")] == [200, 200, 429]
+
+
+def test_a_domain_with_its_own_rate_counts_apart(client, domain_options, settings):
+    rates(settings, user="1/hour", device=None)
+    with domain_options(throttle_rates={"user": "2/hour"}):
+        assert [push(client, [], domain="notes").status_code for _ in range(2)] == [200, 429]
+        assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
