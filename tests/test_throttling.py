@@ -53,11 +53,27 @@ def test_domain_rates_override_global(client, domain_options, settings):
         assert [push(client, []).status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
-def test_counter_is_exact_under_concurrency(settings):
-    """Twenty threads race for five slots of one counter: exactly five pass."""
+@pytest.mark.parametrize(
+    # The in-memory SQLite test database answers concurrent writers "table is locked" at
+    # once instead of waiting; the live test (tests/test_live_throttling.py in the example)
+    # races gunicorn workers on a real SQLite file.
+    "store",
+    [pytest.param("database", marks=pytest.mark.postgres), "cache"],
+)
+def test_counter_is_exact_under_concurrency(store, settings, request):
+    """Twenty threads, each with its own database connection, race for five slots of one
+    counter: exactly five pass."""
+    from django.db import connection
+
     from django_mobile_sync.throttling import PushUserRateThrottle
 
-    rates(settings, user="5/hour")
+    if store == "database":
+        request.getfixturevalue("transactional_db")
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": store,
+        "THROTTLE_RATES": {"user": "5/hour"},
+    }
 
     class View:
         def get_domain(self):
@@ -77,15 +93,18 @@ def test_counter_is_exact_under_concurrency(settings):
     results, barrier = [], threading.Barrier(20)
 
     def hit():
-        barrier.wait()
-        results.append(PushUserRateThrottle().allow_request(Request(), View()))
+        try:
+            barrier.wait()
+            results.append(PushUserRateThrottle().allow_request(Request(), View()))
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=hit) for _ in range(20)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results.count(True) == 5
+    assert len(results) == 20 and results.count(True) == 5
 
 
 def test_throttling_can_be_switched_off(client, settings):
@@ -117,6 +136,7 @@ def test_any_device_id_makes_a_valid_cache_key(client, settings):
     }
     settings.MOBILE_SYNC = {
         **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": "cache",
         "THROTTLE_CACHE": "strict",
         "THROTTLE_RATES": {"user": "100/hour", "device": "2/hour"},
     }
@@ -185,3 +205,57 @@ def test_a_domain_with_its_own_rate_counts_apart(client, domain_options, setting
     with domain_options(throttle_rates={"user": "2/hour"}):
         assert [push(client, [], domain="notes").status_code for _ in range(2)] == [200, 429]
         assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_counters_live_in_the_database_by_default(client, settings):
+    """Every process that shares the database shares the counters (issue 13, defect 5)."""
+    from django_mobile_sync.models import ThrottleCounter
+
+    rates(settings, user="2/hour", device="5/hour")
+    assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
+    assert sorted(ThrottleCounter.objects.values_list("hits", flat=True)) == [3, 3]
+
+
+def test_the_cache_store_keeps_no_rows(client, settings):
+    from django_mobile_sync.models import ThrottleCounter
+
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": "cache",
+        "THROTTLE_RATES": {"user": "2/hour"},
+    }
+    assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
+    assert not ThrottleCounter.objects.exists()
+
+
+def test_a_database_counter_starts_again_in_each_window(db):
+    from django_mobile_sync.throttling import count_in_database
+
+    assert count_in_database("k", 600, 60) == (1, 660)
+    assert count_in_database("k", 600, 60) == (2, 660)
+    assert count_in_database("k", 660, 60) == (1, 720)
+    # A request of the window before (its worker's clock a little behind) counts in the
+    # newer window rather than starting the older one again.
+    assert count_in_database("k", 600, 60) == (2, 720)
+    assert count_in_database("k", 660, 60) == (3, 720)
+
+
+def test_counters_whose_window_ended_are_purged(db):
+    """Device ids are client-chosen: rows of ids seen once must not pile up."""
+    from django_mobile_sync.models import ThrottleCounter
+    from django_mobile_sync.throttling import count_in_database
+
+    for device in range(5):
+        count_in_database(f"device-{device}", 0, 60)
+    count_in_database("hourly", 0, 3600)
+    count_in_database("busy", 600, 60)  # a window begins: the ended ones go
+    assert sorted(ThrottleCounter.objects.values_list("key", flat=True)) == ["busy", "hourly"]
+
+
+def test_an_unknown_store_fails_the_system_checks(settings):
+    from django.core import checks
+
+    settings.MOBILE_SYNC = {**settings.MOBILE_SYNC, "THROTTLE_STORE": "redis"}
+    [error] = [m for m in checks.run_checks() if m.id == "django_mobile_sync.E013"]
+    assert "MOBILE_SYNC['THROTTLE_STORE'] is 'redis'" in error.msg
+    assert "'database'" in error.hint and "'cache'" in error.hint

@@ -16,7 +16,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models import Model, UniqueConstraint
 
-from .conf import sync_settings
+from .conf import THROTTLE_STORES, sync_settings
 from .domains import SyncDomain, get_domains
 from .indexes import recommended_index, serves_pulls
 
@@ -46,6 +46,22 @@ def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
         for code, message in domain.problems():
             errors.append(checks.Error(message, id=f"django_mobile_sync.{code}"))
     return errors
+
+
+@checks.register()
+def check_throttle_store(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``THROTTLE_STORE`` names a store the throttles know (E013)."""
+    store = sync_settings.THROTTLE_STORE
+    if store in THROTTLE_STORES:
+        return []
+    return [
+        checks.Error(
+            f"MOBILE_SYNC['THROTTLE_STORE'] is {store!r}, which is not a throttle store.",
+            hint="Use 'database' (counters in the database every process shares) or 'cache' "
+            "(counters in THROTTLE_CACHE, a Redis or Memcached cache).",
+            id="django_mobile_sync.E013",
+        )
+    ]
 
 
 def _domain_models() -> Iterator[tuple[SyncDomain, type[Model]]]:

@@ -1,9 +1,16 @@
-"""Push and pull rate limits per user and per (user, device), with atomic counters.
+"""Push and pull rate limits per user and per (user, device), in a store every process shares.
 
 DRF's ``SimpleRateThrottle`` reads, modifies and writes a history list, so concurrent
-requests can all pass the last slot. These throttles count with ``cache.add`` + ``incr``
-(atomic in Redis and in the local-memory cache) in fixed windows. The cache alias
-(``THROTTLE_CACHE``) must be shared by every server process: Redis in production.
+requests can all pass the last slot; and in its default local-memory cache each server
+process keeps a count of its own, so N gunicorn workers allow N times the rate. These
+throttles count in fixed windows with one atomic operation, in the store ``THROTTLE_STORE``
+names:
+
+- ``"database"`` (the default): one :class:`~django_mobile_sync.models.ThrottleCounter` row
+  per counter, incremented by a single ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``
+  (PostgreSQL and SQLite). Every process that shares the database shares the counters.
+- ``"cache"``: ``cache.add`` + ``cache.incr`` in the cache ``THROTTLE_CACHE`` names, which
+  must be shared by every process and increment atomically (Redis, Memcached).
 
 No request reaches a sync view uncounted: the push throttles count ``POST``; the pull
 throttles count every other method — ``GET``, ``HEAD`` (Django answers it by running the
@@ -13,18 +20,26 @@ whole pull), ``OPTIONS`` and the methods the views refuse with ``405``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections, router, transaction
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from .conf import DEFAULTS, sync_settings
+from .conf import DEFAULTS, THROTTLE_STORES, sync_settings
+from .models import ThrottleCounter
+
+logger = logging.getLogger("django_mobile_sync")
 
 _parse_rate = SimpleRateThrottle.parse_rate
 
 #: The methods of a push; the pull throttles count every other one.
 PUSH_METHODS = ("POST",)
+#: Database vendors whose ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` the store uses.
+DATABASE_STORE_VENDORS = ("postgresql", "sqlite")
 #: A counter shared by every domain that has no rate of its own for it.
 GLOBAL_SCOPE = "*"
 
@@ -103,9 +118,16 @@ class SyncRateThrottle(BaseThrottle):
 
         Returns:
             The hits counted in the window, this one included, and when it ends (Unix
-            seconds). Default: counts in the cache ``THROTTLE_CACHE``.
+            seconds). Default: counts in the store ``THROTTLE_STORE`` names.
         """
-        return count_in_cache(key, window_start, duration)
+        store = sync_settings.THROTTLE_STORE
+        if store == "database":
+            return count_in_database(key, window_start, duration)
+        if store == "cache":
+            return count_in_cache(key, window_start, duration)
+        raise ImproperlyConfigured(
+            f"MOBILE_SYNC['THROTTLE_STORE'] is {store!r}; use one of {', '.join(THROTTLE_STORES)}."
+        )
 
     def wait(self) -> float | None:
         return self.wait_seconds
@@ -122,6 +144,60 @@ def count_in_cache(key: str, window_start: int, duration: int) -> tuple[int, int
         cache.add(cache_key, 1, timeout=duration + 1)
         hits = 1
     return hits, window_start + duration
+
+
+def count_in_database(key: str, window_start: int, duration: int) -> tuple[int, int]:
+    """One hit on the counter's :class:`ThrottleCounter` row, in one atomic statement.
+
+    The upsert inserts the row with one hit, or adds one in the same window, or starts
+    again at one when a newer window has begun; a request of an older window (a clock a
+    little behind) counts in the newer one rather than resetting it. The row lives on the
+    database ``router.db_for_write(ThrottleCounter)`` picks.
+    """
+    using = router.db_for_write(ThrottleCounter)
+    connection = connections[using]
+    if connection.vendor not in DATABASE_STORE_VENDORS:
+        raise ImproperlyConfigured(
+            f"MOBILE_SYNC['THROTTLE_STORE'] = 'database' needs PostgreSQL or SQLite; the "
+            f"database {using!r} is {connection.vendor}. Set THROTTLE_STORE to 'cache' "
+            "with a Redis THROTTLE_CACHE."
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(connection), [key, window_start, window_start + duration])
+        hits, expires_at = cursor.fetchone()
+    if hits == 1:
+        _purge_ended_windows(using, ended_by=window_start)
+    return int(hits), int(expires_at)
+
+
+def _upsert_sql(connection: Any) -> str:
+    quote = connection.ops.quote_name
+    meta = ThrottleCounter._meta
+    table = quote(meta.db_table)
+    columns = {field.name: quote(field.column) for field in meta.concrete_fields}
+    key, start, ends, hits = (columns[n] for n in ("key", "window_start", "expires_at", "hits"))
+    newer = f"excluded.{start} > {table}.{start}"
+    return (
+        f"INSERT INTO {table} ({key}, {start}, {ends}, {hits}) VALUES (%s, %s, %s, 1) "
+        f"ON CONFLICT ({key}) DO UPDATE SET "
+        f"{hits} = CASE WHEN {newer} THEN 1 ELSE {table}.{hits} + 1 END, "
+        f"{ends} = CASE WHEN {newer} THEN excluded.{ends} ELSE {table}.{ends} END, "
+        f"{start} = CASE WHEN {newer} THEN excluded.{start} ELSE {table}.{start} END "
+        f"RETURNING {hits}, {ends}"
+    )
+
+
+def _purge_ended_windows(using: str, ended_by: int) -> None:
+    """Delete the counters whose window has ended, when a window begins.
+
+    Without it, rows of idle users and of device ids seen once (a client chooses them)
+    would pile up. Best effort: a failure (two purges deadlocking) leaves rows for the next.
+    """
+    try:
+        with transaction.atomic(using=using):
+            ThrottleCounter.objects.using(using).filter(expires_at__lte=ended_by).delete()
+    except DatabaseError as exc:
+        logger.info("Throttle counters whose window ended were not purged: %s", exc)
 
 
 def _key_part(ident: str) -> str:
