@@ -28,7 +28,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models import Model, UniqueConstraint
 
-from .conf import DEFAULTS, DOCS_URL, import_from_setting, sync_settings
+from .conf import DEFAULTS, DOCS_URL, THROTTLE_STORES, import_from_setting, sync_settings
 from .domain_checks import domain_problems, rate_problem
 from .domains import SyncDomain, get_domains
 from .indexes import recommended_index, serves_pulls
@@ -100,6 +100,7 @@ KINDS: dict[str, Callable[[Any], str | None]] = {
     "THROTTLE_CLASSES": sequence,
     "THROTTLE_RATES": rates,
     "THROTTLE_CACHE": text,
+    "THROTTLE_STORE": one_of(*THROTTLE_STORES),
     "PULL_HORIZON": one_of("database", "cluster"),
     "CURSOR_SALT": text,
 }

@@ -435,3 +435,27 @@ class TombstonePurge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.domain} purge below {self.horizon_seq}"
+
+
+class ThrottleCounter(models.Model):
+    """One rate-limit counter of the database store (``THROTTLE_STORE = "database"``).
+
+    One row per counter (a user's or a device's pushes or pulls under one rate): ``hits`` in
+    the fixed window that began at ``window_start`` (Unix seconds). Counting is one atomic
+    upsert that starts the count again when a new window begins; rows whose window ended are
+    deleted as new windows start (see :mod:`django_mobile_sync.throttling`).
+    """
+
+    key = models.CharField(max_length=64, help_text="SHA-256 of the counter's identity.")
+    window_start = models.BigIntegerField()
+    expires_at = models.BigIntegerField(db_index=True)
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "throttle counter"
+        constraints = [
+            models.UniqueConstraint(fields=["key"], name="mobile_sync_throttle_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}: {self.hits} hit(s) until {self.expires_at}"
