@@ -98,6 +98,21 @@ MOBILE_SYNC = {
             filters={"status": "status", "priority": "priority", "due_from": "due_at__date__gte"},
         ),
         SyncDomain(name="notes", model="testapp.Note"),
+        *[
+            SyncDomain(
+                name=name,
+                model=f"testapp.{model}",
+                fields=fields,
+                tenant_fields=["org"],
+                scope="tests.testapp.scopes.org_scope",
+            )
+            for name, model, fields in [
+                ("checkitems", "Checkitem", ["task", "label", "done", "after"]),
+                ("attachments", "Attachment", ["task", "name"]),
+                ("reminders", "Reminder", ["task", "text"]),
+                ("labels", "Label", ["name"]),
+            ]
+        ],
         {
             "name": "routed-notes",
             "model": "testapp.Note",

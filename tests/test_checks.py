@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.test import override_settings
 
-from django_mobile_sync.checks import check_foreign_keys, check_mobile_sync, check_pull_indexes
+from django_mobile_sync.checks import check_mobile_sync, check_pull_indexes
 from django_mobile_sync.conf import DOCS_URL
 from django_mobile_sync.domains import SyncDomain
 from tests.testapp.models import Task
@@ -146,36 +146,6 @@ def test_which_indexes_serve_pulls(
     monkeypatch.setattr(Task._meta, "unique_together", unique_together)
     warnings = index_warnings_for(tenant_fields=tenant)
     assert [w.id for w in warnings] == ([] if serves else ["django_mobile_sync.W001"])
-
-
-@pytest.mark.parametrize(
-    ("on_delete", "words"),
-    [
-        (
-            models.CASCADE,
-            "on_delete=CASCADE: when the org it points to is deleted, Django "
-            "deletes the tasks with plain SQL",
-        ),
-        (
-            models.SET_NULL,
-            "on_delete=SET_NULL: when the org it points to is deleted, Django "
-            "sets Task.org to NULL",
-        ),
-        (
-            models.SET_DEFAULT,
-            "on_delete=SET_DEFAULT: when the org it points to is deleted, "
-            "Django sets Task.org to its default",
-        ),
-        (models.SET(0), "on_delete=SET(...)"),
-    ],
-)
-def test_warns_about_on_delete_that_writes_synced_rows_unseen(monkeypatch, on_delete, words):
-    assert check_foreign_keys() == []  # testapp.Task.org is PROTECT
-    monkeypatch.setattr(Task._meta.get_field("org").remote_field, "on_delete", on_delete)
-    [warning] = check_foreign_keys()
-    assert warning.id == "django_mobile_sync.W002"
-    assert warning.msg.startswith("Task.org has ") and words in warning.msg
-    assert "devices are never told" in warning.msg and "PROTECT" in warning.hint
 
 
 # -- every MOBILE_SYNC key (issue 10) --------------------------------------------------------

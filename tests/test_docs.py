@@ -42,7 +42,11 @@ from django_mobile_sync import conf, idempotency, parsers, resolvers, signals
 from django_mobile_sync.checks import check_mobile_sync
 from django_mobile_sync.domain_checks import domain_problems
 from django_mobile_sync.domains import SyncDomain, _as_domain
-from django_mobile_sync.serializers import ITEM_STATUSES, PushRequestSerializer
+from django_mobile_sync.serializers import (
+    ITEM_STATUSES,
+    MultiPushRequestSerializer,
+    PushRequestSerializer,
+)
 from django_mobile_sync.service import SyncService
 from tests.conftest import new_id, pull, pull_all, push
 
@@ -270,7 +274,18 @@ def test_settings_blocks_declare_domains() -> None:
 SAMPLES = {  # model: (a valid new record, a field the server edits, a stale device edit)
     "testapp.Task": ({"title": "From the docs"}, "title", {"notes": "device"}),
     "testapp.Note": ({"text": "From the docs"}, "text", {"text": "device"}),
+    # "<task>": the mobile_id of a task of the user's org, made first
+    "testapp.Checkitem": ({"label": "From the docs", "task": "<task>"}, "label", {"done": True}),
 }
+
+
+def sample(new: dict[str, Any], client: Any) -> dict[str, Any]:
+    """``new`` with ``"<task>"`` replaced by a task the client's user may reference."""
+    if "<task>" not in new.values():
+        return new
+    task = new_id()
+    push(client, [{"mobile_id": task, "title": "parent"}])
+    return {k: task if v == "<task>" else v for k, v in new.items()}
 
 
 @pytest.mark.parametrize("block", SETTINGS_BLOCKS, ids=str)
@@ -282,6 +297,7 @@ def test_documented_domains_push_and_pull(
             continue  # routes to another database: checked by test_settings_blocks_are_valid
         new, server_field, stale_edit = SAMPLES[domain.model]
         mid = new_id()
+        new = sample(new, client)
         with override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "DOMAINS": [domain]}):
             body = push(client, [{"mobile_id": mid, **new}], domain=domain.name).json()
             assert body["synced_items"][0]["status"] == "created", (str(block), body)
@@ -429,7 +445,15 @@ def real_shapes(client: Any, domain_options: Any) -> dict[str, set[str]]:
     page = pull(client).json()
     tombstone = next(i for i in page["items"] if i["deleted"])
     error = pull(client, cursor="forged").json()
+    multi = client.post(
+        "/api/sync/sync/", {"domains": {"notes": {"entries": []}}}, format="json"
+    ).json()
+    multi_page = client.get("/api/sync/changes/", {"domains": "tasks"}).json()
     return {
+        "multi_push": set(multi),
+        "multi_pull": set(multi_page),
+        "domain_lists": set(multi["domains"]["notes"]),
+        "multi_envelope": set(MultiPushRequestSerializer().fields),
         "push": set(created.json()),
         "synced": set(created.json()["synced_items"][0]),
         "resolved": set(resolved),
@@ -462,14 +486,25 @@ def test_protocol_examples_have_the_real_shapes(real_shapes: dict[str, set[str]]
             where = f"{block}: {sorted(obj)}"
             if "synced_items" in obj:
                 seen.add("push")
-                assert set(obj) == shapes["push"], where
+                shape = shapes["push"] if "timestamp" in obj else shapes["domain_lists"]
+                assert set(obj) == shape, where
                 for item in obj["synced_items"]:
                     key = "resolved" if item["status"] == "resolved" else "synced"
                     assert item["status"] in ITEM_STATUSES and set(item) == shapes[key], where
                 for item in obj["conflicts"]:
                     assert item["status"] == "conflict" and set(item) == shapes["conflict"]
                 for item in obj["errors"]:
-                    assert item["status"] == "error" and set(item) == shapes["error"], where
+                    keys = set(item) - {"code"}  # a code where the protocol defines one
+                    assert item["status"] == "error" and keys == shapes["error"], where
+            elif "domains" in obj and "timestamp" in obj:
+                seen.add("multi_push")
+                assert set(obj) == shapes["multi_push"], where
+            elif "domains" in obj:
+                seen.add("multi_envelope")
+                assert set(obj) <= shapes["multi_envelope"], where
+            elif "changes" in obj and "has_more" in obj:
+                seen.add("multi_pull")
+                assert set(obj) == shapes["multi_pull"], where
             elif "entries" in obj:
                 seen.add("envelope")
                 assert set(obj) <= shapes["envelope"], where
@@ -483,7 +518,15 @@ def test_protocol_examples_have_the_real_shapes(real_shapes: dict[str, set[str]]
                 assert shapes["tombstone"] <= set(obj), where
                 if obj["deleted"]:
                     assert set(obj) == shapes["tombstone"], where
-    assert seen == {"push", "envelope", "pull", "error_body"}
+    assert seen == {
+        "push",
+        "envelope",
+        "pull",
+        "error_body",
+        "multi_push",
+        "multi_envelope",
+        "multi_pull",
+    }
 
 
 # -- links, navigation, README ---------------------------------------------------------------

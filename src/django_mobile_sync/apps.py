@@ -11,3 +11,6 @@ class MobileSyncConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .deletion import connect_parent_guards
+
+        connect_parent_guards()

@@ -9,9 +9,8 @@ option, and its hint says what to do or links to the documentation. Ids are stab
 - ``E015``: a bad rate string;
 - ``E016``: an import path of a global setting that does not import.
 
-Two model designs are warnings rather than errors: a missing pull index (W001: every pull
-reads the tenant's rows from the first) and a foreign key whose ``on_delete`` makes Django
-write the synced table with plain SQL (W002: devices are never told).
+One model design is a warning rather than an error: a missing pull index (W001: every pull
+reads the tenant's rows from the first).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
-from django.db import models
 from django.db.models import Model, UniqueConstraint
 
 from .conf import DEFAULTS, DOCS_URL, THROTTLE_STORES, import_from_setting, sync_settings
@@ -272,48 +270,3 @@ def has_pull_index(model: type[Model], tenant: list[str]) -> bool:
         if serves_pulls(names, tenant, "change_seq"):
             return True
     return False
-
-
-#: ``on_delete`` handlers whose writes the deletion collector makes with plain SQL.
-UNSTAMPED_ON_DELETE: dict[Any, tuple[str, str]] = {
-    models.CASCADE: ("CASCADE", "deletes the {records} with plain SQL"),
-    models.SET_NULL: ("SET_NULL", "sets {field} to NULL with plain SQL"),
-    models.SET_DEFAULT: ("SET_DEFAULT", "sets {field} to its default with plain SQL"),
-}
-
-
-@checks.register()
-def check_foreign_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn about foreign keys whose ``on_delete`` writes synced rows unseen (W002)."""
-    warnings: list[checks.CheckMessage] = []
-    seen: set[type[Model]] = set()
-    for _domain, model in domain_models():
-        if model in seen:
-            continue
-        seen.add(model)
-        for field in model._meta.concrete_fields:
-            if not field.is_relation or field.remote_field is None:
-                continue
-            on_delete = field.remote_field.on_delete
-            found = UNSTAMPED_ON_DELETE.get(on_delete)
-            if found is None and hasattr(on_delete, "deconstruct"):  # models.SET(...)
-                found = ("SET(...)", "sets {field} with plain SQL")
-            if found is None:
-                continue
-            handler, effect = found
-            name = f"{model.__name__}.{field.name}"
-            parent = field.related_model._meta.verbose_name  # type: ignore[union-attr]
-            what = effect.format(records=model._meta.verbose_name_plural, field=name)
-            warnings.append(
-                checks.Warning(
-                    f"{name} has on_delete={handler}: when the {parent} it points to is "
-                    f"deleted, Django {what}, without a new version or change_seq: devices "
-                    "are never told.",
-                    hint="Use on_delete=models.PROTECT and change or delete the records through "
-                    "the ORM first (deleted records become tombstones devices pull); see "
-                    f"{DOCS_URL}cursor/#what-bypasses-the-stamping",
-                    obj=field,
-                    id="django_mobile_sync.W002",
-                )
-            )
-    return warnings

@@ -17,7 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from .conf import DOCS_URL
 from .domains import SyncDomain
-from .models import SyncableModelMixin
+from .mixin import SyncableModelMixin
 from .resolvers import LastWriteWinsResolver
 
 #: Query parameters of the pull protocol; a domain filter may not take these names.

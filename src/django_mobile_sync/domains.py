@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import import_from_setting, sync_settings
+from .relations import references
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -117,6 +118,14 @@ class SyncDomain:
                 if f.name not in skip and not f.primary_key
             ]
         return list(self.fields)
+
+    @cached_property
+    def references(self) -> dict[str, type[Model]]:
+        """Wire fields that are foreign keys to synced models: ``{field: model}``.
+
+        They travel as the referenced record's ``mobile_id`` (SPEC §7).
+        """
+        return references(self.model_class, self.wire_fields)
 
     @cached_property
     def read_only_fields(self) -> frozenset[str]:

@@ -29,7 +29,8 @@ from .clock import after_position, pull_horizon
 from .conf import sync_settings
 from .cursor import FeedPosition, Position
 from .exceptions import CursorExpired
-from .models import SyncableModelMixin, TombstonePurge
+from .mixin import SyncableModelMixin
+from .models import TombstonePurge
 
 if TYPE_CHECKING:
     from .service import SyncService

@@ -29,6 +29,8 @@ from .clock import next_change_seq
 from .entries import parse_entries
 from .models import SyncBatch, SyncConflict
 from .outcomes import DomainResult, ItemStatus
+from .references import RequestRecords, parents_first
+from .relations import apply_on_delete
 from .staging import ApplyMode, DomainWork, Stamp
 from .storable import utc_timestamp
 
@@ -81,11 +83,15 @@ class PushBatch:
             # One lock order for every push, so that two pushes never wait for each other.
             for work in sorted(self.works, key=lambda w: w.model._meta.label):
                 work.lock()
-            for work in self.works:
-                work.decide(stamp)
-            for work in self.works:
-                work.write(stamp)
-            for work in self.works:
+            records = RequestRecords(self.works)
+            ordered = parents_first(self.works)  # a parent is decided and written first
+            for work in ordered:
+                work.decide(stamp, records)
+            for work in ordered:
+                work.write(stamp, records)
+            for work in ordered:  # CASCADE, SET_NULL...: the children of deleted records
+                apply_on_delete(work.model, work.staged.deleted_pks(), self.using)
+            for work in ordered:
                 work.service.after_save(work.staged.created, work.staged.updated)
             results = [work.result() for work in self.works]
             audits = [audit for result in results for audit in result.audits]

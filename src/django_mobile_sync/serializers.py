@@ -10,6 +10,7 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
+from .relations import is_synced
 from .storable import utc_timestamp
 
 if TYPE_CHECKING:
@@ -34,6 +35,50 @@ def format_timestamp(value: datetime.datetime) -> str:
     return utc_timestamp(value)
 
 
+#: The ``code`` of the per-item error for a reference to no record of the device's scope.
+UNKNOWN_REFERENCE = "unknown_reference"
+
+
+class ReferenceField(serializers.UUIDField):
+    """A foreign key to another synced model, on the wire as that record's ``mobile_id``.
+
+    A device never knows server primary keys: it names the parent it created offline by the
+    id it gave it. The push engine resolves the ``mobile_id`` to the record (in the device's
+    scope, or created earlier in the same request) before validation, so
+    :meth:`to_internal_value` receives the record; any id it still receives is unknown.
+    Pull annotates each row with the parent's ``mobile_id`` (``sync_ref_<field>``), so a
+    page costs no query per record.
+    """
+
+    default_error_messages = {
+        UNKNOWN_REFERENCE: "No record with this id exists in your scope.",
+    }
+
+    def __init__(self, *, related_model: type[models.Model], **kwargs: Any) -> None:
+        self.related_model = related_model
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, self.related_model):
+            return data
+        super().to_internal_value(data)  # a malformed id says so
+        self.fail(UNKNOWN_REFERENCE)
+
+    def get_attribute(self, instance: Any) -> Any:
+        name: str = self.source or self.field_name or ""
+        annotated = f"sync_ref_{name}"
+        if annotated in instance.__dict__:
+            return instance.__dict__[annotated]
+        if getattr(instance, instance._meta.get_field(name).attname) is None:
+            return None
+        return getattr(getattr(instance, name), "mobile_id", None)
+
+    def to_representation(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return str(getattr(value, "mobile_id", value))
+
+
 class SyncModelSerializer(serializers.ModelSerializer[Any]):
     """Base for domain serializers: no per-record uniqueness queries, timestamps in UTC.
 
@@ -56,6 +101,24 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
 
     def get_validators(self) -> list[Any]:
         return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
+
+    def build_relational_field(
+        self, field_name: str, relation_info: Any
+    ) -> tuple[type[Any], dict[str, Any]]:
+        """A foreign key to a synced model is a :class:`ReferenceField` (by ``mobile_id``)."""
+        related = relation_info.related_model
+        if relation_info.reverse or not is_synced(related):
+            return super().build_relational_field(field_name, relation_info)
+        model_field = relation_info.model_field
+        kwargs: dict[str, Any] = {"related_model": related}
+        if model_field is not None:
+            kwargs["allow_null"] = model_field.null
+            kwargs["required"] = not (model_field.null or model_field.has_default())
+            if model_field.help_text:
+                kwargs["help_text"] = str(model_field.help_text)
+            if model_field.verbose_name:
+                kwargs["label"] = str(model_field.verbose_name).capitalize()
+        return ReferenceField, kwargs
 
     def current(self, attrs: dict[str, Any], name: str) -> Any:
         """``name`` as it will be after this change: the new value, else the stored one."""
@@ -111,6 +174,41 @@ class PushRequestSerializer(serializers.Serializer[Any]):
         max_length=2000,
         help_text="The device's last pull cursor, echoed back.",
     )
+
+
+class DomainEntriesSerializer(serializers.Serializer[Any]):
+    """One domain's part of a multi-domain push."""
+
+    entries = serializers.ListField(child=AnyJSONField(allow_null=True), allow_empty=True)
+
+
+class MultiPushRequestSerializer(serializers.Serializer[Any]):
+    """``POST {prefix}sync/``: several domains' entries (SPEC §8)."""
+
+    domains = serializers.DictField(child=DomainEntriesSerializer(), allow_empty=True)
+    client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    last_sync_timestamp = UTCDateTimeField(required=False, allow_null=True)
+    cursor = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="The device's multi-domain pull cursor, echoed back.",
+    )
+
+
+class MultiPullQuerySerializer(serializers.Serializer[Any]):
+    """``GET {prefix}changes/``: a cursor, a limit across domains, the domains."""
+
+    cursor = serializers.CharField(required=False)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    domains = serializers.CharField(
+        required=False,
+        help_text="Comma-separated domain names (default: every domain the user may read).",
+    )
+
+    def validate_domains(self, value: str) -> list[str]:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        return list(dict.fromkeys(names))
 
 
 class SyncedItemSerializer(serializers.Serializer[Any]):

@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import router
-from django.db.models import Field, QuerySet
+from django.db.models import Field, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -26,7 +26,7 @@ from .conf import sync_settings
 from .cursor import START, decode_cursor, encode_cursor
 from .domains import SyncDomain
 from .exceptions import InvalidCursor
-from .models import SyncableModelMixin
+from .mixin import SyncableModelMixin
 from .outcomes import PushResult, Refusal
 from .pull import read_page
 from .push import PushBatch
@@ -85,8 +85,19 @@ class SyncService:
         return str(router.db_for_write(self.model))
 
     def get_queryset(self) -> QuerySet[SyncableModelMixin]:
-        """Every record of this tenant, tombstones included. All reads start here."""
-        return self.model.sync_queryset(self.using).filter(**self.scope)
+        """Every record of this tenant, tombstones included. All reads start here.
+
+        Each reference (a foreign key to a synced model) is annotated with the referenced
+        record's ``mobile_id`` (``sync_ref_<field>``), which is what its wire form needs.
+        """
+        queryset = self.model.sync_queryset(self.using).filter(**self.scope)
+        annotations = {
+            f"sync_ref_{name}": Subquery(
+                related._base_manager.filter(pk=OuterRef(name)).values("mobile_id")[:1]
+            )
+            for name, related in self.domain.references.items()
+        }
+        return queryset.annotate(**annotations) if annotations else queryset
 
     # -- push -------------------------------------------------------------------------------
     def get_serializer(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -23,15 +24,21 @@ from rest_framework.exceptions import ValidationError
 from .bulk import bulk_update, in_values
 from .entries import Entry, ParsedEntries
 from .exceptions import UnstorableValue
-from .models import STAMP_FIELDS, SyncableModelMixin, SyncConflict
+from .mixin import STAMP_FIELDS, SyncableModelMixin
+from .models import SyncConflict
 from .outcomes import DomainResult, EntryOutcome, ItemStatus
+from .references import UNKNOWN_MESSAGE, RequestRecords, entry_order
+from .relations import protected_counts
 from .resolvers import ConflictContext, ConflictResolver
+from .serializers import UNKNOWN_REFERENCE
 from .storable import to_json
 
 if TYPE_CHECKING:
     from .service import SyncService
 
 VALIDATION_ERRORS = (ValidationError, DjangoValidationError)
+#: The ``code`` of the per-item error for deleting a record live children protect.
+REFERENCED = "referenced"
 #: The ``code`` of the error for an ``OVERRIDE`` entry whose record no longer exists.
 GONE = "gone"
 
@@ -63,6 +70,11 @@ class Staged:
     updated: list[SyncableModelMixin] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
     entries: dict[uuid.UUID, Entry] = field(default_factory=dict)
+    instances: dict[uuid.UUID, SyncableModelMixin] = field(default_factory=dict)
+
+    def deleted_pks(self) -> list[Any]:
+        """Primary keys of the records this batch turns into tombstones."""
+        return [obj.pk for obj in self.updated if obj.deleted and obj.pk is not None]
 
 
 class DomainWork:
@@ -77,6 +89,8 @@ class DomainWork:
         self.audits: list[SyncConflict] = []
         self.existing: dict[uuid.UUID, SyncableModelMixin] = {}
         self.staged = Staged()
+        self.protected: Counter[Any] = Counter()
+        self.failed: set[uuid.UUID] = set()
         self.resolver: ConflictResolver | None = None
 
     # -- collect ----------------------------------------------------------------------------
@@ -88,11 +102,29 @@ class DomainWork:
         records = in_values(self.service.get_queryset(), "mobile_id", ids)
         self.existing = {r.mobile_id: r for r in records.select_for_update().order_by("pk")}
 
-    def decide(self, stamp: Stamp) -> None:
-        """Validate, resolve and stage every entry (nothing is written yet)."""
-        for entry in self.parsed.entries:
-            instance = self.existing.get(entry.mobile_id)
-            self.outcomes[entry.index] = self.decide_entry(entry, instance, stamp)
+    def decide(self, stamp: Stamp, records: RequestRecords) -> None:
+        """Resolve references, validate, resolve conflicts and stage every entry.
+
+        Nothing is written yet. Entries come in an order where a record a self-reference
+        names is decided first; ``records`` learns of every decision.
+        """
+        records.prefetch(self)
+        self.protected = self.protection(records)
+        for entry in entry_order(self):
+            outcome = records.resolve(self, entry)
+            if outcome is None:
+                outcome = self.decide_entry(entry, self.existing.get(entry.mobile_id), stamp)
+            self.outcomes[entry.index] = outcome
+            records.note(self, entry, outcome)
+
+    def protection(self, records: RequestRecords) -> Counter[Any]:
+        """Live children keeping this batch's deletions from happening (``PROTECT``)."""
+        targets = [
+            self.existing[e.mobile_id].pk
+            for e in self.parsed.entries
+            if e.deleted and e.mobile_id in self.existing
+        ]
+        return protected_counts(self.model, targets, self.using, records.leaving)
 
     def decide_entry(
         self, entry: Entry, instance: SyncableModelMixin | None, stamp: Stamp
@@ -110,6 +142,15 @@ class DomainWork:
             return self.create(entry, stamp)
         if entry.deleted:
             changes: dict[str, Any] = {} if instance.deleted else {"deleted": True}
+            blocking = self.protected.get(instance.pk, 0) if changes else 0
+            if blocking:
+                message = (
+                    f"{blocking} live record(s) reference this one and protect it from "
+                    "deletion; delete them first."
+                )
+                return EntryOutcome.error(
+                    entry.wire_id, message, {"deleted": [message]}, code=REFERENCED
+                )
         else:
             try:
                 data = self.service.validate_entry(entry.data, instance)
@@ -150,6 +191,7 @@ class DomainWork:
         self.service.before_save(instance, created=True)
         self.staged.created.append(instance)
         self.staged.entries[entry.mobile_id] = entry
+        self.staged.instances[entry.mobile_id] = instance
         return EntryOutcome(ItemStatus.CREATED, entry.wire_id, 1, changed=sorted(data))
 
     def update(
@@ -230,6 +272,7 @@ class DomainWork:
     ) -> None:
         for name, value in changes.items():
             setattr(instance, name, value)
+            instance.__dict__.pop(f"sync_ref_{name}", None)  # a reference changes parent
         if "deleted" in changes:
             instance.deleted_at = stamp.now if changes["deleted"] else None
             self.staged.fields.add("deleted_at")
@@ -237,9 +280,13 @@ class DomainWork:
         self.record_history(instance, changes, stamp)
         self.service.before_save(instance, created=False)
         self.staged.fields.update(changes)
-        self.staged.fields.update(instance.changed_fields())  # including what before_save set
+        # Including what before_save set; by field name, as a foreign key's attname would
+        # name its column twice.
+        names = instance.changed_fields()
+        self.staged.fields.update(self.model._meta.get_field(n).name for n in names)
         self.staged.updated.append(instance)
         self.staged.entries[entry.mobile_id] = entry
+        self.staged.instances[entry.mobile_id] = instance
 
     def record_history(
         self, instance: SyncableModelMixin, changes: dict[str, Any], stamp: Stamp
@@ -278,13 +325,27 @@ class DomainWork:
         )
 
     # -- write ------------------------------------------------------------------------------
-    def write(self, stamp: Stamp) -> None:
-        """Write the staged records at once; isolate the ones the database refuses."""
+    def write(self, stamp: Stamp, records: RequestRecords) -> None:
+        """Write the staged records at once; isolate the ones the database refuses.
+
+        Creates go level by level when records of this batch reference each other: a parent
+        gets its primary key before its children are written. A record whose parent could
+        not be stored fails with it.
+        """
         staged, manager = self.staged, self.model._base_manager.db_manager(self.using)
-        if staged.created:
+        remaining = staged.created
+        staged.created = []
+        while remaining:
+            level = [obj for obj in remaining if not self.waits_for_parent(obj, remaining)]
+            level = level or remaining  # a cycle: let the database refuse it
+            remaining = [obj for obj in remaining if obj not in level]
+            level = self.drop_orphans(level, records)
             # Same lock order everywhere; .int: UUID.__lt__ is Python code, int's is not.
-            staged.created.sort(key=lambda obj: obj.mobile_id.int)
-            self.write_isolated(staged.created, manager.bulk_create, stamp, creating=True)
+            level.sort(key=lambda obj: obj.mobile_id.int)
+            self.write_isolated(level, manager.bulk_create, stamp, creating=True)
+            for obj in level:
+                staged.created.append(obj)
+        staged.updated = self.drop_orphans(staged.updated, records)
         if staged.updated:
             staged.updated.sort(key=lambda obj: obj.pk)
             names = sorted({*staged.fields, *STAMP_FIELDS})
@@ -317,7 +378,47 @@ class DomainWork:
             except DatabaseError:
                 entry = self.staged.entries[obj.mobile_id]
                 self.outcomes[entry.index] = self.write_failed(entry, obj, stamp, creating)
+                self.failed.add(entry.mobile_id)
         objs[:] = kept
+
+    def parent(self, obj: SyncableModelMixin, name: str) -> SyncableModelMixin | None:
+        """The record ``obj.name`` was set to in this push, without a query (or ``None``)."""
+        field: Any = self.model._meta.get_field(name)
+        parent: SyncableModelMixin | None = field.get_cached_value(obj, None)
+        return parent
+
+    def waits_for_parent(self, obj: SyncableModelMixin, pending: list[SyncableModelMixin]) -> bool:
+        """Whether ``obj`` references a record of ``pending`` other than itself."""
+        for name in self.domain.references:
+            parent = self.parent(obj, name)
+            if parent is not None and parent is not obj and any(parent is p for p in pending):
+                return True
+        return False
+
+    def drop_orphans(
+        self, objs: list[SyncableModelMixin], records: RequestRecords
+    ) -> list[SyncableModelMixin]:
+        """``objs`` without the records whose parent was never stored (their entry fails)."""
+        kept = []
+        for obj in objs:
+            orphan = [
+                name
+                for name in self.domain.references
+                if (parent := self.parent(obj, name)) is not None and parent.pk is None
+            ]
+            if not orphan:
+                kept.append(obj)
+                continue
+            entry = self.staged.entries[obj.mobile_id]
+            self.outcomes[entry.index] = EntryOutcome.error(
+                entry.wire_id,
+                f"{orphan[0]}: {UNKNOWN_MESSAGE}",
+                {name: [UNKNOWN_MESSAGE] for name in orphan},
+                code=UNKNOWN_REFERENCE,
+            )
+            self.failed.add(entry.mobile_id)
+            records.forget(self, entry)
+        return kept
 
     def write_failed(
         self, entry: Entry, obj: SyncableModelMixin, stamp: Stamp, creating: bool

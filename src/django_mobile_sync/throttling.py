@@ -31,6 +31,7 @@ from django.db import DatabaseError, connections, router, transaction
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from .conf import DEFAULTS, THROTTLE_STORES, sync_settings
+from .domains import SyncDomain
 from .models import ThrottleCounter
 
 logger = logging.getLogger("django_mobile_sync")
@@ -71,7 +72,8 @@ class SyncRateThrottle(BaseThrottle):
 
     def get_rate(self, view: Any) -> str | None:
         """The DRF rate string (``"100/hour"``) in force, or ``None`` for no limit."""
-        domain_rates: Mapping[str, str | None] = view.get_domain().throttle_rates or {}
+        domain = throttle_domain(view)
+        domain_rates: Mapping[str, str | None] = (domain and domain.throttle_rates) or {}
         if self.rate_name in domain_rates:
             return domain_rates[self.rate_name]
         rates: dict[str, str | None] = {
@@ -87,8 +89,8 @@ class SyncRateThrottle(BaseThrottle):
         ident, so that spreading pushes over domains does not multiply a user's rate; a domain
         whose ``throttle_rates`` sets the rate counts on its own.
         """
-        domain = view.get_domain()
-        if self.rate_name in (domain.throttle_rates or {}):
+        domain = throttle_domain(view)
+        if domain is not None and self.rate_name in (domain.throttle_rates or {}):
             return f"domain:{domain.name}"
         return GLOBAL_SCOPE
 
@@ -135,6 +137,16 @@ class SyncRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.wait_seconds
+
+
+def throttle_domain(view: Any) -> SyncDomain | None:
+    """The domain whose ``throttle_rates`` apply to ``view`` (``None``: several domains).
+
+    A view without ``throttle_domain()`` (a DRF view of your own) gives its ``get_domain()``.
+    """
+    pick = getattr(view, "throttle_domain", None) or view.get_domain
+    domain: SyncDomain | None = pick()
+    return domain
 
 
 def count_in_cache(key: str, window_start: int, duration: int) -> tuple[int, int]:

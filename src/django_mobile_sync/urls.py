@@ -1,4 +1,5 @@
-"""``include("django_mobile_sync.urls")``: push and changes endpoints of every domain."""
+"""``include("django_mobile_sync.urls")``: push and changes endpoints of every domain, and the
+multi-domain ones (``sync/``, ``changes/``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from typing import Any
 from django.urls import path
 
 from .domains import get_domains
+from .multi import MultiChangesView, MultiPushView
 from .views import ChangesView, PushView, sync_views
 
 app_name = "mobile_sync"
 
 
 def build_urlpatterns() -> list[Any]:
-    patterns = []
+    patterns = [
+        path("sync/", MultiPushView.as_view(), name="multi-sync"),
+        path("changes/", MultiChangesView.as_view(), name="multi-changes"),
+    ]
     for name in get_domains():
         push, changes = sync_views(name)
         patterns += [

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.http import HttpResponse
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
@@ -34,6 +36,7 @@ class SyncAPIView(APIView):
     """
 
     domain_name = ""  # set by the factory; else taken from the URL's ``domain``
+    idempotency_key: str | None = None
     parser_classes = [SyncJSONParser]
     schema = SyncViewSchema()  # described by drf-spectacular when the project uses it
     authentication_classes: Sequence[type[Any]] | None = None  # type: ignore[assignment]
@@ -74,6 +77,10 @@ class SyncAPIView(APIView):
             SyncJSONRenderer() if cls is JSONRenderer else cls() for cls in self.renderer_classes
         ]
 
+    def throttle_domain(self) -> SyncDomain | None:
+        """The domain whose ``throttle_rates`` apply (``None`` for several domains)."""
+        return self.get_domain()
+
     def get_domain(self) -> SyncDomain:
         name = self.domain_name or self.kwargs.get("domain", "")
         domain = get_domain(name)
@@ -82,6 +89,50 @@ class SyncAPIView(APIView):
                 f"There is no sync domain named {name!r}.", code="unknown_domain"
             )
         return domain
+
+    def read_envelope(
+        self, serializer_class: type[Serializer[Any]], expected: str
+    ) -> Serializer[Any]:
+        """The push envelope, validated (after the ``Idempotency-Key`` header)."""
+        key = self.request.headers.get(idempotency.HEADER)
+        if key is not None:
+            idempotency.validate_key(key)
+        self.idempotency_key = key
+        if not isinstance(self.request.data, dict):
+            raise exceptions.ValidationError(
+                {"non_field_errors": [f"The body must be a JSON object with {expected}."]},
+                code="invalid_envelope",
+            )
+        envelope = serializer_class(data=self.request.data)
+        envelope.is_valid(raise_exception=True)
+        return envelope
+
+    def claim_idempotency(self, scope: str, using: str) -> HttpResponse | None:
+        """Take the request's ``Idempotency-Key`` (if any) for ``scope``; a replay if done."""
+        key = self.idempotency_key
+        if key is None:
+            return None
+        claim = idempotency.claim(
+            str(self.request.user.pk),
+            scope,
+            key,
+            idempotency.request_fingerprint(self.request.data),
+            using,
+        )
+        if claim.replay is not None:
+            return claim.replay
+        self.idempotency_claim = (claim.record, using)
+        return None
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        claimed = getattr(self, "idempotency_claim", None)
+        if claimed is not None:
+            record, using = claimed
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            idempotency.finish(record, response, using)
+        return response
 
     def get_service(self, domain: SyncDomain, client_id: str = "") -> SyncService:
         device_id = self.request.headers.get("X-Device-Id") or client_id or ""
@@ -98,53 +149,19 @@ class PushView(SyncAPIView):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         domain = self.get_domain()
-        key = request.headers.get(idempotency.HEADER)
-        if key is not None:
-            idempotency.validate_key(key)
-        if not isinstance(request.data, dict):
-            raise exceptions.ValidationError(
-                {"non_field_errors": ["The body must be a JSON object with an 'entries' list."]},
-                code="invalid_envelope",
-            )
-        envelope = PushRequestSerializer(data=request.data)
-        envelope.is_valid(raise_exception=True)
-        entries = request.data["entries"]
-        if len(entries) > domain.batch_limit:
-            raise exceptions.ValidationError(
-                {
-                    "entries": [
-                        f"At most {domain.batch_limit} entries per batch "
-                        f"(MAX_BATCH_SIZE); this batch has {len(entries)}."
-                    ]
-                },
-                code="batch_too_large",
-            )
+        envelope = self.read_envelope(PushRequestSerializer, "an 'entries' list")
+        entries: list[Any] = request.data["entries"]  # type: ignore[call-overload]
+        check_batch_size(len(entries), domain.batch_limit)
         service = self.get_service(domain, envelope.validated_data.get("client_id", ""))
-        if key is not None:
-            claim = idempotency.claim(
-                str(request.user.pk),
-                domain.name,
-                key,
-                idempotency.request_fingerprint(request.data),
-                service.using,
-            )
-            if claim.replay is not None:
-                return claim.replay
-            self.idempotency_claim = (claim.record, service.using)
+        replay = self.claim_idempotency(domain.name, service.using)
+        if replay is not None:
+            return replay
         result = service.push(
-            entries, cursor=envelope.validated_data.get("cursor", ""), idempotency_key=key or ""
+            entries,
+            cursor=envelope.validated_data.get("cursor", ""),
+            idempotency_key=self.idempotency_key or "",
         )
         return Response(result.as_dict())
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        claimed = getattr(self, "idempotency_claim", None)
-        if claimed is not None:
-            record, using = claimed
-            if hasattr(response, "render") and not response.is_rendered:
-                response.render()
-            idempotency.finish(record, response, using)
-        return response
 
 
 class ChangesView(SyncAPIView):
@@ -161,6 +178,19 @@ class ChangesView(SyncAPIView):
             params=request.query_params,
         )
         return Response(page)
+
+
+def check_batch_size(size: int, limit: int) -> None:
+    """A 400 naming the limit when a push carries more than ``limit`` entries."""
+    if size > limit:
+        raise exceptions.ValidationError(
+            {
+                "entries": [
+                    f"At most {limit} entries per batch (MAX_BATCH_SIZE); this batch has {size}."
+                ]
+            },
+            code="batch_too_large",
+        )
 
 
 def sync_views(domain_name: str) -> tuple[type[PushView], type[ChangesView]]:

@@ -57,3 +57,79 @@ class Note(SyncableModelMixin):
 
     def __str__(self) -> str:
         return self.text
+
+
+def org_constraint(name: str) -> list[models.BaseConstraint]:
+    return [models.UniqueConstraint(fields=["org", "mobile_id"], name=f"testapp_{name}_mobile_id")]
+
+
+def pull_index(name: str) -> list[models.Index]:
+    return [models.Index(fields=["org", "change_seq", "id"], name=f"testapp_{name}_pull")]
+
+
+class Checkitem(SyncableModelMixin):
+    """A step of a task: deleted with it (CASCADE); may come after another step."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="checkitems")
+    label = models.CharField(max_length=200)
+    done = models.BooleanField(default=False)
+    after = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = org_constraint("checkitem")
+        indexes = pull_index("checkitem")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Attachment(SyncableModelMixin):
+    """A file of a task: keeps the task from being deleted (PROTECT)."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="attachments")
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = org_constraint("attachment")
+        indexes = pull_index("attachment")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reminder(SyncableModelMixin):
+    """A reminder, about a task or not: outlives its task (SET_NULL)."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="reminders"
+    )
+    text = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = org_constraint("reminder")
+        indexes = pull_index("reminder")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Label(SyncableModelMixin):
+    """A label of an org, not synced to a parent: its org may cascade into it."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE)
+    owner = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = org_constraint("label")
+        indexes = pull_index("label")
+
+    def __str__(self) -> str:
+        return self.name

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from django_mobile_sync.domains import get_domains
-from django_mobile_sync.purge import purge_tombstones
+from django_mobile_sync.purge import purge_order, purge_tombstones
 
 
 class Command(BaseCommand):
@@ -26,5 +26,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Unknown sync domain {name!r}; declared: {', '.join(domains) or 'none'}."
                 )
-            count = purge_tombstones(domains[name], using=options["database"])
-            self.stdout.write(f"{name}: purged {count} tombstone(s)")
+        # Children first: a tombstone synced records still point to waits for them.
+        for domain in purge_order(domains[name] for name in names):
+            count = purge_tombstones(domain, using=options["database"])
+            self.stdout.write(f"{domain.name}: purged {count} tombstone(s)")

@@ -1,0 +1,150 @@
+"""Foreign keys between synced models: what references what, and what a delete does to them.
+
+A synced record is never deleted for real (it becomes a tombstone), so Django's deletion
+collector does not run for it. This module applies the ``on_delete`` of the foreign keys of
+synced children itself, through the children's own stamping queryset, so every change reaches
+devices (SPEC §7):
+
+- ``PROTECT``/``RESTRICT``: a parent with live children cannot be deleted
+  (:func:`protected_counts`);
+- ``CASCADE``: the children become tombstones, and so on down (:func:`apply_on_delete`);
+- ``SET_NULL``, ``SET_DEFAULT``, ``SET(...)``: the children change, with a new version.
+
+A model counts as synced when it has ``SyncableModelMixin``'s ``sync_queryset()``; this
+module imports no model, so the mixin can import it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models import Count, Field, Model
+
+
+def is_synced(model: Any) -> bool:
+    """Whether ``model`` is a synced model (has ``SyncableModelMixin``)."""
+    return isinstance(model, type) and callable(getattr(model, "sync_queryset", None))
+
+
+def forward_reference(model: type[Model], name: str) -> type[Model] | None:
+    """The synced model ``model.name`` points to, if it is a foreign key to one."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    if not (field.concrete and (field.many_to_one or field.one_to_one)):
+        return None
+    related = field.related_model
+    return related if isinstance(related, type) and is_synced(related) else None
+
+
+def references(model: type[Model], names: Iterable[str]) -> dict[str, type[Model]]:
+    """``{field name: synced model}`` for the foreign keys among ``names``."""
+    found = {}
+    for name in names:
+        related = forward_reference(model, name)
+        if related is not None:
+            found[name] = related
+    return found
+
+
+def foreign_keys_to(model: type[Model]) -> list[Field[Any, Any]]:
+    """Every foreign key (and one-to-one) that points to ``model``, hidden ones included
+    (``related_name="+"``)."""
+    found: list[Field[Any, Any]] = []
+    for relation in model._meta.get_fields(include_hidden=True):
+        if not relation.auto_created or relation.concrete:
+            continue
+        field = getattr(relation, "field", None)
+        if field is not None and field.concrete and (field.many_to_one or field.one_to_one):
+            found.append(field)
+    return found
+
+
+def synced_children(model: type[Model]) -> list[Field[Any, Any]]:
+    """The foreign keys of synced models that point to ``model``."""
+    return [field for field in foreign_keys_to(model) if is_synced(field.model)]
+
+
+def handler_name(field: Field[Any, Any]) -> str:
+    """``"CASCADE"``, ``"PROTECT"``, ``"SET"``... of a foreign key's ``on_delete``."""
+    on_delete = field.remote_field.on_delete  # type: ignore[union-attr]
+    for name in ("CASCADE", "PROTECT", "RESTRICT", "SET_NULL", "SET_DEFAULT", "DO_NOTHING"):
+        if on_delete is getattr(models, name):
+            return name
+    return "SET" if hasattr(on_delete, "deconstruct") else "OTHER"
+
+
+def protected_counts(
+    model: type[Model],
+    pks: Collection[Any],
+    using: str,
+    leaving: Collection[tuple[type[Model], Any]] = (),
+) -> Counter[Any]:
+    """Live children that keep each of ``pks`` from being deleted (``PROTECT``, ``RESTRICT``).
+
+    ``leaving`` holds ``(child model, mobile_id)`` of children deleted in the same request;
+    they do not count.
+    """
+    counts: Counter[Any] = Counter()
+    if not pks:
+        return counts
+    for field in synced_children(model):
+        if handler_name(field) not in ("PROTECT", "RESTRICT"):
+            continue
+        child: Any = field.model
+        gone = [mobile_id for kind, mobile_id in leaving if kind is child]
+        rows = child.sync_queryset(using).filter(**{f"{field.attname}__in": list(pks)})
+        rows = rows.filter(deleted=False).exclude(mobile_id__in=gone)
+        for row in rows.values(field.attname).annotate(n=Count("pk")):
+            counts[row[field.attname]] += row["n"]
+    return counts
+
+
+def refuse_protected(model: type[Model], pks: Collection[Any], using: str) -> None:
+    """Raise Django's ``ProtectedError`` if live children protect any of ``pks``."""
+    counts = protected_counts(model, pks, using)
+    if counts:
+        total = sum(counts.values())
+        raise models.ProtectedError(
+            f"Cannot delete {model._meta.verbose_name}: {total} live synced record(s) "
+            "reference it with on_delete=PROTECT; delete or move them first.",
+            set(),
+        )
+
+
+def apply_on_delete(model: type[Model], pks: Collection[Any], using: str) -> None:
+    """Do to the synced children of ``pks`` what their foreign keys' ``on_delete`` says.
+
+    Every change goes through the child's stamping queryset: a new version and
+    ``change_seq``, so devices pull it. ``CASCADE`` continues down through the children's
+    own children (their ``delete()`` applies this function in turn).
+    """
+    if not pks:
+        return
+    for field in synced_children(model):
+        handler = handler_name(field)
+        child: Any = field.model
+        rows = child.sync_queryset(using).filter(**{f"{field.attname}__in": list(pks)})
+        if handler == "CASCADE":
+            rows.filter(deleted=False).delete()
+        else:
+            set_on_delete(field, rows)
+
+
+def set_on_delete(field: Field[Any, Any], rows: Any) -> None:
+    """What ``SET_NULL``, ``SET_DEFAULT`` or ``SET(...)`` of ``field`` writes to ``rows`` (a
+    stamping queryset of its model); nothing for the other handlers."""
+    handler = handler_name(field)
+    if handler == "SET_NULL":
+        rows.update(**{field.name: None})
+    elif handler == "SET_DEFAULT":
+        rows.update(**{field.name: field.get_default()})
+    elif handler == "SET":
+        _path, args, _kwargs = field.remote_field.on_delete.deconstruct()  # type: ignore[union-attr]
+        value = args[0]() if callable(args[0]) else args[0]
+        rows.update(**{field.name: value})
