@@ -50,8 +50,19 @@ def test_sync_user_token_works(db: Any) -> None:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.get("/api/v1/sync/activity/changes/").status_code == 200
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")  # only the Bearer keyword
-    assert api.get("/api/v1/sync/activity/changes/").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")  # only the Bearer keyword...
+    refused = api.get("/api/v1/sync/activity/changes/")
+    assert refused.status_code == 401 and refused["WWW-Authenticate"] == "Bearer"
+    assert refused.json() == {  # ...and the answer says so
+        "detail": "The Authorization header uses the scheme 'Token'; this API expects "
+        "'Authorization: Bearer <token>'.",
+        "code": "authentication_failed",
+    }
+    api.credentials(HTTP_AUTHORIZATION="Bearer nope")
+    assert api.get("/api/v1/sync/activity/changes/").json()["detail"] == "Invalid token."
+    api.credentials()
+    missing = api.get("/api/v1/sync/activity/changes/")
+    assert missing.status_code == 401 and missing.json()["code"] == "not_authenticated"
 
 
 def test_user_without_a_tenant_is_refused(db: Any) -> None:
