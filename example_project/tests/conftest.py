@@ -28,6 +28,15 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
             item.add_marker(pytest.mark.django_db(transaction=True))
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say it when the browser tests were left out (tox runs them in its py312 envs)."""
+    if "not browser" in (config.option.markexpr or ""):
+        terminalreporter.write_line(
+            "example project: browser tests deselected here (-m 'not browser'); tox runs "
+            "them once per database backend, in py312-dj6-sqlite and py312-dj6-postgres"
+        )
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -133,4 +142,15 @@ def live_example(tmp_path_factory: Any) -> Any:
     from tests.live import LiveExample
 
     with LiveExample(tmp_path_factory.mktemp("live"), "shared") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def demo_example(tmp_path_factory: Any) -> Any:
+    """The example as ``make example`` serves it: static files collected, the demo tenants,
+    users, records and admin login seeded (``demo_tokens``: the demo users' tokens)."""
+    from tests.live import LiveExample
+
+    with LiveExample(tmp_path_factory.mktemp("demo"), "demo") as server:
+        server.seed_demo()
         yield server
