@@ -21,11 +21,14 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """On PostgreSQL every test commits for real.
 
     A pull only serves rows of finished transactions; inside the one open transaction of a
-    non-transactional test it would see nothing.
+    non-transactional test it would see nothing. Browser tests use no test database (they
+    talk to a served example): Playwright runs an event loop in this thread, under which
+    Django refuses database calls.
     """
     if ON_POSTGRES:
         for item in items:
-            item.add_marker(pytest.mark.django_db(transaction=True))
+            if not item.get_closest_marker("browser"):
+                item.add_marker(pytest.mark.django_db(transaction=True))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
