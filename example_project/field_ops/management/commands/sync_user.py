@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models
+from django.db.models import QuerySet
 
 from django_mobile_sync.management.options import add_database_argument, database_alias
 from field_ops.models import BusinessUnit, Client, UserProfile
@@ -30,11 +31,13 @@ def clean(field: models.Field[Any, Any], value: str, what: str) -> str:
         raise CommandError(f"The {what} {shown!r} is not valid: {' '.join(exc.messages)}") from exc
 
 
-def listing(names: list[str]) -> str:
+def listing(rows: QuerySet[Any]) -> str:
+    """The ``name`` of the first rows, alphabetically, and how many more there are."""
+    names = list(rows.order_by("name").values_list("name", flat=True)[:LISTED])
     if not names:
         return "none"
-    more = f" and {len(names) - LISTED} more" if len(names) > LISTED else ""
-    return ", ".join(names[:LISTED]) + more
+    more = rows.count() - len(names) if len(names) == LISTED else 0
+    return ", ".join(names) + (f" and {more} more" if more else "")
 
 
 class Command(BaseCommand):
@@ -64,7 +67,7 @@ class Command(BaseCommand):
 
         clients = Client.objects.using(using)
         client = clients.filter(name=client_name).first()
-        units = BusinessUnit.objects.using(using).filter(client=client) if client else None
+        units = BusinessUnit.objects.using(using).filter(client=client)
         lookup = {f"user__{user_model.USERNAME_FIELD}": username}
         before = (
             UserProfile.objects.using(using)
@@ -73,18 +76,16 @@ class Command(BaseCommand):
             .first()
         )
         if client is None:
-            existing = list(clients.order_by("name").values_list("name", flat=True))
             self.stdout.write(
-                f"Client {client_name!r}: new (existing clients: {listing(existing)}; "
+                f"Client {client_name!r}: new (existing clients: {listing(clients)}; "
                 "names are case-sensitive)."
             )
         else:
             self.stdout.write(f"Client {client_name!r}: exists.")
-        if units is None or not units.filter(name=bu_name).exists():
-            existing = list(units.order_by("name").values_list("name", flat=True)) if units else []
+        if client is None or not units.filter(name=bu_name).exists():
+            existing = listing(units) if client is not None else "none"
             self.stdout.write(
-                f"Business unit {bu_name!r}: new (existing units of {client_name}: "
-                f"{listing(existing)})."
+                f"Business unit {bu_name!r}: new (existing units of {client_name}: {existing})."
             )
         else:
             self.stdout.write(f"Business unit {bu_name!r}: exists.")
