@@ -63,8 +63,11 @@ lint: venv
 	$(VENV)/bin/ruff format --check src tests example_project benchmarks
 	$(VENV)/bin/mypy
 
+# collectstatic: gunicorn serves no static files; WhiteNoise serves the collected ones
+# (the admin's styles, Swagger UI). seed_demo prints the demo admin login, try_it repeats it.
 example: $(VENV)/.example
 	cd example_project && ../$(VENV)/bin/python manage.py migrate --noinput
+	cd example_project && ../$(VENV)/bin/python manage.py collectstatic --noinput --verbosity 0
 	cd example_project && ../$(VENV)/bin/python manage.py seed_demo
 	cd example_project && ../$(VENV)/bin/python manage.py try_it --port $(PORT)
 	cd example_project && ../$(VENV)/bin/gunicorn example.wsgi:application \

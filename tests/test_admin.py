@@ -227,3 +227,36 @@ def test_batch_log_links_to_analytics(client, admin_client):
     page = admin_client.get(ADMIN + "syncbatch/").content.decode()
     assert f'href="{ADMIN}syncbatch/analytics/"' in page
     assert SyncBatch.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "model", ["syncconflict", "syncbatch", "idempotencyrecord", "tombstonepurge"]
+)
+def test_logs_are_read_only_even_for_a_superuser(client, admin_client, model):
+    conflict = stale_conflict(client)  # a conflict, and batches
+    push(client, [], headers={"Idempotency-Key": "k"})
+    TombstonePurge.objects.create(domain="tasks", horizon_seq=1, purged_before=timezone.now())
+    changelist = admin_client.get(f"{ADMIN}{model}/")
+    assert changelist.status_code == 200
+    form = changelist.context["action_form"]  # None: no action at all
+    actions = [name for name, _ in form.fields["action"].choices] if form else []
+    assert actions == (["", "reapply_client_version"] if model == "syncconflict" else [])
+    assert "Delete selected" not in changelist.content.decode()
+    row = changelist.context["cl"].result_list[0]
+    detail = admin_client.get(f"{ADMIN}{model}/{row.pk}/change/")
+    assert detail.status_code == 200
+    assert 'class="deletelink"' not in detail.content.decode()
+    assert admin_client.get(f"{ADMIN}{model}/{row.pk}/delete/").status_code == 403
+    posted = admin_client.post(
+        f"{ADMIN}{model}/", {"action": "delete_selected", "_selected_action": [row.pk]}
+    )
+    assert posted.status_code in (200, 302)  # no such action: nothing deleted
+    assert type(row).objects.filter(pk=row.pk).exists()
+    assert SyncConflict.objects.filter(pk=conflict.pk).exists()
+
+
+def test_reapply_button_is_styled_as_an_object_tool(client, admin_client):
+    conflict = stale_conflict(client)
+    html = admin_client.get(f"{CONFLICTS}{conflict.pk}/change/").content.decode()
+    assert '<button type="submit" class="sync-reapply">' in html
+    assert ".object-tools button.sync-reapply {" in html  # the browser test compares the looks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,8 +127,69 @@ def test_analytics_page_needs_view_permission(client, db):
     assert browser.get(PAGE).status_code == 403
 
 
-def test_app_index_links_to_analytics(admin_client):
-    page = admin_client.get("/admin/django_mobile_sync/")
+ENTRY = "/admin/django_mobile_sync/syncanalytics/"
+
+
+@pytest.mark.parametrize("index", ["/admin/", "/admin/django_mobile_sync/"])
+def test_site_and_app_index_link_to_analytics(admin_client, index):
+    page = admin_client.get(index)
     assert page.status_code == 200
-    assert f'href="{PAGE}"' in page.content.decode()
-    assert "Sync conflicts" in page.content.decode()
+    html = page.content.decode()
+    assert f'<a href="{ENTRY}">Sync analytics</a>' in html
+    assert "Sync conflicts" in html
+    landing = admin_client.get(ENTRY, {"window": "7d"})
+    assert landing.status_code == 302 and landing["Location"] == f"{PAGE}?window=7d"
+    assert admin_client.get(landing["Location"]).context["window"] == "7d"
+
+
+def test_analytics_entry_needs_the_batch_logs_view_permission(db):
+    from django.contrib.auth.models import Permission, User
+    from django.test import Client
+
+    staff = User.objects.create_user("clerk", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_syncconflict"))
+    browser = Client()
+    browser.force_login(staff)
+    assert ENTRY not in browser.get("/admin/").content.decode()
+    assert browser.get(ENTRY).status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="view_syncbatch"))
+    browser.force_login(User.objects.get(pk=staff.pk))
+    assert ENTRY in browser.get("/admin/").content.decode()
+    assert browser.get(ENTRY, follow=True).status_code == 200
+
+
+def test_chart_has_a_y_axis_scale(batches):
+    chart = build_report(WINDOWS["24h"], now=NOW).chart
+    values = [value for _, value in chart.y_ticks]
+    assert values[0] == 0 and values[-1] <= chart.peak < values[-1] + values[1]
+    assert len(values) <= 6 and values == list(range(0, values[-1] + 1, values[1]))
+    # Each value sits where a bar of that many items would end.
+    for y, value in chart.y_ticks:
+        assert y == pytest.approx(chart.height * (1 - value / chart.peak), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("peak", "scale"),
+    [
+        (0, [0]),
+        (1, [0, 1]),
+        (5, [0, 1, 2, 3, 4, 5]),
+        (9, [0, 2, 4, 6, 8]),
+        (99, [0, 20, 40, 60, 80]),
+        (173, [0, 50, 100, 150]),
+        (4321, [0, 1000, 2000, 3000, 4000]),
+    ],
+)
+def test_y_axis_values_are_round(peak, scale):
+    from django_mobile_sync.analytics import _scale
+
+    assert _scale(peak) == scale
+
+
+def test_analytics_page_draws_the_scale(client, admin_client):
+    for _ in range(3):
+        push(client, [{"mobile_id": new_id(), "title": "x"}])
+    html = admin_client.get(PAGE).content.decode()
+    labels = [int(v) for v in re.findall(r'class="y-tick"[^>]*>(\d+)</text>', html)]
+    assert labels == [0, 1, 2, 3]
+    assert html.count('class="grid"') == 4

@@ -5,7 +5,8 @@ cache and the throttle counters; default: a local-memory cache, and the throttle
 the database, which every gunicorn worker shares), ``SYNC_RATE_USER`` / ``SYNC_RATE_DEVICE``
 (DRF rate strings for pushes, such as ``100/hour``) and ``SYNC_RATE_PULL_USER`` /
 ``SYNC_RATE_PULL_DEVICE`` (for pulls; defaults: the library's), ``SECRET_KEY``, ``DEBUG`` and
-``ALLOWED_HOSTS`` (comma-separated).
+``ALLOWED_HOSTS`` (comma-separated) and ``STATIC_ROOT`` (where ``collectstatic`` puts the
+static files WhiteNoise serves; default ``example_project/staticfiles``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from STATIC_ROOT: no CDN
     "django_mobile_sync",
     "field_ops",
 ]
@@ -56,6 +58,9 @@ MIDDLEWARE = [
     # other secret next to attacker-chosen text, so this does not expose BREACH.
     "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, Swagger UI's) from the app server itself, as gunicorn
+    # serves none: `collectstatic` first (make example does).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,7 +118,13 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic writes a gzipped copy of each file next to it; WhiteNoise serves it to
+    # browsers that accept gzip. No manifest: templates render before collectstatic ran.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     # Bearer first: an unauthenticated request answers 401 with WWW-Authenticate: Bearer.
@@ -135,6 +146,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from drf-spectacular-sidecar's static files, so /api/docs/ works offline;
+    # no validator badge (it would ask validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # The five domains: models in field_ops plus these declarations; no views, URLs or services.

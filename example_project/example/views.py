@@ -5,11 +5,66 @@ from __future__ import annotations
 import logging
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from django_mobile_sync.domains import get_domains
+
 logger = logging.getLogger(__name__)
+
+INDEX_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem;
+line-height: 1.5; padding: 0 1rem; }} code {{ font-size: .95em; }}</style></head>
+<body><h1>{title}</h1><ul>{links}</ul>
+<p>Sync endpoints (<code>Authorization: Bearer &lt;token&gt;</code>; a token comes from
+<code>manage.py sync_user USERNAME --client C --bu B</code>):</p><ul>{domains}</ul></body></html>
+"""
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    """What the project serves: JSON for API clients, a page of links for browsers."""
+    links = {
+        "api_docs": ("API documentation (Swagger UI)", reverse("docs")),
+        "api_schema": ("OpenAPI schema", reverse("schema")),
+        "admin": ("Admin: conflicts, batch log, sync analytics", reverse("admin:index")),
+        "health": ("Health check", reverse("health")),
+    }
+    domains = {
+        name: {
+            "push": reverse("mobile_sync:sync", kwargs={"domain": name}),
+            "pull": reverse("mobile_sync:changes", kwargs={"domain": name}),
+        }
+        for name in get_domains()
+    }
+    if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
+        page = format_html(
+            INDEX_PAGE,
+            title="django-mobile-sync example",
+            links=format_html_join(
+                "", '<li><a href="{}">{}</a></li>', ((u, t) for t, u in links.values())
+            ),
+            domains=format_html_join(
+                "",
+                "<li>{}: <code>POST {}</code>, <code>GET {}</code></li>",
+                ((name, d["push"], d["pull"]) for name, d in domains.items()),
+            ),
+        )
+        return HttpResponse(page)
+    return JsonResponse(
+        {
+            "name": "django-mobile-sync example",
+            "links": {key: request.build_absolute_uri(url) for key, (_, url) in links.items()},
+            "sync_domains": {
+                name: {kind: request.build_absolute_uri(url) for kind, url in d.items()}
+                for name, d in domains.items()
+            },
+        }
+    )
 
 
 @never_cache

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Attendance, BusinessUnit, Client, Task, Ticket, UserProfile, WorkOrder
+from .models import (
+    Attendance,
+    BusinessUnit,
+    Client,
+    JournalEntry,
+    Task,
+    Ticket,
+    UserProfile,
+    WorkOrder,
+)
 
 
 class BusinessUnitInline(admin.TabularInline):
@@ -61,3 +70,9 @@ class TicketAdmin(SyncedAdmin):
     list_display = ["ticketdesc", "status", "priority", "is_escalated", "bu", "version"]
     list_filter = ["status", "is_escalated", *SyncedAdmin.list_filter]
     readonly_fields = [*SyncedAdmin.readonly_fields, "ticket_history"]
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(SyncedAdmin):
+    list_display = ["entry_date", "title", "mood", "bu", "version"]
+    list_filter = ["mood", *SyncedAdmin.list_filter]

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -25,6 +26,8 @@ from .models import (
 from .tenants import ensure_user
 
 DEMO_USER = "alice"
+#: The demo admin login (for local demos only: the example binds 127.0.0.1 by default).
+DEMO_ADMIN = ("admin", "admin")
 NAMESPACE = uuid.UUID("5b0d1c8e-6a0f-4f55-9d7e-3c1f2b7a9e10")
 
 #: (client, business unit, geofence or None, users)
@@ -156,21 +159,52 @@ def _records(today: datetime, centre: tuple[float, float]) -> list[tuple[type[Mo
     ]
 
 
-@transaction.atomic
-def seed() -> dict[str, Any]:
+def demo_admin(using: str = "default", *, create: bool = False) -> tuple[str, str | None] | None:
+    """The demo superuser's username, and its password while that is still the demo one
+    (None once someone changed it: it is never reset). None without such a user, unless
+    ``create`` makes it."""
+    username, password = DEMO_ADMIN
+    user_model = get_user_model()
+    users = user_model._default_manager.db_manager(using)
+    user = users.filter(**{user_model.USERNAME_FIELD: username}).first()
+    if user is None:
+        if not create:
+            return None
+        user = users.create_superuser(  # type: ignore[attr-defined]
+            **{user_model.USERNAME_FIELD: username}, email="", password=password
+        )
+    return username, password if user.check_password(password) else None
+
+
+def login_text(username: str, password: str | None) -> str:
+    """How to sign in to the admin, for ``seed_demo`` and ``try_it`` to print."""
+    if password is None:
+        return (
+            f"user {username!r} with the password you gave it "
+            f"(manage.py changepassword {username} sets a new one)"
+        )
+    return f"user {username!r}, password {password!r} (for local demos only)"
+
+
+def seed(using: str = "default") -> dict[str, Any]:
     """Create what is missing; records that exist are left as they are (idempotent)."""
+    with transaction.atomic(using=using):
+        return _seed(using)
+
+
+def _seed(using: str) -> dict[str, Any]:
     today = datetime.combine(timezone.now().date(), time(8), tzinfo=UTC)
     users: list[tuple[str, str, str]] = []
     created = existing = 0
     for client_name, bu_name, geofence, usernames in TENANTS:
         for username in usernames:
-            _, token = ensure_user(username, client_name, bu_name, **(geofence or {}))
+            _, token = ensure_user(username, client_name, bu_name, using=using, **(geofence or {}))
             users.append((username, f"{client_name} / {bu_name}", token))
-        client = Client.objects.get(name=client_name)
-        bu = BusinessUnit.objects.get(client=client, name=bu_name)
+        client = Client.objects.using(using).get(name=client_name)
+        bu = BusinessUnit.objects.using(using).get(client=client, name=bu_name)
         if geofence and not bu.has_geofence:  # the unit existed before (sync_user)
-            BusinessUnit.objects.filter(pk=bu.pk).update(**geofence)
-            bu.refresh_from_db()
+            BusinessUnit.objects.using(using).filter(pk=bu.pk).update(**geofence)
+            bu.refresh_from_db(using=using)
         centre = (bu.geofence_latitude or 53.5461, bu.geofence_longitude or 9.9661)
         for index, (model, fields) in enumerate(_records(today, centre)):
             defaults = dict(fields)
@@ -184,11 +218,16 @@ def seed() -> dict[str, Any]:
                         "changes": {"status": fields["status"]},
                     }
                 ]
-            _, made = model.all_objects.get_or_create(  # type: ignore[attr-defined]
+            _, made = model.all_objects.db_manager(using).get_or_create(  # type: ignore[attr-defined]
                 client=client,
                 bu=bu,
                 mobile_id=demo_id(client_name, model.__name__, str(index)),
                 defaults=defaults,
             )
             created, existing = created + made, existing + (not made)
-    return {"users": users, "created": created, "existing": existing}
+    return {
+        "users": users,
+        "created": created,
+        "existing": existing,
+        "admin": demo_admin(using, create=True),
+    }

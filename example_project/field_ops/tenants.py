@@ -11,21 +11,23 @@ from rest_framework.authtoken.models import Token
 from .models import BusinessUnit, Client, UserProfile
 
 
-@transaction.atomic
 def ensure_user(
-    username: str, client_name: str, bu_name: str, **bu_fields: Any
+    username: str, client_name: str, bu_name: str, *, using: str = "default", **bu_fields: Any
 ) -> tuple[Any, str]:
     """The user ``username`` in that client and business unit (created as needed), and its
     API token. A user of another tenant is moved to this one."""
-    client, _ = Client.objects.get_or_create(name=client_name)
-    bu, _ = BusinessUnit.objects.get_or_create(client=client, name=bu_name, defaults=bu_fields)
-    user_model = get_user_model()
-    user, created = user_model._default_manager.get_or_create(
-        **{user_model.USERNAME_FIELD: username}
-    )
-    if created:
-        user.set_unusable_password()  # devices authenticate with the token only
-        user.save()
-    UserProfile.objects.update_or_create(user=user, defaults={"client": client, "bu": bu})
-    token, _ = Token.objects.get_or_create(user=user)
-    return user, token.key
+    with transaction.atomic(using=using):
+        client, _ = Client.objects.using(using).get_or_create(name=client_name)
+        bu, _ = BusinessUnit.objects.using(using).get_or_create(
+            client=client, name=bu_name, defaults=bu_fields
+        )
+        users = get_user_model()._default_manager.db_manager(using)
+        user, created = users.get_or_create(**{get_user_model().USERNAME_FIELD: username})
+        if created:
+            user.set_unusable_password()  # devices authenticate with the token only
+            user.save(using=using)
+        UserProfile.objects.using(using).update_or_create(
+            user=user, defaults={"client": client, "bu": bu}
+        )
+        token, _ = Token.objects.using(using).get_or_create(user=user)
+        return user, token.key

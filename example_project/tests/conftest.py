@@ -17,15 +17,37 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 PREFIX = "/api/v1/sync/"
 
 
+def pytest_configure(config: Any) -> None:
+    """WhiteNoise warns about a missing STATIC_ROOT on every request of a fresh clone's tests
+    (``make example`` runs collectstatic first): give it the empty directory."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """On PostgreSQL every test commits for real.
 
     A pull only serves rows of finished transactions; inside the one open transaction of a
-    non-transactional test it would see nothing.
+    non-transactional test it would see nothing. Browser tests use no test database (they
+    talk to a served example): Playwright runs an event loop in this thread, under which
+    Django refuses database calls.
     """
     if ON_POSTGRES:
         for item in items:
-            item.add_marker(pytest.mark.django_db(transaction=True))
+            if not item.get_closest_marker("browser"):
+                item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say it when the browser tests were left out (tox runs them in its py312 envs)."""
+    if "not browser" in (config.option.markexpr or ""):
+        terminalreporter.write_line(
+            "example project: browser tests deselected here (-m 'not browser'); tox runs "
+            "them once per database backend, in py312-dj6-sqlite and py312-dj6-postgres"
+        )
 
 
 def new_id() -> str:
@@ -133,4 +155,15 @@ def live_example(tmp_path_factory: Any) -> Any:
     from tests.live import LiveExample
 
     with LiveExample(tmp_path_factory.mktemp("live"), "shared") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def demo_example(tmp_path_factory: Any) -> Any:
+    """The example as ``make example`` serves it: static files collected, the demo tenants,
+    users, records and admin login seeded (``demo_tokens``: the demo users' tokens)."""
+    from tests.live import LiveExample
+
+    with LiveExample(tmp_path_factory.mktemp("demo"), "demo") as server:
+        server.seed_demo()
         yield server

@@ -3,7 +3,9 @@
 Tests that must see what a device or a browser sees (several worker processes, static files,
 real sockets) start a :class:`LiveExample`. Each instance migrates a fresh database (an
 SQLite file, or a PostgreSQL database named after ``TEST_DB_SUFFIX`` when ``DATABASE_URL``
-points at PostgreSQL), serves it with gunicorn on a free port, and drops it when stopped.
+points at PostgreSQL), collects the static files into its own directory as ``make example``
+does (WhiteNoise serves them), serves it with gunicorn on a free port, and drops the
+database when stopped. :meth:`LiveExample.seed_demo` adds ``make example``'s demo data.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ class LiveExample:
     """``make example``'s server, started by a test.
 
     Args:
-        workdir: a directory for the SQLite file and the server's log.
+        workdir: a directory for the SQLite file, the static files and the server's log.
         name: tells this server's database apart from others of the same run.
         workers: gunicorn worker processes.
         env: extra environment (``SYNC_RATE_USER``, ``REDIS_URL``...).
+        static: run ``collectstatic`` before serving (the admin's styles, Swagger UI); a
+            server that only answers devices can skip it.
     """
 
     def __init__(
@@ -50,8 +54,9 @@ class LiveExample:
         *,
         workers: int = 2,
         env: dict[str, str] | None = None,
+        static: bool = True,
     ) -> None:
-        self.workdir, self.name, self.workers = workdir, name, workers
+        self.workdir, self.name, self.workers, self.static = workdir, name, workers, static
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = self._fresh_database()
@@ -59,10 +64,12 @@ class LiveExample:
             **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_DB_SUFFIX"}},
             "DATABASE_URL": self.database_url,
             "DJANGO_SETTINGS_MODULE": "example.settings",
+            "STATIC_ROOT": str(workdir / f"{name}-static"),
             **(env or {}),
         }
         self.log = workdir / f"{name}-gunicorn.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.demo_tokens: dict[str, str] = {}
 
     # -- database ---------------------------------------------------------------------------
     @property
@@ -89,9 +96,10 @@ class LiveExample:
             connection.execute(sql)  # type: ignore[arg-type]
 
     # -- processes --------------------------------------------------------------------------
-    def manage(self, *args: str) -> str:
-        """Run ``manage.py`` against this server's database; its stdout."""
-        done = subprocess.run(
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``manage.py`` against this server's database, as a shell would; whatever the
+        outcome (exit status, stdout and stderr)."""
+        return subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=PROJECT,
             env=self.env,
@@ -99,12 +107,27 @@ class LiveExample:
             text=True,
             timeout=300,
         )
+
+    def manage(self, *args: str) -> str:
+        """Run ``manage.py`` against this server's database; its stdout."""
+        done = self.command(*args)
         if done.returncode != 0:
             raise AssertionError(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
         return done.stdout
 
+    def seed_demo(self) -> dict[str, str]:
+        """``make example``'s demo data (``seed_demo``); the demo users' tokens by username.
+
+        The demo admin login is ``field_ops.demo.DEMO_ADMIN``.
+        """
+        output = self.manage("seed_demo")
+        self.demo_tokens = dict(re.findall(r"^  (\w+) .* token (\w+)$", output, re.M))
+        return self.demo_tokens
+
     def start(self) -> LiveExample:
         self.manage("migrate", "--noinput")
+        if self.static:
+            self.manage("collectstatic", "--noinput", "--verbosity", "0")
         self.process = subprocess.Popen(
             [
                 sys.executable,

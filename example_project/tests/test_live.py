@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -25,3 +26,33 @@ def test_a_device_pushes_and_pulls_through_the_real_server(live_example: Any) ->
     assert status == 200
     assert [i["mobile_id"] for i in page["items"]] == [mobile_id]
     assert live_example.request("GET", f"{PREFIX}work-orders/changes/")[0] == 401
+
+
+def test_a_push_without_the_trailing_slash_gets_a_json_error(live_example: Any) -> None:
+    status, headers, body = live_example.request(
+        "POST", f"{PREFIX}work-orders/sync", {"entries": []}, token=live_example.token("carol")
+    )
+    assert status == 404 and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {
+        "detail": f"This URL needs a trailing slash: POST {PREFIX}work-orders/sync/",
+        "code": "missing_trailing_slash",
+    }
+
+
+def test_the_index_links_docs_admin_and_health(live_example: Any) -> None:
+    status, index = live_example.json("GET", "/")
+    assert status == 200
+    links = index["links"]
+    assert {k: links[k].removeprefix(live_example.url) for k in links} == {
+        "api_docs": "/api/docs/",
+        "api_schema": "/api/schema/",
+        "admin": "/admin/",
+        "health": "/health/",
+    }
+    for url in links.values():  # every link answers (the admin with its login page)
+        assert live_example.request("GET", url.removeprefix(live_example.url))[0] == 200
+    pull = index["sync_domains"]["activity"]["pull"]
+    assert pull == f"{live_example.url}{PREFIX}activity/changes/"
+    status, headers, page = live_example.request("GET", "/", headers={"Accept": "text/html"})
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b'<a href="/api/docs/">' in page and b'<a href="/admin/">' in page

@@ -45,13 +45,56 @@ def test_sync_user_prints_the_token_alone_on_the_last_line(db: Any) -> None:
     assert UserProfile.objects.get(user=user).client.name == "Globex Services"
 
 
+def test_sync_user_says_which_client_and_unit_are_new(db: Any) -> None:
+    run("seed_demo")
+    assert run("sync_user", "carol", "--client", "Acme Facilities", "--bu", "Downtown Tower")[
+        :3
+    ] == [
+        "Client 'Acme Facilities': exists.",
+        "Business unit 'Downtown Tower': exists.",
+        "User carol now works for Acme Facilities / Downtown Tower.",
+    ]
+    assert run("sync_user", "carol", "--client", "acme", "--bu", "north")[:3] == [
+        "Client 'acme': new (existing clients: Acme Facilities, Globex Services; names are "
+        "case-sensitive).",
+        "Business unit 'north': new (existing units of acme: none).",
+        "User carol moved from Acme Facilities / Downtown Tower to acme / north.",
+    ]
+    assert run("sync_user", "dave", "--client", "Acme Facilities", "--bu", "Uptown")[:2] == [
+        "Client 'Acme Facilities': exists.",
+        "Business unit 'Uptown': new (existing units of Acme Facilities: Downtown Tower).",
+    ]
+    # Spaces around a name are not part of it.
+    assert run("sync_user", "dave", "--client", " acme ", "--bu", "north ")[:2] == [
+        "Client 'acme': exists.",
+        "Business unit 'north': exists.",
+    ]
+
+
+def test_sync_user_lists_at_most_twenty_existing_clients(db: Any) -> None:
+    Client.objects.bulk_create(Client(name=f"Client {i:02}") for i in range(25))
+    [line] = [x for x in run("sync_user", "e", "--client", "New", "--bu", "B") if "new (" in x][:1]
+    assert line.endswith("Client 19 and 5 more; names are case-sensitive).")
+
+
 def test_sync_user_token_works(db: Any) -> None:
     token = run("sync_user", "ravi", "--client", "Acme", "--bu", "HQ")[-1]
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.get("/api/v1/sync/activity/changes/").status_code == 200
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")  # only the Bearer keyword
-    assert api.get("/api/v1/sync/activity/changes/").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")  # only the Bearer keyword...
+    refused = api.get("/api/v1/sync/activity/changes/")
+    assert refused.status_code == 401 and refused["WWW-Authenticate"] == "Bearer"
+    assert refused.json() == {  # ...and the answer says so
+        "detail": "The Authorization header uses the scheme 'Token'; this API expects "
+        "'Authorization: Bearer <token>'.",
+        "code": "authentication_failed",
+    }
+    api.credentials(HTTP_AUTHORIZATION="Bearer nope")
+    assert api.get("/api/v1/sync/activity/changes/").json()["detail"] == "Invalid token."
+    api.credentials()
+    missing = api.get("/api/v1/sync/activity/changes/")
+    assert missing.status_code == 401 and missing.json()["code"] == "not_authenticated"
 
 
 def test_user_without_a_tenant_is_refused(db: Any) -> None:
@@ -75,10 +118,31 @@ def test_seed_demo_is_idempotent(db: Any) -> None:
     assert "0 created" in second[0] and "0 already" in first[0]
     assert Client.objects.count() == 2
     assert BusinessUnit.objects.filter(geofence_radius_m__isnull=False).count() == 1
-    assert User.objects.count() == 3
+    assert User.objects.count() == 4  # alice, bob, gina and the admin
+    login = "Admin login: user 'admin', password 'admin' (for local demos only)."
+    assert login in first and login in second
     for model in counts:
         tenants = set(model.objects.values_list("client__name", flat=True))
         assert tenants == {"Acme Facilities", "Globex Services"}
+
+
+def test_seed_demo_creates_an_admin_login_and_never_resets_it(client: Any, db: Any) -> None:
+    run("seed_demo")
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff and not hasattr(admin, "profile")
+    assert client.login(username="admin", password="admin")
+    assert client.get("/admin/django_mobile_sync/syncconflict/").status_code == 200
+    admin.set_password("s3cret-enough")
+    admin.save()
+    again = run("seed_demo")
+    assert (
+        "Admin login: user 'admin' with the password you gave it "
+        "(manage.py changepassword admin sets a new one)." in again
+    )
+    assert User.objects.get(username="admin").check_password("s3cret-enough")
+    assert "Admin: http://127.0.0.1:8000/admin/  user 'admin' with the password you gave it" in (
+        "\n".join(run("try_it"))
+    )
 
 
 def test_try_it_prints_working_curl_commands(db: Any) -> None:
@@ -102,6 +166,10 @@ def test_try_it_prints_working_curl_commands(db: Any) -> None:
     assert response.status_code == 200, response.content
     assert [i["status"] for i in response.json()["synced_items"]] == ["created"]
     assert re.search(r"curl -sS 'http://127\.0\.0\.1:8123/api/v1/sync/activity/changes/", text)
+    assert (
+        "Admin: http://127.0.0.1:8123/admin/  user 'admin', password 'admin' (for local demos "
+        "only)" in text
+    )
 
 
 def test_try_it_without_demo_data(db: Any) -> None:

@@ -2,13 +2,19 @@
 
 The JSON blocks of the tutorial are compared with the real responses of the same requests:
 same keys everywhere, same statuses, versions and messages; only timestamps, cursors and
-the demo records (which differ per run) are left out.
+the demo records (which differ per run) are left out. The steps run twice: through the test
+client, and as the page's own commands (every ``curl`` line, the ``sync_user`` line, the
+admin login) against the example served as ``make example`` serves it.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import re
+import shlex
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +66,152 @@ def test_tutorial_steps_answer_what_the_page_shows(alice, bob):
 
     step6 = alice.push("activity", [{"mobile_id": TASK, "version": 2, "jobstatus": "ASSIGNED"}])
     assert shape(step6.json()) == shape(refused)
+
+
+# -- the same page, replayed against the example as `make example` serves it ------------------
+
+
+def sh_commands() -> list[str]:
+    """The shell commands of the tutorial's ```sh blocks, continuation lines joined.
+
+    A command starts at the beginning of a line; its continuation lines are indented.
+    """
+    commands: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", TUTORIAL.read_text(), re.S):
+        for line in block.splitlines():
+            if line and not line[0].isspace():
+                commands.append(line)
+            elif commands:
+                commands[-1] += "\n" + line
+    return [command.replace("\\\n", " ") for command in commands]
+
+
+def curl(command: str, variables: dict[str, str]) -> dict[str, Any]:
+    """The request a ``curl`` line of the page sends: method, URL, headers and body."""
+    for name, value in variables.items():
+        command = command.replace(f"${name}", value)
+    args = shlex.split(command)
+    assert args[0] == "curl", command
+    request: dict[str, Any] = {"method": "GET", "headers": {}, "body": None}
+    words = iter(args[1:])
+    for word in words:
+        if word == "-X":
+            request["method"] = next(words)
+        elif word == "-H":
+            name, _, value = next(words).partition(": ")
+            request["headers"][name] = value
+        elif word == "-d":
+            request["body"] = next(words).encode()
+        elif word.startswith("http"):
+            request["url"] = word
+        else:
+            assert word in ("-sS", "-i"), f"{word}: an option this test does not replay"
+    return request
+
+
+class AdminSession:
+    """A browser's cookies on the admin: the login form, then pages."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            assert response.status == 200, path
+            return response.read().decode()
+
+    def log_in(self, username: str, password: str) -> str:
+        page = self.get("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]  # type: ignore[index]
+        form = {"csrfmiddlewaretoken": token, "username": username, "password": password}
+        request = urllib.request.Request(
+            f"{self.base}/admin/login/?next=/admin/",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"Referer": f"{self.base}/admin/login/"},
+        )
+        with self.opener.open(request, timeout=30) as response:
+            assert response.url == f"{self.base}/admin/", "the login did not take"
+            return response.read().decode()
+
+
+def test_tutorial_replayed_against_the_served_example(demo_example: Any) -> None:
+    server = demo_example
+    text = TUTORIAL.read_text()
+    # 1. make example: the demo users, their tenants and the admin login, as the page shows.
+    shown = re.search(r"```text\n(.*?)```", text, re.S)[1]  # type: ignore[index]
+    printed = "\n".join(
+        line
+        for line in server.manage("seed_demo").splitlines()
+        if "token" in line or "Admin" in line
+    )
+    assert re.sub(r"token \w+", "token <token>", printed) == re.sub(
+        r"token \w+", "token <token>", shown.strip("\n")
+    )
+    commands = sh_commands()
+    kinds = {"make example": [], "export ": [], "TOKEN=$(": [], "curl ": []}
+    for command in commands:
+        kind = next((k for k in kinds if command.startswith(k)), None)
+        assert kind is not None, f"a command this test does not replay: {command}"
+        kinds[kind].append(command)
+    assert kinds["make example"] == ["make example"]
+    assert kinds["export "] == [
+        "export ALICE=<alice's token> BOB=<bob's token>",
+        "export API=http://127.0.0.1:8000/api/v1/sync",
+    ]
+    variables = {
+        "API": f"{server.url}/api/v1/sync",
+        "ALICE": server.demo_tokens["alice"],
+        "BOB": server.demo_tokens["bob"],
+    }
+    # The sync_user line: carol joins alice's tenant.
+    [line] = kinds["TOKEN=$("]
+    sync_user = re.fullmatch(
+        r"TOKEN=\$\(\.venv/bin/python example_project/manage\.py (.*) \| tail -1\)", line
+    )
+    assert sync_user, line
+    carol = server.manage(*shlex.split(sync_user[1])).splitlines()[-1]
+    # The pages section 1 names answer.
+    for path in ("/", "/api/docs/", "/api/schema/", "/health/", "/admin/login/"):
+        assert server.request("GET", path)[0] == 200, path
+    assert server.json("GET", "/health/")[1]["status"] == "ok"
+
+    # 2-6. Every curl line, in order, answers what the page shows.
+    requests = [curl(c, variables) for c in kinds["curl "]]
+    assert [r["method"] for r in requests] == ["POST", "GET", "POST", "POST", "POST"]
+    answers = []
+    for request in requests:
+        status, headers, raw = server.request(
+            request["method"],
+            request["url"].removeprefix(server.url),
+            request["body"],
+            headers=request["headers"],
+        )
+        assert status == 200, raw
+        answers.append((headers, raw))
+    create, pull_page, update, conflict, refused = json_blocks()
+    assert shape(json.loads(answers[0][1])) == shape(create)
+    replay = requests[0]
+    status, headers, raw = server.request(
+        "POST", replay["url"].removeprefix(server.url), replay["body"], headers=replay["headers"]
+    )
+    assert headers["Idempotent-Replayed"] == "true" and raw == answers[0][1]
+    page = json.loads(answers[1][1])
+    assert set(page) == set(pull_page) and set(page["items"][0]) == set(pull_page["items"][0])
+    assert shape(json.loads(answers[2][1])) == shape(update)
+    assert shape(json.loads(answers[3][1])) == shape(conflict)
+    assert shape(json.loads(answers[4][1])) == shape(refused)
+    # carol, in alice's tenant, pulls the task alice pushed.
+    status, body = server.json("GET", "/api/v1/sync/activity/changes/?limit=1000", token=carol)
+    assert status == 200 and TASK in [item["mobile_id"] for item in body["items"]]
+
+    # 7. The admin: the demo login, bob's conflict, the analytics page.
+    assert "admin', password 'admin'" in text
+    admin = AdminSession(server.url)
+    index = admin.log_in("admin", "admin")
+    assert ">Sync analytics</a>" in index and ">Sync conflicts</a>" in index
+    conflicts = admin.get(f"/admin/django_mobile_sync/syncconflict/?q={TASK}")
+    assert conflicts.count(TASK) >= 1 and "tablet-2 (bob)" in conflicts
+    assert "Items per hour" in admin.get("/admin/django_mobile_sync/syncanalytics/")

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern
 from django.utils import timezone
 
-from .admin_analytics import analytics_urls
+from .admin_analytics import SyncAnalytics, SyncAnalyticsAdmin, analytics_urls
 from .domains import SYSTEM_FIELDS, get_domain
 from .models import IdempotencyRecord, SyncBatch, SyncConflict, TombstonePurge
 from .reapply import REAPPLIED, ReapplyRefused, reapply_client_version
@@ -28,12 +28,16 @@ else:
 
 
 class ReadOnlyAdmin(ModelAdmin):
-    """Logs are written by the sync service only."""
+    """Logs are written by the sync service only, and purged by management commands: the
+    admin shows them, with no add, change or delete (no "Delete selected" action either)."""
 
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
 
@@ -43,16 +47,9 @@ class DeviceFilter(admin.AllValuesFieldListFilter):
 
 @admin.register(SyncConflict)
 class SyncConflictAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "domain",
-        "mobile_id",
-        "resolution",
-        "device_id",
-        "user",
-        "client_version",
-        "server_version",
-    ]
+    # Compact columns: the log fits beside the navigation and filter sidebars of a 1280 px
+    # window instead of hiding its last columns in a scrolled box.
+    list_display = ["created", "domain", "mobile_id", "resolution", "device", "versions"]
     list_filter = ["domain", "resolution", ("device_id", DeviceFilter), "created_at"]
     search_fields = ["mobile_id", "device_id"]
     date_hierarchy = "created_at"
@@ -69,6 +66,19 @@ class SyncConflictAdmin(ReadOnlyAdmin):
         "resolution",
     ]
     actions = ["reapply_client_version"]
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: SyncConflict) -> str:
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="device (user)", ordering="device_id")
+    def device(self, obj: SyncConflict) -> str:
+        return f"{obj.device_id or '—'} ({obj.user or 'no user'})"
+
+    @admin.display(description="versions")
+    def versions(self, obj: SyncConflict) -> str:
+        """The version the device's edit was based on → the server's version then."""
+        return f"{obj.client_version} → {obj.server_version}"
 
     def change_view(
         self,
@@ -228,3 +238,7 @@ class SyncBatchAdmin(ReadOnlyAdmin):
 class TombstonePurgeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "domain", "horizon_seq", "purged_before", "purged_count"]
     list_filter = ["domain"]
+
+
+# The analytics page, listed on the site index and the app index like a model.
+admin.site.register([SyncAnalytics], SyncAnalyticsAdmin)

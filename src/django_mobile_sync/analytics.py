@@ -98,6 +98,7 @@ class Chart:
     peak: int
     bars: list[Bar]
     ticks: list[tuple[float, str]]  # (x, label) under the bars
+    y_ticks: list[tuple[float, int]] = field(default_factory=list)  # (y, items) of the scale
 
 
 @dataclass
@@ -237,4 +238,19 @@ def _chart(batches: QuerySet[SyncBatch], since: datetime, until: datetime) -> Ch
     step = max(len(hours) // 6, 1)
     label = "%H:%M" if len(hours) <= 48 else "%b %d %H:%M"
     ticks = [(bar.x, bar.start.strftime(label)) for bar in bars[::step]]
-    return Chart(CHART_WIDTH, CHART_HEIGHT, peak, bars, ticks)
+    y_ticks = [(round(CHART_HEIGHT - value * scale, 2), value) for value in _scale(peak)]
+    return Chart(CHART_WIDTH, CHART_HEIGHT, peak, bars, ticks, y_ticks)
+
+
+def _scale(peak: int) -> list[int]:
+    """Round values from 0 up to ``peak`` for the y-axis: the smallest step of 1, 2 or 5
+    times a power of ten that needs at most five steps."""
+    if peak <= 0:
+        return [0]
+    magnitude = 1
+    while True:
+        for multiple in (1, 2, 5):
+            step = multiple * magnitude
+            if peak <= 5 * step:
+                return list(range(0, peak + 1, step))
+        magnitude *= 10

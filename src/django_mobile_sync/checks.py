@@ -32,7 +32,7 @@ from .domains import SyncDomain, get_domains
 from .indexes import recommended_index, serves_pulls
 from .resolvers import get_resolver
 
-SETTINGS_DOC = f"{DOCS_URL}settings/"
+SETTINGS_DOC = f"{DOCS_URL}settings.md"
 
 
 def setting_hint(key: str) -> str:
@@ -199,7 +199,7 @@ def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
         return [
             *errors,
             checks.Error(
-                str(exc), hint=f"See {DOCS_URL}domains/#options", id="django_mobile_sync.E010"
+                str(exc), hint=f"See {DOCS_URL}domains.md#options", id="django_mobile_sync.E010"
             ),
         ]
     for domain in domains:
@@ -242,7 +242,7 @@ def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                 f"({', '.join(tenant)}, change_seq): every pull reads the tenant's rows "
                 "from the first, and gets slower as the table grows.",
                 hint=f"Add {recommended_index(model, tenant)} to {model.__name__}"
-                f".Meta.indexes (see {DOCS_URL}benchmarks/#the-index-pulls-need).",
+                f".Meta.indexes (see {DOCS_URL}benchmarks.md#the-index-pulls-need).",
                 obj=model,
                 id="django_mobile_sync.W001",
             )

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 #: Where the documentation lives; system check hints and error messages link to it.
-DOCS_URL = "https://django-mobile-sync.readthedocs.io/en/latest/"
+DOCS_URL = "https://github.com/django-mobile-sync/django-mobile-sync/blob/main/docs/"
 
 DEFAULTS: dict[str, Any] = {
     # SyncDomain declarations (instances of SyncDomain or dicts of its arguments).

@@ -23,7 +23,7 @@ from .resolvers import LastWriteWinsResolver
 #: Query parameters of the pull protocol; a domain filter may not take these names.
 RESERVED_PARAMS = frozenset({"cursor", "limit", "since", "domains"})
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-DOMAINS_DOC = f"{DOCS_URL}domains/#options"
+DOMAINS_DOC = f"{DOCS_URL}domains.md#options"
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def field_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]:
                 f"{domain.option('filters')}[{param!r}]: {lookup!r} does not resolve on "
                 f"{model.__name__}: {problem}",
                 f"Use a field of {model.__name__} and lookups it supports, such as "
-                f"'status' or 'due_at__date__gte'; see {DOCS_URL}domains/#pull-filters",
+                f"'status' or 'due_at__date__gte'; see {DOCS_URL}domains.md#pull-filters",
             )
 
 
@@ -134,7 +134,7 @@ def import_problems(domain: SyncDomain) -> Iterator[Problem]:
 def transition_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]:
     if not domain.transitions and not domain.status_field:
         return
-    hint = f"See {DOCS_URL}domains/#status-transitions"
+    hint = f"See {DOCS_URL}domains.md#status-transitions"
     if not (domain.transitions and domain.status_field):
         message = "status_field and transitions must be declared together."
         yield Problem("E007", f"{domain.option('transitions')}: {message}", hint)
@@ -160,7 +160,7 @@ def option_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]
             "E008",
             f"{domain.option('scope')}: tenant_fields are declared but no scope callable "
             "says which tenant a request belongs to.",
-            f"See {DOCS_URL}domains/#tenancy",
+            f"See {DOCS_URL}domains.md#tenancy",
         )
     reserved = sorted(set(domain.filters) & RESERVED_PARAMS)
     if reserved:

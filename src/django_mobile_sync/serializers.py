@@ -85,7 +85,8 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
     Uniqueness of ``mobile_id`` is the upsert's job (one query per batch), so the unique
     validators ModelSerializer adds (one query per record each) are dropped. Cross-field
     rules in ``validate()`` should read missing values from ``self.instance``: updates are
-    partial. Model ``DateTimeField``s become :class:`UTCDateTimeField`.
+    partial. Model ``DateTimeField``s become :class:`UTCDateTimeField`. A value outside a
+    field's choices is refused with the choices listed, as pull filters do.
     """
 
     serializer_field_mapping = {
@@ -97,6 +98,8 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
         fields = super().get_fields()
         for field in fields.values():
             field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+            if isinstance(field, serializers.ChoiceField):  # MultipleChoiceField included
+                field.error_messages["invalid_choice"] = invalid_choice_message(field)
         return fields
 
     def get_validators(self) -> list[Any]:
@@ -125,6 +128,14 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
         if name in attrs:
             return attrs[name]
         return getattr(self.instance, name, None)
+
+
+def invalid_choice_message(field: serializers.ChoiceField) -> str:
+    """DRF's ``invalid_choice`` message, plus the choices a device may send."""
+    listed = ", ".join(str(key) for key in field.choices) or "none"
+    # The message is a format string ({input}): braces of the choices stay literal.
+    listed = listed.replace("{", "{{").replace("}", "}}")
+    return f'"{{input}}" is not a valid choice: use one of {listed}.'
 
 
 def build_model_serializer(domain: SyncDomain) -> type[serializers.ModelSerializer[Any]]:

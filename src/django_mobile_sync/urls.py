@@ -5,13 +5,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from .domains import get_domains
 from .multi import MultiChangesView, MultiPushView
 from .views import ChangesView, PushView, sync_views
 
 app_name = "mobile_sync"
+
+
+@csrf_exempt
+def missing_slash(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    """An endpoint's URL without its trailing slash.
+
+    Django's ``APPEND_SLASH`` would answer a ``301`` with an HTML body, which a device's HTTP
+    client follows as a ``GET`` (dropping the push) or cannot read; a push gets a JSON ``404``
+    naming the right URL instead. ``GET`` and ``HEAD`` are still redirected under
+    ``APPEND_SLASH``, query string included.
+    """
+    target = request.get_full_path(force_append_slash=True)
+    if request.method in ("GET", "HEAD") and settings.APPEND_SLASH:
+        return HttpResponsePermanentRedirect(target)
+    return JsonResponse(
+        {
+            "detail": f"This URL needs a trailing slash: {request.method} {target}",
+            "code": "missing_trailing_slash",
+        },
+        status=404,
+    )
 
 
 def build_urlpatterns() -> list[Any]:
@@ -30,6 +54,7 @@ def build_urlpatterns() -> list[Any]:
         *patterns,
         path("<str:domain>/sync/", PushView.as_view(), name="sync"),
         path("<str:domain>/changes/", ChangesView.as_view(), name="changes"),
+        re_path(r"^(?P<domain>[^/]+)/(?P<endpoint>sync|changes)$", missing_slash),
     ]
 
 

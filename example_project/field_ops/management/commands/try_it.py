@@ -13,7 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from field_ops.demo import DEMO_USER
+from django_mobile_sync.management.options import add_database_argument, database_alias
+from field_ops.demo import DEMO_USER, demo_admin, login_text
 from field_ops.models import UserProfile
 
 
@@ -24,17 +25,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--user", default=DEMO_USER, help="A user with a profile.")
+        add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        using = database_alias(options["database"])
         lookup = {get_user_model().USERNAME_FIELD: options["user"]}
-        user = get_user_model()._default_manager.filter(**lookup).first()
-        profile = UserProfile.objects.filter(user=user).select_related("bu").first()
+        user = get_user_model()._default_manager.db_manager(using).filter(**lookup).first()
+        profile = UserProfile.objects.using(using).filter(user=user).select_related("bu").first()
         if user is None or profile is None:
             raise CommandError(
                 f"No user {options['user']!r} with a tenant: run "
                 "'manage.py seed_demo' (or 'manage.py sync_user') first."
             )
-        token = Token.objects.get_or_create(user=user)[0].key
+        token = Token.objects.using(using).get_or_create(user=user)[0].key
         base = f"http://{options['host']}:{options['port']}"
         start = timezone.now().replace(microsecond=0) + timedelta(hours=1)
         body = {
@@ -75,3 +78,6 @@ class Command(BaseCommand):
         self.stdout.write("Pull the activity changes:")
         self.stdout.write(pull + "\n")
         self.stdout.write(f"API docs: {base}/api/docs/  health: {base}/health/")
+        admin = demo_admin(using)
+        if admin is not None:
+            self.stdout.write(f"Admin: {base}/admin/  {login_text(*admin)}")

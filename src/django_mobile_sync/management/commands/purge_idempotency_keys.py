@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from django_mobile_sync.management.options import add_database_argument, database_alias
 from django_mobile_sync.purge import purge_idempotency_records
 
 
@@ -11,8 +12,8 @@ class Command(BaseCommand):
     help = "Delete idempotency records older than MOBILE_SYNC['IDEMPOTENCY_TTL']."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--database", default="default")
+        add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count = purge_idempotency_records(using=options["database"])
+        count = purge_idempotency_records(using=database_alias(options["database"]))
         self.stdout.write(f"Purged {count} expired idempotency record(s)")

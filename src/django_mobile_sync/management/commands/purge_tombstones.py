@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from django_mobile_sync.domains import get_domains
+from django_mobile_sync.management.options import add_database_argument, database_alias
 from django_mobile_sync.purge import purge_order, purge_tombstones
 
 
@@ -16,17 +17,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("domains", nargs="*", help="Domain names (default: all).")
-        parser.add_argument("--database", default="default")
+        add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        using = database_alias(options["database"])
         domains = get_domains()
         names = options["domains"] or list(domains)
-        for name in names:
-            if name not in domains:
-                raise CommandError(
-                    f"Unknown sync domain {name!r}; declared: {', '.join(domains) or 'none'}."
-                )
+        unknown = [name for name in names if name not in domains]
+        if unknown:  # before purging any: a typo never leaves a purge half done
+            raise CommandError(
+                f"Unknown sync domain {', '.join(map(repr, unknown))}; "
+                f"declared: {', '.join(domains) or 'none'}."
+            )
         # Children first: a tombstone synced records still point to waits for them.
         for domain in purge_order(domains[name] for name in names):
-            count = purge_tombstones(domain, using=options["database"])
+            count = purge_tombstones(domain, using=using)
             self.stdout.write(f"{domain.name}: purged {count} tombstone(s)")

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from django_mobile_sync.doctor import ERROR, INFO, LEVEL_NAMES, OK, WARNING, diagnose
+from django_mobile_sync.management.options import add_database_argument, database_alias
 
 FAIL_LEVELS = {"warning": WARNING, "error": ERROR, "never": ERROR + 1}
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--database", default="default", help="Database alias to inspect.")
+        add_database_argument(parser, help="Database alias to inspect.")
         parser.add_argument(
             "--fail-level",
             choices=list(FAIL_LEVELS),
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        findings = diagnose(options["database"], deploy=options["deploy"])
+        findings = diagnose(database_alias(options["database"]), deploy=options["deploy"])
         style = {
             OK: self.style.SUCCESS,
             INFO: self.style.HTTP_INFO,
