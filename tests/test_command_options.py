@@ -59,5 +59,6 @@ def test_unknown_database_alias_from_the_shell(command: str) -> None:
 def test_unknown_domains_are_refused_before_any_purge() -> None:
     assert_one_line_error(
         manage("purge_tombstones", "tasks", "nope", "gone"),
-        "Unknown sync domain 'nope', 'gone'; declared: tasks, notes, checkitems, attachments, reminders, labels, routed-notes.",
+        "Unknown sync domain 'nope', 'gone'; declared: tasks, notes, checkitems, "
+        "attachments, reminders, labels, routed-notes.",
     )
