@@ -44,8 +44,17 @@ test: venv
 	  echo "PostgreSQL does not answer at $(PG_URL): running the suite on SQLite only."; \
 	  envs="$(TOX_SQLITE),lint"; backends="SQLite only"; \
 	fi; \
-	PG_URL='$(PG_URL)' $(VENV)/bin/tox run -e $$envs; \
-	echo "Database backends exercised: $$backends"
+	if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  node_tests=on; clients="run with Node.js $$(node --version)"; \
+	elif [ -n "$$REQUIRE_NODE" ]; then \
+	  echo "Node.js and npm are required (REQUIRE_NODE=1) but not on PATH." >&2; exit 1; \
+	else \
+	  echo "Node.js or npm not found: the tests of the real clients (clients/) are deselected."; \
+	  node_tests=off; clients="deselected (install nodejs and npm)"; \
+	fi; \
+	NODE_TESTS=$$node_tests PG_URL='$(PG_URL)' $(VENV)/bin/tox run -e $$envs; \
+	echo "Database backends exercised: $$backends"; \
+	echo "Real WatermelonDB/RxDB clients: $$clients"
 
 quicktest: venv
 	$(VENV)/bin/pytest

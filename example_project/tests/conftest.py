@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,14 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
     A pull only serves rows of finished transactions; inside the one open transaction of a
     non-transactional test it would see nothing.
+
+    ``NODE_TESTS=off`` (``make test`` without node and npm) deselects the tests marked
+    ``node``, and the summary says so.
     """
+    if os.environ.get("NODE_TESTS") == "off":
+        node = [item for item in items if item.get_closest_marker("node")]
+        items[:] = [item for item in items if not item.get_closest_marker("node")]
+        config.hook.pytest_deselected(items=node)
     if ON_POSTGRES:
         for item in items:
             item.add_marker(pytest.mark.django_db(transaction=True))
@@ -134,3 +142,39 @@ def live_example(tmp_path_factory: Any) -> Any:
 
     with LiveExample(tmp_path_factory.mktemp("live"), "shared") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def node_example(tmp_path_factory: Any) -> Any:
+    """The example under gunicorn for the real client packages of ``clients/``.
+
+    A database of its own (the tests purge tombstones, which every tenant of a domain
+    shares), and push rates that a replicating client in a test cannot exceed.
+    """
+    from tests.live import LiveExample
+
+    rates = {"SYNC_RATE_USER": "100000/hour", "SYNC_RATE_DEVICE": "100000/hour"}
+    with LiveExample(tmp_path_factory.mktemp("node"), "node", env=rates) as server:
+        yield server
+
+
+def pytest_deselected(items: list[Any]) -> None:
+    node = [item for item in items if item.get_closest_marker("node")]
+    if node:
+        config = node[0].config
+        config._node_deselected = getattr(config, "_node_deselected", 0) + len(node)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    count = getattr(config, "_node_deselected", 0)
+    gated = os.environ.get("NODE_TESTS") == "off" or "node" in (config.option.markexpr or "")
+    if count and gated:
+        why = (
+            "node or npm was not found (install nodejs and npm to run them)"
+            if os.environ.get("NODE_TESTS") == "off"
+            else "tox runs them once per database backend, in the py312-dj6 environments"
+        )
+        terminalreporter.write_line(
+            f"django-mobile-sync: {count} tests of the real clients (marker `node`) "
+            f"deselected: {why}."
+        )
