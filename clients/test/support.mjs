@@ -59,7 +59,7 @@ export async function serverRecords(user, domain) {
   const records = new Map();
   let cursor = null;
   for (;;) {
-    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+    const query = `?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const [status, page] = await api(user, 'GET', `${domain}/changes/${query}`);
     assert.equal(status, 200, JSON.stringify(page));
     for (const item of page.items) records.set(item.mobile_id, item);
@@ -88,7 +88,10 @@ export const collections = {
  *
  * `recipe: false` makes a phone without it: RxDB's default conflict handler, no replication.
  */
-export async function rxDevice(user, { recipe = true, conflictHandler, onPushErrors } = {}) {
+export async function rxDevice(
+  user,
+  { recipe = true, conflictHandler, onPushErrors, schemaVersion, onUpgradeRequired } = {},
+) {
   conflictHandler ??= recipe ? syncConflictHandler() : undefined;
   const db = await createRxDatabase({
     name: `device${randomUUID().replaceAll('-', '')}`,
@@ -114,6 +117,8 @@ export async function rxDevice(user, { recipe = true, conflictHandler, onPushErr
         retryTime: 200,
         waitForLeadership: false,
         onPushErrors: onPushErrors ?? ((items) => errors.push(...items)),
+        schemaVersion,
+        onUpgradeRequired,
       });
       replications[name].state.error$.subscribe((error) => errors.push(error));
     }

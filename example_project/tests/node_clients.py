@@ -1,7 +1,7 @@
 """The Node test project in ``clients/``: the real WatermelonDB and RxDB packages.
 
 :func:`node_project` installs it (``npm ci``, once per change of its lockfile) and compiles
-its TypeScript; :func:`run_node_tests` runs one of its ``node --test`` files against a
+its TypeScript; :func:`run_node_tests` runs one of its ``node --test`` scripts against a
 :class:`~tests.live.LiveExample` and returns the TAP report once every test in it passed.
 """
 
@@ -82,11 +82,11 @@ def node_project() -> Path:
 
 
 def run_node_tests(server: Any, script: str, tokens: dict[str, str], timeout: float = 600) -> str:
-    """Run ``clients/test/<script>`` against ``server``; its TAP report, once all passed.
+    """Run ``clients/<script>`` against ``server``; its TAP report, once all passed.
 
     ``tokens`` maps the names the script uses (``alice``, ``bob``) to API tokens.
     """
-    path = CLIENTS / "test" / script
+    path = CLIENTS / script
     assert path.is_file(), f"{path} does not exist"
     env = {
         **server.env,
@@ -97,7 +97,7 @@ def run_node_tests(server: Any, script: str, tokens: dict[str, str], timeout: fl
         "SYNC_PROJECT": str(PROJECT),
     }
     done = subprocess.run(
-        ["node", "--test", "--test-reporter=tap", str(path.relative_to(CLIENTS))],
+        ["node", "--test", "--test-reporter=tap", script],
         cwd=CLIENTS,
         env=env,
         capture_output=True,

@@ -18,13 +18,13 @@ pytestmark = pytest.mark.node
 
 RXDB = [
     # Two collections, work-orders and helpdesk, both ways between two devices.
-    "rxdb-replication.test.mjs",
+    "test/rxdb-replication.test.mjs",
     # An edit made after a create and before the next pull is kept (with a control).
-    "rxdb-create-then-edit.test.mjs",
+    "test/rxdb-create-then-edit.test.mjs",
     # A stale push answered `conflict`, merged by the documented conflict handler.
-    "rxdb-conflict.test.mjs",
+    "test/rxdb-conflict.test.mjs",
     # A 410 after a tombstone purge: the device resyncs and keeps its offline changes.
-    "rxdb-reset.test.mjs",
+    "test/rxdb-reset.test.mjs",
 ]
 
 
@@ -42,4 +42,5 @@ def test_rxdb_recipe(clients: Path, node_example: Any, script: str) -> None:
 
 
 def test_every_rxdb_script_is_run(clients: Path) -> None:
-    assert sorted(RXDB) == sorted(p.name for p in (clients / "test").glob("rxdb-*.test.mjs"))
+    found = (clients / "test").glob("rxdb-*.test.mjs")
+    assert sorted(RXDB) == sorted(str(path.relative_to(clients)) for path in found)
