@@ -14,7 +14,7 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { wrappedValidateAjvStorage } from 'rxdb/plugins/validate-ajv';
 
 import { ticketSchema, workOrderSchema } from '../build/rxdb/schemas.js';
-import { replicateDomain, syncConflictHandler } from '../build/rxdb/sync.js';
+import { openDatabase, startSync } from '../build/rxdb/setup.js';
 
 /** Every response the recipe received ({method, url, status}): a spy, the requests are real. */
 export const responses = [];
@@ -76,55 +76,47 @@ export function manage(...args) {
   });
 }
 
-export const collections = {
-  work_orders: { domain: 'work-orders', schema: workOrderSchema },
-  helpdesk: { domain: 'helpdesk', schema: ticketSchema },
-};
-
 /**
- * A phone running the recipe of docs/clients/rxdb.md: an in-memory RxDB database (with
- * schema validation, so every pulled document must match the documented schema) whose
- * collections replicate with the example server as `user`.
+ * A phone running the recipe of docs/clients/rxdb.md (rxdb/setup.ts): an in-memory RxDB
+ * database, with schema validation so that every pulled document must match the documented
+ * schema, replicating with the example server as `user`.
  *
- * `recipe: false` makes a phone without it: RxDB's default conflict handler, no replication.
+ * `recipe: false` makes a phone without the recipe: RxDB's default conflict handler and no
+ * replication (the control of rxdb-create-then-edit.test.mjs).
  */
-export async function rxDevice(
-  user,
-  { recipe = true, conflictHandler, onPushErrors, schemaVersion, onUpgradeRequired } = {},
-) {
-  conflictHandler ??= recipe ? syncConflictHandler() : undefined;
-  const db = await createRxDatabase({
-    name: `device${randomUUID().replaceAll('-', '')}`,
-    storage: wrappedValidateAjvStorage({ storage: getRxStorageMemory() }),
-    multiInstance: false,
-  });
-  await db.addCollections(
-    Object.fromEntries(
-      Object.entries(collections).map(([name, { schema }]) => [name, { schema, conflictHandler }]),
-    ),
-  );
+export async function rxDevice(user, { recipe = true, schemaVersion, onUpgradeRequired } = {}) {
+  const name = `device${randomUUID().replaceAll('-', '')}`;
+  const storage = wrappedValidateAjvStorage({ storage: getRxStorageMemory() });
+  let db;
+  if (recipe) {
+    db = await openDatabase({ name, storage, multiInstance: false });
+  } else {
+    db = await createRxDatabase({ name, storage, multiInstance: false });
+    await db.addCollections({
+      work_orders: { schema: workOrderSchema },
+      helpdesk: { schema: ticketSchema },
+    });
+  }
   const errors = [];
-  const replications = {};
+  let replications = {};
   function start() {
     if (!recipe) return;
-    for (const [name, { domain }] of Object.entries(collections)) {
-      replications[name] = replicateDomain({
-        collection: db[name],
-        baseUrl: BASE_URL,
-        domain,
-        authorization: () => `Bearer ${token(user)}`,
-        deviceId: `${user}-${db.name}`,
-        retryTime: 200,
-        waitForLeadership: false,
-        onPushErrors: onPushErrors ?? ((items) => errors.push(...items)),
-        schemaVersion,
-        onUpgradeRequired,
-      });
-      replications[name].state.error$.subscribe((error) => errors.push(error));
+    replications = startSync(db, {
+      baseUrl: BASE_URL,
+      authorization: () => `Bearer ${token(user)}`,
+      deviceId: `${user}-${name}`,
+      retryTime: 200,
+      waitForLeadership: false,
+      onPushErrors: (items) => errors.push(...items),
+      schemaVersion,
+      onUpgradeRequired,
+    });
+    device.replications = replications;
+    for (const replication of Object.values(replications)) {
+      replication.state.error$.subscribe((error) => errors.push(error));
     }
   }
-  start();
-  return {
+  const device = {
     db,
     errors,
     replications,
@@ -146,6 +138,8 @@ export async function rxDevice(
       await db.close();
     },
   };
+  start();
+  return device;
 }
 
 export const newId = () => randomUUID();
