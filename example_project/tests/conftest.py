@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     A pull only serves rows of finished transactions; inside the one open transaction of a
     non-transactional test it would see nothing.
 
-    ``NODE_TESTS=off`` (``make test`` without node and npm) deselects the tests marked
+    ``NODE_TESTS=off`` (``make test`` without Node.js 20+ and npm) deselects the tests marked
     ``node``, and the summary says so.
     """
     if os.environ.get("NODE_TESTS") == "off":
@@ -170,7 +170,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
     gated = os.environ.get("NODE_TESTS") == "off" or "node" in (config.option.markexpr or "")
     if count and gated:
         why = (
-            "node or npm was not found (install nodejs and npm to run them)"
+            "Node.js 20+ or npm was not found (install them to run these tests)"
             if os.environ.get("NODE_TESTS") == "off"
             else "tox runs them once per database backend, in the py312-dj6 environments"
         )

@@ -24,7 +24,7 @@ import pytest
 from tests.live import PROJECT
 
 CLIENTS = PROJECT.parent / "clients"
-MIN_NODE = 18
+MIN_NODE = 20  # rxdb 17 declares node >= 20
 PREFIX = "/api/v1/sync/"
 
 
@@ -55,12 +55,12 @@ def _locked() -> Iterator[None]:
 
 
 def node_project() -> Path:
-    """``clients/`` installed and built; fails (never skips) without node and npm."""
+    """``clients/`` installed and built; fails (never skips) without node 20+ and npm."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.fail(
-            "The tests marked `node` run the real client packages and need node and npm "
-            "(apt-get install nodejs npm); deselect them with -m 'not node'."
+            "The tests marked `node` run the real client packages and need Node.js 20+ and "
+            "npm (apt-get install nodejs npm); deselect them with -m 'not node'."
         )
     version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
     major = int(version.stdout.strip().lstrip("v").split(".")[0])
