@@ -277,6 +277,7 @@ export function replicateDomain<Doc extends SyncedDoc>(
   return {
     state,
     async pullNow() {
+      if (state.isStopped()) throw new Error(`The ${domain} replication is stopped.`);
       // Push first: a pull fetched while a push is running may return the state from
       // before it; RxDB would show that until the next pull.
       await state.awaitInSync();
