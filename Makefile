@@ -26,10 +26,17 @@ help:
 	@echo "make bench     benchmarks; writes docs/benchmarks.md (BENCH_ARGS=--quick: shorter)"
 	@echo "make docs      build the documentation site into site/ (mkdocs --strict)"
 
-$(VENV)/.installed: pyproject.toml example_project/requirements.txt
+# make example installs the library and what the example needs to run; make test adds the
+# test, lint and docs tools.
+$(VENV)/.example: pyproject.toml example_project/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,lint,docs]' -r example_project/requirements.txt tox
+	$(VENV)/bin/python -m pip install --quiet -e . -r example_project/requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.example example_project/requirements-test.txt
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,lint,docs]' \
+	  -r example_project/requirements-test.txt tox
 	touch $@
 
 venv: $(VENV)/.installed
@@ -65,7 +72,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check src tests example_project benchmarks
 	$(VENV)/bin/mypy
 
-example: venv
+example: $(VENV)/.example
 	cd example_project && ../$(VENV)/bin/python manage.py migrate --noinput
 	cd example_project && ../$(VENV)/bin/python manage.py seed_demo
 	cd example_project && ../$(VENV)/bin/python manage.py try_it --port $(PORT)

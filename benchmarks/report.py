@@ -318,7 +318,7 @@ def _reference_section(results: dict[str, Any], reference: dict[str, Any], add: 
         "`change_seq > s OR (change_seq = s AND id > p)`, which no index serves as a range: "
         "a page in the middle of a million rows read and discarded the 500,000 before it. "
         "It now asks `change_seq >= s AND (change_seq, id) > (s, p)`, a row comparison "
-        "PostgreSQL and SQLite start an index range at (`changes.after_position()`)."
+        "PostgreSQL and SQLite start an index range at (`clock.after_position()`)."
     )
     add(
         "- **Less per-entry bookkeeping.** The history entry's timestamp is formatted once "

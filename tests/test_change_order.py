@@ -1,4 +1,4 @@
-"""Reading rows after a position in ``(change_seq, pk)`` order (``changes.after_position``)."""
+"""Reading rows after a position in ``(change_seq, pk)`` order (``clock.after_position``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.models import F, Value
 
-from django_mobile_sync.changes import RowAfter, after_position
+from django_mobile_sync.clock import RowAfter, after_position
 from tests.testapp.models import Org, Task
 
 

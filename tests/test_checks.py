@@ -6,11 +6,13 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.db import models
 from django.db.models import Q
 from django.test import override_settings
 
 from django_mobile_sync.checks import check_foreign_keys, check_mobile_sync, check_pull_indexes
+from django_mobile_sync.conf import DOCS_URL
 from django_mobile_sync.domains import SyncDomain
 from tests.testapp.models import Task
 
@@ -24,7 +26,7 @@ BASE = {
 
 def errors_for(**options):
     with override_settings(MOBILE_SYNC={"DOMAINS": [SyncDomain(**{**BASE, **options})]}):
-        return [(e.id, e.msg) for e in check_mobile_sync()]
+        return [(e.id, f"{e.msg} {e.hint or ''}") for e in check_mobile_sync()]
 
 
 @pytest.mark.django_db(databases="__all__")  # Django 6 runs database checks on every alias
@@ -174,3 +176,69 @@ def test_warns_about_on_delete_that_writes_synced_rows_unseen(monkeypatch, on_de
     assert warning.id == "django_mobile_sync.W002"
     assert warning.msg.startswith("Task.org has ") and words in warning.msg
     assert "devices are never told" in warning.msg and "PROTECT" in warning.hint
+
+
+# -- every MOBILE_SYNC key (issue 10) --------------------------------------------------------
+
+
+def check_fails_with(code: str, **mobile_sync: object) -> str:
+    """Run ``manage.py check`` with these settings; the message and hint of ``code``."""
+    with (
+        override_settings(MOBILE_SYNC={"DOMAINS": [SyncDomain(**BASE)], **mobile_sync}),
+        pytest.raises(SystemCheckError) as failed,
+    ):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+    report = str(failed.value)
+    assert f"django_mobile_sync.{code}" in report, report
+    [line] = [line for line in report.splitlines() if f"django_mobile_sync.{code}" in line]
+    hint = report.split(line, 1)[1].split("\n", 2)[1]
+    assert "docs/" not in (line + hint).replace(DOCS_URL, ""), "a repository path in a message"
+    return f"{line} {hint}"
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    ("settings", "code", "words"),
+    [
+        ({"MAX_BATCH_SIZES": 5}, "E013", ["MAX_BATCH_SIZES", "Did you mean 'MAX_BATCH_SIZE'"]),
+        ({"MAX_BATCH_SIZE": "abc"}, "E014", ["MAX_BATCH_SIZE", "'abc'", "whole number"]),
+        ({"TOMBSTONE_RETENTION": 90}, "E014", ["TOMBSTONE_RETENTION", "timedelta"]),
+        ({"PULL_HORIZON": "galaxy"}, "E014", ["PULL_HORIZON", "'database'"]),
+        ({"THROTTLE_RATES": {"user": "abc"}}, "E015", ["THROTTLE_RATES", "'user'", "100/hour"]),
+        ({"THROTTLE_RATES": {"device": "5/fortnight"}}, "E015", ["'device'", "fortnight"]),
+        ({"THROTTLE_CLASSES": ["nowhere.Throttle"]}, "E016", ["THROTTLE_CLASSES", "nowhere"]),
+        ({"DEFAULT_SERVICE_CLASS": "tests.nope.Service"}, "E016", ["DEFAULT_SERVICE_CLASS"]),
+        ({"DEFAULT_RESOLVER": "coin_flip"}, "E016", ["DEFAULT_RESOLVER", "coin_flip"]),
+    ],
+)
+def test_every_setting_is_checked(settings, code, words):
+    report = check_fails_with(code, **settings)
+    for word in words:
+        assert word in report, report
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    ("options", "code", "words"),
+    [
+        ({"filters": {"colour": "colour"}}, "E017", ["filters", "'colour'", "Task"]),
+        ({"filters": {"due": "due_at__fortnight"}}, "E017", ["'due'", "fortnight"]),
+        ({"throttle_rates": {"user": "often"}}, "E015", ["throttle_rates", "'often'"]),
+        ({"permission_classes": ["nope.Allow"]}, "E006", ["permission_classes", "nope"]),
+    ],
+)
+def test_domain_options_checked_by_manage_py_check(options, code, words):
+    domain = SyncDomain(**{**BASE, **options})
+    with (
+        override_settings(MOBILE_SYNC={"DOMAINS": [domain]}),
+        pytest.raises(SystemCheckError) as failed,
+    ):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+    report = str(failed.value)
+    assert f"django_mobile_sync.{code}" in report
+    for word in words:
+        assert word in report, report
+
+
+def test_a_filter_lookup_that_resolves_passes():
+    assert errors_for(filters={"due": "due_at__date__gte", "status": "status__in"}) == []

@@ -25,7 +25,7 @@ def ids(n: int) -> str:
 
 def normalise(body: dict) -> dict:
     text = TIMESTAMP.sub("<timestamp>", json.dumps(body, sort_keys=True))
-    text = re.sub(r'"user": "\d+"', '"user": "<user id>"', text)
+    text = re.sub(r'"user": "[^"]*"', '"user": "<user>"', text)
     data = json.loads(text)
     for key in ("cursor", "next_cursor"):
         if key in data:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from django.core.cache.backends.base import InvalidCacheKey, memcache_key_warnings
 from django.core.cache.backends.locmem import LocMemCache
 
-from tests.conftest import PUSH_URL, pull, push
+from tests.conftest import PULL_URL, PUSH_URL, pull, push
 
 
 def rates(settings, **values):
@@ -52,11 +53,27 @@ def test_domain_rates_override_global(client, domain_options, settings):
         assert [push(client, []).status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
-def test_counter_is_exact_under_concurrency(settings):
-    """Twenty threads race for five slots of one counter: exactly five pass."""
+@pytest.mark.parametrize(
+    # The in-memory SQLite test database answers concurrent writers "table is locked" at
+    # once instead of waiting; the live test (tests/test_live_throttling.py in the example)
+    # races gunicorn workers on a real SQLite file.
+    "store",
+    [pytest.param("database", marks=pytest.mark.postgres), "cache"],
+)
+def test_counter_is_exact_under_concurrency(store, settings, request):
+    """Twenty threads, each with its own database connection, race for five slots of one
+    counter: exactly five pass."""
+    from django.db import connection
+
     from django_mobile_sync.throttling import PushUserRateThrottle
 
-    rates(settings, user="5/hour")
+    if store == "database":
+        request.getfixturevalue("transactional_db")
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": store,
+        "THROTTLE_RATES": {"user": "5/hour"},
+    }
 
     class View:
         def get_domain(self):
@@ -76,15 +93,18 @@ def test_counter_is_exact_under_concurrency(settings):
     results, barrier = [], threading.Barrier(20)
 
     def hit():
-        barrier.wait()
-        results.append(PushUserRateThrottle().allow_request(Request(), View()))
+        try:
+            barrier.wait()
+            results.append(PushUserRateThrottle().allow_request(Request(), View()))
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=hit) for _ in range(20)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results.count(True) == 5
+    assert len(results) == 20 and results.count(True) == 5
 
 
 def test_throttling_can_be_switched_off(client, settings):
@@ -116,6 +136,7 @@ def test_any_device_id_makes_a_valid_cache_key(client, settings):
     }
     settings.MOBILE_SYNC = {
         **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": "cache",
         "THROTTLE_CACHE": "strict",
         "THROTTLE_RATES": {"user": "100/hour", "device": "2/hour"},
     }
@@ -129,3 +150,112 @@ def test_any_device_id_makes_a_valid_cache_key(client, settings):
         client.post(url, body, content_type="application/json").status_code for _ in range(3)
     ]
     assert answers == [400, 400, 429]
+
+
+def test_head_spends_from_the_pull_budget(client, settings):
+    """Django answers HEAD by running the GET handler: the whole pull. It counts as one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rates(settings, pull_user="2/hour")
+    url = PULL_URL.format("tasks")
+    assert [client.head(url).status_code for _ in range(2)] == [200, 200]
+    with CaptureQueriesContext(connection) as queries:
+        refused = client.head(url)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    # A refused HEAD stops at the throttle: the synced table is never read.
+    assert not [q["sql"] for q in queries if "testapp_task" in q["sql"]]
+    assert pull(client).status_code == 429  # HEAD and GET share one counter
+
+
+def test_head_spends_from_the_pull_device_budget(client, settings):
+    rates(settings, pull_device="1/hour")
+    url = PULL_URL.format("tasks")
+    headers = {"X-Device-Id": "tab"}
+    assert client.head(url, headers=headers).status_code == 200
+    assert client.get(url, headers=headers).status_code == 429
+    assert client.get(url, headers={"X-Device-Id": "phone"}).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["options", "put", "patch", "delete", "trace"])
+@pytest.mark.parametrize("url", [PULL_URL, PUSH_URL])
+def test_no_method_reaches_a_sync_view_uncounted(client, settings, method, url):
+    """OPTIONS and the methods the views refuse (405) are not pushes: they spend from the
+    pull budget, so no request reaches a sync view without being counted."""
+    rates(settings, user="100/hour", pull_user="1/hour")
+    first = getattr(client, method)(url.format("tasks"))
+    assert first.status_code in (200, 405), first.content
+    assert getattr(client, method)(url.format("tasks")).status_code == 429
+    assert pull(client).status_code == 429
+    assert push(client, []).status_code == 200  # a push has its own budget
+
+
+def test_rotating_domains_cannot_dodge_the_user_limit(client, settings):
+    """Domains on the global rate share one counter: "100 pushes an hour" is per user, not
+    per user and domain (with five domains, five times the rate)."""
+    rates(settings, user="3/hour", device=None, pull_user="2/hour")
+    answers = [push(client, [], domain=d).status_code for d in ("tasks", "notes", "routed-notes")]
+    assert answers == [200, 200, 200]
+    assert push(client, [], domain="notes").status_code == 429
+    assert [pull(client, d).status_code for d in ("tasks", "notes", "tasks")] == [200, 200, 429]
+
+
+def test_a_domain_with_its_own_rate_counts_apart(client, domain_options, settings):
+    rates(settings, user="1/hour", device=None)
+    with domain_options(throttle_rates={"user": "2/hour"}):
+        assert [push(client, [], domain="notes").status_code for _ in range(2)] == [200, 429]
+        assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_counters_live_in_the_database_by_default(client, settings):
+    """Every process that shares the database shares the counters (issue 13, defect 5)."""
+    from django_mobile_sync.models import ThrottleCounter
+
+    rates(settings, user="2/hour", device="5/hour")
+    assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
+    assert sorted(ThrottleCounter.objects.values_list("hits", flat=True)) == [3, 3]
+
+
+def test_the_cache_store_keeps_no_rows(client, settings):
+    from django_mobile_sync.models import ThrottleCounter
+
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": "cache",
+        "THROTTLE_RATES": {"user": "2/hour"},
+    }
+    assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
+    assert not ThrottleCounter.objects.exists()
+
+
+def test_a_database_counter_starts_again_in_each_window(db):
+    from django_mobile_sync.throttling import count_in_database
+
+    assert count_in_database("k", 600, 60) == (1, 660)
+    assert count_in_database("k", 600, 60) == (2, 660)
+    assert count_in_database("k", 660, 60) == (1, 720)
+    # A request of the window before (its worker's clock a little behind) counts in the
+    # newer window rather than starting the older one again.
+    assert count_in_database("k", 600, 60) == (2, 720)
+    assert count_in_database("k", 660, 60) == (3, 720)
+
+
+def test_counters_whose_window_ended_are_purged(db):
+    """Device ids are client-chosen: rows of ids seen once must not pile up."""
+    from django_mobile_sync.models import ThrottleCounter
+    from django_mobile_sync.throttling import count_in_database
+
+    for device in range(5):
+        count_in_database(f"device-{device}", 0, 60)
+    count_in_database("hourly", 0, 3600)
+    count_in_database("busy", 600, 60)  # a window begins: the ended ones go
+    assert sorted(ThrottleCounter.objects.values_list("key", flat=True)) == ["busy", "hourly"]
+
+
+def test_an_unknown_store_fails_the_system_checks(settings):
+    from django.core import checks
+
+    settings.MOBILE_SYNC = {**settings.MOBILE_SYNC, "THROTTLE_STORE": "redis"}
+    [error] = [m for m in checks.run_checks() if m.id == "django_mobile_sync.E014"]
+    assert "MOBILE_SYNC['THROTTLE_STORE']" in error.msg and "'redis'" in error.msg
+    assert "'database'" in error.msg and "'cache'" in error.msg

@@ -1,9 +1,11 @@
 """Settings of the example project, from the environment (twelve-factor).
 
-``DATABASE_URL`` (default: SQLite file ``example_project/db.sqlite3``), ``REDIS_URL`` (cache
-and throttle counters; default: local memory), ``SYNC_RATE_USER`` / ``SYNC_RATE_DEVICE`` (DRF
-rate strings for pushes, such as ``100/hour``; default: the library's), ``SECRET_KEY``,
-``DEBUG`` and ``ALLOWED_HOSTS`` (comma-separated).
+``DATABASE_URL`` (default: SQLite file ``example_project/db.sqlite3``), ``REDIS_URL`` (the
+cache and the throttle counters; default: a local-memory cache, and the throttle counters in
+the database, which every gunicorn worker shares), ``SYNC_RATE_USER`` / ``SYNC_RATE_DEVICE``
+(DRF rate strings for pushes, such as ``100/hour``) and ``SYNC_RATE_PULL_USER`` /
+``SYNC_RATE_PULL_DEVICE`` (for pulls; defaults: the library's), ``SECRET_KEY``, ``DEBUG`` and
+``ALLOWED_HOSTS`` (comma-separated).
 """
 
 from __future__ import annotations
@@ -235,11 +237,16 @@ MOBILE_SYNC: dict[str, Any] = {
     ],
 }
 
-_rates = {
-    kind: os.environ[var]
-    for kind, var in (("user", "SYNC_RATE_USER"), ("device", "SYNC_RATE_DEVICE"))
-    if os.environ.get(var)
+# Throttle counters: in Redis when there is one; otherwise in the database, never in the
+# local-memory cache, where each gunicorn worker would count on its own.
+MOBILE_SYNC["THROTTLE_STORE"] = "cache" if os.environ.get("REDIS_URL") else "database"
+_RATE_VARIABLES = {
+    "user": "SYNC_RATE_USER",
+    "device": "SYNC_RATE_DEVICE",
+    "pull_user": "SYNC_RATE_PULL_USER",
+    "pull_device": "SYNC_RATE_PULL_DEVICE",
 }
+_rates = {kind: os.environ[var] for kind, var in _RATE_VARIABLES.items() if os.environ.get(var)}
 if _rates:
     MOBILE_SYNC["THROTTLE_RATES"] = _rates
 

@@ -153,7 +153,10 @@ def node_example(tmp_path_factory: Any) -> Any:
     """
     from tests.live import LiveExample
 
-    rates = {"SYNC_RATE_USER": "100000/hour", "SYNC_RATE_DEVICE": "100000/hour"}
+    rates = {
+        f"SYNC_RATE_{kind}": "100000/hour"
+        for kind in ("USER", "DEVICE", "PULL_USER", "PULL_DEVICE")
+    }
     with LiveExample(tmp_path_factory.mktemp("node"), "node", env=rates) as server:
         yield server
 
@@ -168,11 +171,12 @@ def pytest_deselected(items: list[Any]) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     count = getattr(config, "_node_deselected", 0)
     gated = os.environ.get("NODE_TESTS") == "off" or "node" in (config.option.markexpr or "")
+    gated = gated or "live" in (config.option.markexpr or "")
     if count and gated:
         why = (
             "Node.js 20+ or npm was not found (install them to run these tests)"
             if os.environ.get("NODE_TESTS") == "off"
-            else "tox runs them once per database backend, in the py312-dj6 environments"
+            else "tox runs them once per database backend, in the py312 environments"
         )
         terminalreporter.write_line(
             f"django-mobile-sync: {count} tests of the real clients (marker `node`) "

@@ -80,7 +80,7 @@ def test_expiry_must_follow_plan(alice: Device, expiry: str) -> None:
         {"mobile_id": new_id(), "jobdesc": "x", "plandatetime": PLAN, "expirydatetime": expiry},
     )
     assert kind == "errors"
-    assert item["error_message"] == "expirydatetime: expirydatetime must be after plandatetime."
+    assert item["error_message"] == "expirydatetime must be after plandatetime."
     assert item["field_errors"] == {
         "expirydatetime": ["expirydatetime must be after plandatetime."]
     }

@@ -2,7 +2,7 @@
 
 Each script of ``clients/test/`` runs in its own tenant, with two device users (``alice``
 and ``bob``), against one server (``node_example``). tox runs these once per database
-backend (marker ``node``); see ``clients/README.md`` to run one script by hand.
+backend (marker ``live``); see ``clients/README.md`` to run one script by hand.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pytest
 
 from tests.node_clients import node_project, run_node_tests, tenant_of
 
-pytestmark = pytest.mark.node
+# `live`: they start the example under gunicorn, like the other tests that run once per
+# database backend; `node`: they need Node.js (make test deselects them without it).
+pytestmark = [pytest.mark.live, pytest.mark.node]
 
 RXDB = [
     # Two collections, work-orders and helpdesk, both ways between two devices.

@@ -5,6 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.live
+
 PREFIX = "/api/v1/sync/"
 
 

@@ -19,6 +19,7 @@ import json
 from example import settings as s
 print(json.dumps({"db": s.DATABASES["default"], "cache": s.CACHES["default"],
                   "rates": s.MOBILE_SYNC.get("THROTTLE_RATES"), "debug": s.DEBUG,
+                  "store": s.MOBILE_SYNC["THROTTLE_STORE"],
                   "hosts": s.ALLOWED_HOSTS, "key": s.SECRET_KEY}, default=str))
 """
 VARIABLES = (
@@ -26,6 +27,8 @@ VARIABLES = (
     "REDIS_URL",
     "SYNC_RATE_USER",
     "SYNC_RATE_DEVICE",
+    "SYNC_RATE_PULL_USER",
+    "SYNC_RATE_PULL_DEVICE",
     "SECRET_KEY",
     "DEBUG",
     "ALLOWED_HOSTS",
@@ -53,6 +56,7 @@ def test_defaults() -> None:
     assert config["db"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert config["cache"]["BACKEND"].endswith("LocMemCache")
     assert config["rates"] is None  # the library's defaults apply
+    assert config["store"] == "database"  # shared by every worker, unlike local memory
     assert config["debug"] is False
     assert "127.0.0.1" in config["hosts"]
 
@@ -63,6 +67,8 @@ def test_from_environment() -> None:
         REDIS_URL="redis://cache.internal:6379/1",
         SYNC_RATE_USER="500/hour",
         SYNC_RATE_DEVICE="200/hour",
+        SYNC_RATE_PULL_USER="2000/hour",
+        SYNC_RATE_PULL_DEVICE="1000/hour",
         SECRET_KEY="s3cret",
         DEBUG="true",
         ALLOWED_HOSTS="api.example.com, .example.org",
@@ -73,13 +79,20 @@ def test_from_environment() -> None:
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://cache.internal:6379/1",
     }
-    assert config["rates"] == {"user": "500/hour", "device": "200/hour"}
+    assert config["rates"] == {
+        "user": "500/hour",
+        "device": "200/hour",
+        "pull_user": "2000/hour",
+        "pull_device": "1000/hour",
+    }
+    assert config["store"] == "cache"  # REDIS_URL: the counters go to Redis
     assert (config["key"], config["debug"]) == ("s3cret", True)
     assert config["hosts"] == ["api.example.com", ".example.org"]
 
 
 def test_one_rate_only() -> None:
     assert settings_with(SYNC_RATE_DEVICE="10/minute")["rates"] == {"device": "10/minute"}
+    assert settings_with(SYNC_RATE_PULL_USER="60/minute")["rates"] == {"pull_user": "60/minute"}
 
 
 @pytest.fixture

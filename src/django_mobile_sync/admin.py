@@ -7,7 +7,7 @@ in :mod:`django_mobile_sync.reapply`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
@@ -21,8 +21,13 @@ from .domains import SYSTEM_FIELDS, get_domain
 from .models import IdempotencyRecord, SyncBatch, SyncConflict, TombstonePurge
 from .reapply import REAPPLIED, ReapplyRefused, reapply_client_version
 
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin[Any]
+else:
+    ModelAdmin = admin.ModelAdmin
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(ModelAdmin):
     """Logs are written by the sync service only."""
 
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:

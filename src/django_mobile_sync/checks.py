@@ -1,5 +1,14 @@
 """System checks: every misconfiguration of ``MOBILE_SYNC`` fails at start-up.
 
+Each message names the setting (``MOBILE_SYNC['MAX_BATCH_SIZE']``) or the domain and its
+option, and its hint says what to do or links to the documentation. Ids are stable:
+
+- ``E001`` to ``E012``, ``E015`` to ``E017``: the domains (see :mod:`.domain_checks`);
+- ``E013``: an unknown key (the hint suggests the closest valid one);
+- ``E014``: a value of the wrong type (``MAX_BATCH_SIZE = "abc"``) or outside its choices;
+- ``E015``: a bad rate string;
+- ``E016``: an import path of a global setting that does not import.
+
 Two model designs are warnings rather than errors: a missing pull index (W001: every pull
 reads the tenant's rows from the first) and a foreign key whose ``on_delete`` makes Django
 write the synced table with plain SQL (W002: devices are never told).
@@ -7,24 +16,172 @@ write the synced table with plain SQL (W002: devices are never told).
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models import Model, UniqueConstraint
 
-from .conf import sync_settings
+from .conf import DEFAULTS, DOCS_URL, THROTTLE_STORES, import_from_setting, sync_settings
+from .domain_checks import domain_problems, rate_problem
 from .domains import SyncDomain, get_domains
 from .indexes import recommended_index, serves_pulls
+from .resolvers import get_resolver
+
+SETTINGS_DOC = f"{DOCS_URL}settings/"
+
+
+def setting_hint(key: str) -> str:
+    return f"See {SETTINGS_DOC}#{key.lower()}"
+
+
+def positive_int(value: Any) -> str | None:
+    if type(value) is not int or value < 1:
+        return "must be a whole number of at least 1"
+    return None
+
+
+def duration(value: Any) -> str | None:
+    return None if isinstance(value, timedelta) else "must be a datetime.timedelta"
+
+
+def text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "must be a non-empty string"
+
+
+def sequence(value: Any) -> str | None:
+    return None if isinstance(value, list | tuple) else "must be a list"
+
+
+def optional_sequence(value: Any) -> str | None:
+    return None if value is None else sequence(value)
+
+
+def rates(value: Any) -> str | None:
+    return None if isinstance(value, dict) else "must be a dict of DRF rate strings"
+
+
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
+
+    return check
+
+
+def path_or_object(value: Any) -> str | None:
+    return (
+        None
+        if value is not None and not isinstance(value, int | float | bool)
+        else ("must be an import path or a class")
+    )
+
+
+#: What each key's value must be.
+KINDS: dict[str, Callable[[Any], str | None]] = {
+    "DOMAINS": sequence,
+    "MAX_BATCH_SIZE": positive_int,
+    "DEFAULT_PAGE_SIZE": positive_int,
+    "MAX_PAGE_SIZE": positive_int,
+    "MAX_PAGE_BYTES": positive_int,
+    "MAX_BODY_BYTES": positive_int,
+    "IDEMPOTENCY_TTL": duration,
+    "IDEMPOTENCY_LOCK_TIMEOUT": duration,
+    "TOMBSTONE_RETENTION": duration,
+    "DEFAULT_RESOLVER": path_or_object,
+    "DEFAULT_SERVICE_CLASS": path_or_object,
+    "AUTHENTICATION_CLASSES": optional_sequence,
+    "PERMISSION_CLASSES": sequence,
+    "THROTTLE_CLASSES": sequence,
+    "THROTTLE_RATES": rates,
+    "THROTTLE_CACHE": text,
+    "THROTTLE_STORE": one_of(*THROTTLE_STORES),
+    "PULL_HORIZON": one_of("database", "cluster"),
+    "CURSOR_SALT": text,
+}
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every ``MOBILE_SYNC`` key: known (E013), of the right type (E014), rates (E015),
+    import paths (E016)."""
+    configured = getattr(settings, "MOBILE_SYNC", None) or {}
+    if not isinstance(configured, dict):
+        return [
+            checks.Error(
+                "MOBILE_SYNC must be a dict.", hint=SETTINGS_DOC, id="django_mobile_sync.E014"
+            )
+        ]
+    errors: list[checks.CheckMessage] = []
+    for key, value in configured.items():
+        if key not in DEFAULTS:
+            close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1)
+            hint = f"Did you mean {close[0]!r}? " if close else ""
+            errors.append(
+                checks.Error(
+                    f"MOBILE_SYNC[{key!r}] is not a setting of django-mobile-sync.",
+                    hint=f"{hint}The settings are listed at {SETTINGS_DOC}",
+                    id="django_mobile_sync.E013",
+                )
+            )
+            continue
+        problem = KINDS.get(key, lambda v: None)(value)
+        if problem is not None:
+            errors.append(
+                checks.Error(
+                    f"MOBILE_SYNC[{key!r}] {problem}, not {value!r}.",
+                    hint=setting_hint(key),
+                    id="django_mobile_sync.E014",
+                )
+            )
+            continue
+        errors.extend(value_errors(key, value))
+    return errors
+
+
+def value_errors(key: str, value: Any) -> Iterator[checks.CheckMessage]:
+    """Rates that do not parse, import paths that do not import."""
+    if key == "THROTTLE_RATES":
+        for kind, rate in value.items():
+            problem = rate_problem(rate)
+            if problem is not None:
+                yield checks.Error(
+                    f"MOBILE_SYNC['THROTTLE_RATES'][{kind!r}]: {problem}.",
+                    hint="Write a DRF rate such as '100/hour' (per second, minute, hour or "
+                    "day), or None for no limit.",
+                    id="django_mobile_sync.E015",
+                )
+    paths: dict[str, Callable[[], object]] = {
+        "AUTHENTICATION_CLASSES": lambda: [import_from_setting(v, key) for v in value or ()],
+        "PERMISSION_CLASSES": lambda: [import_from_setting(v, key) for v in value],
+        "THROTTLE_CLASSES": lambda: [import_from_setting(v, key) for v in value],
+        "DEFAULT_SERVICE_CLASS": lambda: import_from_setting(value, key),
+        "DEFAULT_RESOLVER": lambda: get_resolver(value, f"MOBILE_SYNC[{key!r}]"),
+    }
+    if key in paths:
+        try:
+            paths[key]()
+        except (ImproperlyConfigured, ImportError, TypeError, ValueError) as exc:
+            yield checks.Error(
+                f"MOBILE_SYNC[{key!r}]: {exc}",
+                hint="Check the import path: it must name an importable module attribute. "
+                + setting_hint(key),
+                id="django_mobile_sync.E016",
+            )
 
 
 @checks.register()
 def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The declared domains (E001 to E012, E015 to E017)."""
     errors: list[checks.CheckMessage] = []
     declared = sync_settings.DOMAINS
+    if not isinstance(declared, list | tuple):
+        return []  # E014
     names = Counter(
         getattr(d, "name", None) or (d.get("name") if isinstance(d, dict) else None)
         for d in declared
@@ -41,14 +198,23 @@ def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     try:
         domains = get_domains().values()
     except (ImproperlyConfigured, TypeError) as exc:
-        return [*errors, checks.Error(str(exc), id="django_mobile_sync.E010")]
+        return [
+            *errors,
+            checks.Error(
+                str(exc), hint=f"See {DOCS_URL}domains/#options", id="django_mobile_sync.E010"
+            ),
+        ]
     for domain in domains:
-        for code, message in domain.problems():
-            errors.append(checks.Error(message, id=f"django_mobile_sync.{code}"))
+        for problem in domain_problems(domain):
+            errors.append(
+                checks.Error(
+                    problem.message, hint=problem.hint, id=f"django_mobile_sync.{problem.id}"
+                )
+            )
     return errors
 
 
-def _domain_models() -> Iterator[tuple[SyncDomain, type[Model]]]:
+def domain_models() -> Iterator[tuple[SyncDomain, type[Model]]]:
     """Each declared domain with its model; misdeclared ones are check_mobile_sync's."""
     try:
         domains = get_domains().values()
@@ -65,12 +231,12 @@ def _domain_models() -> Iterator[tuple[SyncDomain, type[Model]]]:
 def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn about domains whose model has no index a pull can start at (W001)."""
     warnings: list[checks.CheckMessage] = []
-    for domain, model in _domain_models():
+    for domain, model in domain_models():
         try:
             tenant = [model._meta.get_field(name).name for name in domain.tenant_fields]
         except FieldDoesNotExist:
             continue  # reported by check_mobile_sync
-        if not tenant or _has_pull_index(model, tenant):
+        if not tenant or has_pull_index(model, tenant):
             continue  # without tenant fields, the mixin's index on change_seq serves
         warnings.append(
             checks.Warning(
@@ -78,7 +244,7 @@ def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                 f"({', '.join(tenant)}, change_seq): every pull reads the tenant's rows "
                 "from the first, and gets slower as the table grows.",
                 hint=f"Add {recommended_index(model, tenant)} to {model.__name__}"
-                ".Meta.indexes (see docs/benchmarks.md, 'The index pulls need').",
+                f".Meta.indexes (see {DOCS_URL}benchmarks/#the-index-pulls-need).",
                 obj=model,
                 id="django_mobile_sync.W001",
             )
@@ -86,7 +252,7 @@ def check_pull_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return warnings
 
 
-def _has_pull_index(model: type[Model], tenant: list[str]) -> bool:
+def has_pull_index(model: type[Model], tenant: list[str]) -> bool:
     """Whether one of ``model``'s declared indexes (or unique constraints) serves pulls."""
     opts = model._meta
     candidates = [
@@ -109,7 +275,7 @@ def _has_pull_index(model: type[Model], tenant: list[str]) -> bool:
 
 
 #: ``on_delete`` handlers whose writes the deletion collector makes with plain SQL.
-_UNSTAMPED_ON_DELETE: dict[Any, tuple[str, str]] = {
+UNSTAMPED_ON_DELETE: dict[Any, tuple[str, str]] = {
     models.CASCADE: ("CASCADE", "deletes the {records} with plain SQL"),
     models.SET_NULL: ("SET_NULL", "sets {field} to NULL with plain SQL"),
     models.SET_DEFAULT: ("SET_DEFAULT", "sets {field} to its default with plain SQL"),
@@ -121,7 +287,7 @@ def check_foreign_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     """Warn about foreign keys whose ``on_delete`` writes synced rows unseen (W002)."""
     warnings: list[checks.CheckMessage] = []
     seen: set[type[Model]] = set()
-    for _domain, model in _domain_models():
+    for _domain, model in domain_models():
         if model in seen:
             continue
         seen.add(model)
@@ -129,7 +295,7 @@ def check_foreign_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             if not field.is_relation or field.remote_field is None:
                 continue
             on_delete = field.remote_field.on_delete
-            found = _UNSTAMPED_ON_DELETE.get(on_delete)
+            found = UNSTAMPED_ON_DELETE.get(on_delete)
             if found is None and hasattr(on_delete, "deconstruct"):  # models.SET(...)
                 found = ("SET(...)", "sets {field} with plain SQL")
             if found is None:
@@ -145,7 +311,7 @@ def check_foreign_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                     "are never told.",
                     hint="Use on_delete=models.PROTECT and change or delete the records through "
                     "the ORM first (deleted records become tombstones devices pull); see "
-                    "docs/cursor.md, 'What bypasses the stamping'.",
+                    f"{DOCS_URL}cursor/#what-bypasses-the-stamping",
                     obj=field,
                     id="django_mobile_sync.W002",
                 )

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+#: Where the documentation lives; system check hints and error messages link to it.
+DOCS_URL = "https://django-mobile-sync.readthedocs.io/en/latest/"
+
 DEFAULTS: dict[str, Any] = {
     # SyncDomain declarations (instances of SyncDomain or dicts of its arguments).
     "DOMAINS": [],
@@ -51,7 +54,11 @@ DEFAULTS: dict[str, Any] = {
         "pull_user": None,
         "pull_device": None,
     },
-    # Cache alias of the throttle counters; must be shared by all server processes.
+    # Where the throttle counters live: "database" (ThrottleCounter rows, counted by one
+    # atomic upsert; shared by every process using the database) or "cache" (THROTTLE_CACHE).
+    "THROTTLE_STORE": "database",
+    # Cache alias of the counters when THROTTLE_STORE is "cache"; must be shared by every
+    # server process and increment atomically (Redis, Memcached).
     "THROTTLE_CACHE": "default",
     # PostgreSQL: which open transactions hold pulls back, those that can write this
     # database ("database") or every transaction of the cluster ("cluster").
@@ -59,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # Salt for the signed pull cursor.
     "CURSOR_SALT": "django_mobile_sync.cursor",
 }
+
+#: Values of ``THROTTLE_STORE``.
+THROTTLE_STORES = ("database", "cache")
 
 IMPORT_STRINGS = {"AUTHENTICATION_CLASSES", "PERMISSION_CLASSES", "THROTTLE_CLASSES"}
 

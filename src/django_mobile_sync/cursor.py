@@ -10,18 +10,15 @@ from typing import Any
 from django.core import signing
 
 from .conf import sync_settings
-
-
-class InvalidCursor(Exception):
-    """The cursor is malformed, forged, or minted for another domain or tenant."""
+from .exceptions import InvalidCursor
 
 
 @dataclass(frozen=True)
 class Position:
     """A place in the change feed: after the row ``(seq, pk)``; ``pk=None``: after all of seq.
 
-    ``purge`` is the id of the newest tombstone purge when the cursor was issued: a cursor
-    issued after a purge cannot have missed the tombstones it removed.
+    ``purge`` is the change clock's horizon when the page that issued the cursor was read:
+    tombstone purges recorded below it were already seen by that cursor's chain of pages.
     """
 
     seq: int = -1
@@ -64,3 +61,79 @@ def decode_cursor(token: str, domain: str, scope: Mapping[str, Any]) -> Position
     if type(seq) is not int or type(purge) is not int or not valid_pk:
         raise InvalidCursor("The cursor is malformed.")
     return Position(seq, pk, purge)
+
+
+# -- several domains ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedPosition:
+    """A place in the change feed of several domains (see :class:`~.pull.ChangeFeed`).
+
+    The feed is read in windows of the change clock, ``lower <= change_seq < upper``, each
+    window domain by domain in the feed's order (parents before children): ``index`` is the
+    domain being read and ``(seq, pk)`` the position within it. ``index`` equal to the
+    number of domains means the window is done. ``upper`` is ``None`` before the first
+    window. ``purge`` is as in :class:`Position`.
+    """
+
+    lower: int = 0
+    upper: int | None = None
+    index: int = 0
+    seq: int = -1
+    pk: int | str | None = None
+    purge: int = 0
+
+    @property
+    def started(self) -> bool:
+        return self.upper is not None
+
+
+#: Before the first window.
+FEED_START = FeedPosition()
+
+
+def feed_scope_key(scopes: Mapping[str, Mapping[str, Any]]) -> str:
+    """A digest binding a cursor to the domains it covers, in order, and their tenants."""
+    return scope_key(
+        {f"{domain}.{k}": v for domain, scope in scopes.items() for k, v in scope.items()}
+        | {f"#{i}": d for i, d in enumerate(scopes)}
+    )
+
+
+def encode_feed_cursor(scopes: Mapping[str, Mapping[str, Any]], position: FeedPosition) -> str:
+    """The cursor of a feed over the domains of ``scopes`` (domain name -> tenant scope)."""
+    payload = {
+        "f": feed_scope_key(scopes),
+        "l": position.lower,
+        "u": position.upper,
+        "i": position.index,
+        "s": position.seq,
+        "p": position.pk,
+        "g": position.purge,
+    }
+    return signing.dumps(payload, salt=sync_settings.CURSOR_SALT, compress=False)
+
+
+def decode_feed_cursor(token: str, scopes: Mapping[str, Mapping[str, Any]]) -> FeedPosition:
+    try:
+        payload = signing.loads(token, salt=sync_settings.CURSOR_SALT)
+    except (signing.BadSignature, ValueError, UnicodeError) as exc:
+        raise InvalidCursor("The cursor is malformed or was not issued by this server.") from exc
+    if not isinstance(payload, dict) or "f" not in payload:
+        raise InvalidCursor("The cursor is malformed, or belongs to one domain's feed.")
+    if payload["f"] != feed_scope_key(scopes):
+        raise InvalidCursor("The cursor belongs to other domains or another tenant.")
+    lower, upper, index = payload.get("l"), payload.get("u"), payload.get("i")
+    seq, pk, purge = payload.get("s"), payload.get("p"), payload.get("g")
+    if not (
+        type(lower) is int
+        and type(index) is int
+        and type(seq) is int
+        and type(purge) is int
+        and (upper is None or type(upper) is int)
+        and (pk is None or type(pk) in (int, str))
+        and 0 <= index <= len(scopes)
+    ):
+        raise InvalidCursor("The cursor is malformed.")
+    return FeedPosition(lower, upper, index, seq, pk, purge)

@@ -1,11 +1,13 @@
 """``manage.py sync_doctor``: what a deployment gets wrong, and what to do about it.
 
 Each check returns :class:`Finding` objects; the command prints them and fails at a chosen
-level. Checks read the configuration and the database catalogue; they write nothing.
+level. Checks read the configuration and the database catalogue; they write nothing to the
+database (the throttle check writes, reads back and deletes one probe key in a cache store).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,13 +15,14 @@ from typing import Any
 from django.core import checks as django_checks
 from django.core.cache import caches
 from django.core.cache.backends.base import InvalidCacheBackendError
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
 from .conf import sync_settings
 from .domains import SyncDomain, get_domains
 from .indexes import recommended_index, serves_pulls
-from .models import IdempotencyRecord
+from .models import IdempotencyRecord, ThrottleCounter
+from .throttling import DATABASE_STORE_VENDORS
 
 OK, INFO, WARNING, ERROR = 0, 1, 2, 3
 LEVEL_NAMES = {OK: "ok", INFO: "info", WARNING: "warning", ERROR: "error"}
@@ -74,14 +77,69 @@ def check_configuration(using: str, deploy: bool = False) -> Iterator[Finding]:
         yield Finding(OK, "configuration", f"system checks pass ({len(get_domains())} domains)")
 
 
-def check_throttle_cache(using: str) -> Iterator[Finding]:
-    """The throttle counters must live in a cache every server process shares."""
-    alias = sync_settings.THROTTLE_CACHE
+def check_throttle_store(using: str) -> Iterator[Finding]:
+    """The throttle counters live in a store every server process shares, and it answers."""
     if not sync_settings.THROTTLE_CLASSES:
-        yield Finding(INFO, "throttling", "THROTTLE_CLASSES is empty: pushes are not throttled")
+        yield Finding(INFO, "throttling", "THROTTLE_CLASSES is empty: requests are not throttled")
+        return
+    store = sync_settings.THROTTLE_STORE
+    if store == "database":
+        yield from _check_database_store()
+    elif store == "cache":
+        yield from _check_cache_store()
+    # Any other value is the system check E014, reported under "configuration".
+
+
+def _check_database_store() -> Iterator[Finding]:
+    alias = router.db_for_write(ThrottleCounter)
+    connection = connections[alias]
+    table = ThrottleCounter._meta.db_table
+    where = f"the table {table} on the database {alias!r}"
+    if connection.vendor not in DATABASE_STORE_VENDORS:
+        yield Finding(
+            ERROR,
+            "throttling",
+            f"THROTTLE_STORE is 'database' but {alias!r} is {connection.vendor}: the counters "
+            "need PostgreSQL or SQLite (INSERT ... ON CONFLICT DO UPDATE ... RETURNING)",
+            "Set MOBILE_SYNC['THROTTLE_STORE'] = 'cache' with a Redis THROTTLE_CACHE.",
+        )
         return
     try:
-        backend = type(caches[alias]).__name__
+        with transaction.atomic(using=alias):  # a savepoint if the caller holds a transaction
+            ThrottleCounter.objects.using(alias).exists()
+    except DatabaseError as exc:
+        yield Finding(
+            ERROR,
+            "throttling",
+            f"the throttle counters cannot be read from {where}: {exc}",
+            f"Run manage.py migrate django_mobile_sync --database {alias}.",
+        )
+        return
+    if connection.settings_dict.get("ATOMIC_REQUESTS"):
+        yield Finding(
+            WARNING,
+            "throttling",
+            f"ATOMIC_REQUESTS is on for the database {alias!r}, which holds the throttle "
+            "counters: a counter row stays locked until the request that counted ends (a "
+            "user's concurrent requests wait for each other), and a request that fails rolls "
+            "its hit back (failed requests are not counted)",
+            "Turn ATOMIC_REQUESTS off (the sync views run their own transactions), route "
+            "ThrottleCounter to another alias of the same PostgreSQL database without it, "
+            "or set THROTTLE_STORE = 'cache' with Redis.",
+        )
+        return
+    yield Finding(
+        OK,
+        "throttling",
+        f"the throttle counters are rows of {where}: shared by every process, counted by "
+        "one atomic upsert",
+    )
+
+
+def _check_cache_store() -> Iterator[Finding]:
+    alias = sync_settings.THROTTLE_CACHE
+    try:
+        cache = caches[alias]
     except InvalidCacheBackendError as exc:
         yield Finding(
             ERROR,
@@ -90,11 +148,25 @@ def check_throttle_cache(using: str) -> Iterator[Finding]:
             "Name an alias of CACHES in MOBILE_SYNC['THROTTLE_CACHE'].",
         )
         return
+    backend = type(cache).__name__
     fix = (
-        "Point MOBILE_SYNC['THROTTLE_CACHE'] at a Redis or Memcached cache shared by every "
+        "Set MOBILE_SYNC['THROTTLE_STORE'] = 'database', or point "
+        "MOBILE_SYNC['THROTTLE_CACHE'] at a Redis or Memcached cache shared by every "
         "server process (CACHES = {'throttle': {'BACKEND': "
         "'django.core.cache.backends.redis.RedisCache', 'LOCATION': 'redis://...'}})."
     )
+    if backend != "DummyCache":  # keeps nothing by design: reported below
+        problem = _cache_problem(cache)
+        if problem:
+            yield Finding(
+                ERROR,
+                "throttling",
+                f"the throttle cache {alias!r} ({backend}) does not answer: {problem}. "
+                "Every request a throttle counts fails with a 500",
+                "Start the cache server or fix its LOCATION, or set "
+                "MOBILE_SYNC['THROTTLE_STORE'] = 'database'.",
+            )
+            return
     if backend in PER_PROCESS_CACHES:
         yield Finding(
             WARNING,
@@ -120,6 +192,18 @@ def check_throttle_cache(using: str) -> Iterator[Finding]:
             f"the throttle cache {alias!r} is a {backend}; make sure every process shares it "
             "and that its incr() is atomic",
         )
+
+
+def _cache_problem(cache: Any) -> str:
+    """What is wrong when a probe key cannot be written and read back; "" when it can."""
+    probe = f"mobile_sync:doctor:{uuid.uuid4().hex}"
+    try:
+        cache.set(probe, probe, timeout=30)
+        answer = cache.get(probe)
+        cache.delete(probe)
+    except Exception as exc:  # each backend raises its own (redis.ConnectionError, OSError)
+        return f"{type(exc).__name__}: {exc}"
+    return "" if answer == probe else "a key written to it cannot be read back"
 
 
 def check_pull_indexes(using: str) -> Iterator[Finding]:
@@ -279,7 +363,7 @@ def check_housekeeping(using: str) -> Iterator[Finding]:
 
 #: The checks after the system checks, each given the database alias.
 CHECKS: list[Callable[[str], Iterator[Finding]]] = [
-    check_throttle_cache,
+    check_throttle_store,
     check_pull_indexes,
     check_database,
     check_housekeeping,

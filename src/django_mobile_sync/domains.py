@@ -5,13 +5,12 @@ This module imports no models, so settings files can import :class:`SyncDomain`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 
 from .conf import import_from_setting, sync_settings
 
@@ -37,9 +36,6 @@ SYSTEM_FIELDS = frozenset(
         "field_versions",
     }
 )
-#: Query parameters of the pull protocol; a domain filter may not take these names.
-RESERVED_PARAMS = frozenset({"cursor", "limit", "since"})
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass(eq=False)
@@ -68,12 +64,14 @@ class SyncDomain:
         max_batch_size / max_page_size: per-domain limits overriding the global ones.
         throttle_rates: per-domain rates (``user``, ``device``, ``pull_user``,
             ``pull_device``) overriding ``MOBILE_SYNC["THROTTLE_RATES"]`` key by key.
+        authentication_classes / permission_classes / throttle_classes: DRF classes (or
+            import paths) for this domain's views, overriding the ``MOBILE_SYNC`` ones.
     """
 
     name: str
     model: str
     fields: Sequence[str] | str = "__all__"
-    serializer: str | type[Serializer] | None = None
+    serializer: str | type[Serializer[Any]] | None = None
     resolver: str | type[ConflictResolver] | None = None
     tenant_fields: Sequence[str] = ()
     scope: str | Callable[[Request], Mapping[str, Any]] | None = None
@@ -88,6 +86,9 @@ class SyncDomain:
     max_batch_size: int | None = None
     max_page_size: int | None = None
     throttle_rates: Mapping[str, str | None] | None = None
+    authentication_classes: Sequence[str | type[Any]] | None = None
+    permission_classes: Sequence[str | type[Any]] | None = None
+    throttle_classes: Sequence[str | type[Any]] | None = None
 
     def option(self, name: str) -> str:
         return f"MOBILE_SYNC['DOMAINS'][{self.name!r}].{name}"
@@ -126,36 +127,56 @@ class SyncDomain:
         return frozenset(owned)
 
     @cached_property
-    def serializer_class(self) -> type[Serializer]:
+    def serializer_class(self) -> type[Serializer[Any]]:
         if self.serializer is not None:
-            return import_from_setting(self.serializer, self.option("serializer"))
+            serializer: type[Serializer[Any]] = import_from_setting(
+                self.serializer, self.option("serializer")
+            )
+            return serializer
         from .serializers import build_model_serializer
 
         return build_model_serializer(self)
 
-    @cached_property
+    @property
     def resolver_instance(self) -> ConflictResolver:
+        """The domain's resolver, or ``DEFAULT_RESOLVER`` (read now, not cached)."""
         from .resolvers import get_resolver
 
         value = self.resolver or sync_settings.DEFAULT_RESOLVER
         return get_resolver(value, self.option("resolver"))
 
-    @cached_property
+    @property
     def service_class(self) -> type[SyncService]:
+        """The domain's service class, or ``DEFAULT_SERVICE_CLASS`` (read now, not cached)."""
         value = self.service or sync_settings.DEFAULT_SERVICE_CLASS
-        return import_from_setting(value, self.option("service"))
+        service: type[SyncService] = import_from_setting(value, self.option("service"))
+        return service
+
+    def api_classes(self, option: str) -> list[type[Any]] | None:
+        """The domain's ``authentication_classes``, ``permission_classes`` or
+        ``throttle_classes``, imported; ``None`` when it does not set them."""
+        value = getattr(self, option)
+        if value is None:
+            return None
+        return [import_from_setting(item, self.option(option)) for item in value]
 
     @cached_property
     def scope_callable(self) -> Callable[[Request], Mapping[str, Any]] | None:
         if self.scope is None:
             return None
-        return import_from_setting(self.scope, self.option("scope"))
+        scope: Callable[[Request], Mapping[str, Any]] = import_from_setting(
+            self.scope, self.option("scope")
+        )
+        return scope
 
     @cached_property
     def database_callable(self) -> Callable[[Request], str] | None:
         if self.database is None:
             return None
-        return import_from_setting(self.database, self.option("database"))
+        database: Callable[[Request], str] = import_from_setting(
+            self.database, self.option("database")
+        )
+        return database
 
     @property
     def batch_limit(self) -> int:
@@ -177,153 +198,6 @@ class SyncDomain:
     def can_transition(self, old: Any, new: Any) -> bool:
         return old == new or new in (self.transitions or {}).get(old, ())
 
-    # -- validation (used by system checks) ----------------------------------------------
-    def problems(self) -> list[tuple[str, str]]:
-        """Every misconfiguration of this domain as ``(check id, message)`` pairs."""
-        found: list[tuple[str, str]] = []
-        if not NAME_RE.match(self.name or ""):
-            found.append(
-                (
-                    "E002",
-                    f"{self.option('name')}: {self.name!r} is not a URL segment "
-                    "(lowercase letters, digits, '-' and '_').",
-                )
-            )
-        try:
-            model = self.model_class
-        except ImproperlyConfigured as exc:
-            return [*found, ("E003", str(exc))]
-        from .models import SyncableModelMixin
-
-        if not issubclass(model, SyncableModelMixin):
-            found.append(
-                (
-                    "E004",
-                    f"{self.option('model')}: {self.model} does not inherit "
-                    "SyncableModelMixin; add the mixin to the model.",
-                )
-            )
-            return found
-
-        def check_field(option: str, name: str | None) -> None:
-            if name is None:
-                return
-            try:
-                model._meta.get_field(name)
-            except FieldDoesNotExist:
-                found.append(
-                    ("E005", f"{self.option(option)}: {model.__name__} has no field {name!r}.")
-                )
-
-        for name in self.wire_fields:
-            check_field("fields", name)
-        for option in ("tenant_fields", "server_owned_fields"):
-            for name in getattr(self, option):
-                check_field(option, name)
-        for option in ("status_field", "history_field", "client_timestamp_field"):
-            check_field(option, getattr(self, option))
-        for option in ("serializer", "resolver", "service", "scope", "database"):
-            try:
-                getattr(
-                    self,
-                    {
-                        "serializer": "serializer_class",
-                        "resolver": "resolver_instance",
-                        "service": "service_class",
-                        "scope": "scope_callable",
-                        "database": "database_callable",
-                    }[option],
-                )
-            except (ImproperlyConfigured, ImportError, TypeError, ValueError) as exc:
-                found.append(("E006", f"{self.option(option)}: {exc}"))
-        found.extend(self._transition_problems(model))
-        if self.tenant_fields and self.scope is None:
-            found.append(
-                (
-                    "E008",
-                    f"{self.option('scope')}: tenant_fields are declared but no "
-                    "scope callable says which tenant a request belongs to.",
-                )
-            )
-        reserved = sorted(set(self.filters) & RESERVED_PARAMS)
-        if reserved:
-            found.append(
-                (
-                    "E011",
-                    f"{self.option('filters')}: {', '.join(reserved)} "
-                    "are pull parameters of the protocol; rename the filter.",
-                )
-            )
-        if self._uses_last_write_wins() and not self.client_timestamp_field:
-            found.append(
-                (
-                    "E012",
-                    f"{self.option('client_timestamp_field')}: the "
-                    "last_write_wins resolver compares this field; name it.",
-                )
-            )
-        if not self._has_unique_mobile_id(model):
-            together = ", ".join([*self.tenant_fields, "mobile_id"])
-            found.append(
-                (
-                    "E009",
-                    f"{self.option('model')}: {model.__name__} needs a unique "
-                    f"constraint on ({together}) so retries cannot duplicate a "
-                    "record; add a UniqueConstraint to Meta.constraints.",
-                )
-            )
-        return found
-
-    def _uses_last_write_wins(self) -> bool:
-        from .resolvers import LastWriteWinsResolver
-
-        try:
-            return isinstance(self.resolver_instance, LastWriteWinsResolver)
-        except ImproperlyConfigured:
-            return False
-
-    def _transition_problems(self, model: type[Model]) -> list[tuple[str, str]]:
-        if not self.transitions and not self.status_field:
-            return []
-        if not (self.transitions and self.status_field):
-            return [
-                (
-                    "E007",
-                    f"{self.option('transitions')}: status_field and transitions "
-                    "must be declared together.",
-                )
-            ]
-        try:
-            status = model._meta.get_field(self.status_field)
-        except FieldDoesNotExist:
-            return []  # reported by check_field
-        choices = {str(value) for value, _ in (getattr(status, "flatchoices", None) or [])}
-        unknown = sorted(s for s in self.states if choices and s not in choices)
-        if unknown:
-            return [
-                (
-                    "E007",
-                    f"{self.option('transitions')}: unknown state(s) "
-                    f"{', '.join(unknown)}; {self.status_field} allows "
-                    f"{', '.join(sorted(choices))}.",
-                )
-            ]
-        return []
-
-    def _has_unique_mobile_id(self, model: type[Model]) -> bool:
-        from django.db.models import UniqueConstraint
-
-        wanted = {*self.tenant_fields, "mobile_id"}
-        if getattr(model._meta.get_field("mobile_id"), "unique", False) and not self.tenant_fields:
-            return True
-        candidates = [
-            set(c.fields)
-            for c in model._meta.constraints
-            if isinstance(c, UniqueConstraint) and c.condition is None
-        ]
-        candidates += [set(t) for t in model._meta.unique_together]
-        return any(c == wanted for c in candidates)
-
 
 def _as_domain(value: SyncDomain | Mapping[str, Any]) -> SyncDomain:
     if isinstance(value, SyncDomain):
@@ -339,7 +213,12 @@ _cache: list[Any] = [None, {}]  # [the DOMAINS list seen last, its domains by na
 
 
 def get_domains() -> dict[str, SyncDomain]:
-    """Declared domains by name (rebuilt when ``DOMAINS`` changes, so override_settings works)."""
+    """Declared domains by name.
+
+    Rebuilt whenever ``MOBILE_SYNC["DOMAINS"]`` is another list (``override_settings``
+    works); a domain caches only what its own declaration decides (its model, fields and
+    serializer), and reads everything the global settings decide when it is used.
+    """
     declared = sync_settings.DOMAINS
     if _cache[0] is not declared:
         _cache[:] = [declared, {d.name: d for d in map(_as_domain, declared)}]

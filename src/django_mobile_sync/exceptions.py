@@ -1,61 +1,86 @@
-"""JSON error bodies for the sync views: ``{"detail": ..., "code": ...}``, never HTML."""
+"""The library's exception classes.
+
+Errors of the sync layer itself, and the DRF ``APIException`` subclasses it answers with.
+The DRF exception handler that turns them into JSON bodies lives in
+:mod:`django_mobile_sync.handlers`.
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from rest_framework import exceptions, status
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework import status
+from rest_framework.exceptions import APIException
 
-from .cursor import InvalidCursor
-from .parsers import ACCEPTED_ENCODINGS, UnsupportedContentEncoding
-from .service import CursorExpired
-
-logger = logging.getLogger("django_mobile_sync")
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 
-def _first_message(detail: Any) -> str:
-    while isinstance(detail, dict | list) and detail:
-        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
-    return str(detail)
+class InvalidCursor(Exception):
+    """The cursor is malformed, forged, or minted for another domain or tenant (400)."""
 
 
-def _first_code(codes: Any) -> str:
-    while isinstance(codes, dict | list) and codes:
-        codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
-    return str(codes or "error")
+class CursorExpired(Exception):
+    """The cursor is older than a tombstone purge: the device must resync (410)."""
 
 
-def sync_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus a stable ``code``, 410 for expired cursors and no HTML 500s."""
-    if isinstance(exc, CursorExpired):
-        return Response(
-            {"detail": str(exc), "code": "reset_required", "reset_required": True},
-            status=status.HTTP_410_GONE,
+class UnstorableValue(ValueError):
+    """A value no database column can hold; the message says why, for the device."""
+
+
+class TenantFieldChanged(ValueError):
+    """A write would move a synced record to another tenant.
+
+    Tenant fields are immutable: the old tenant's devices would keep the record forever,
+    since their pulls no longer see it change. Delete the record (its tombstone reaches the
+    old tenant) and create it again in the new tenant instead.
+    """
+
+    advice = (
+        "A synced record cannot move to another tenant: delete it and create it again in "
+        "the new one."
+    )
+
+    def __init__(self, model: type[Model], names: Sequence[str]) -> None:
+        super().__init__(f"{model._meta.label}: {', '.join(names)} cannot change. {self.advice}")
+
+
+class ReapplyRefused(Exception):
+    """The device's version cannot be re-applied; the message says why and what to do."""
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The request body exceeds {limit} bytes (MAX_BODY_BYTES); "
+            "send fewer entries per batch."
         )
-    if isinstance(exc, InvalidCursor):
-        exc = exceptions.ValidationError({"cursor": [str(exc)]}, code="invalid_cursor")
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        logger.exception("Unexpected error in a sync view", exc_info=exc)
-        return Response(
-            {
-                "detail": "The server failed to handle this request; retry later.",
-                "code": "server_error",
-            },
-            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+
+
+class UnsupportedContentEncoding(APIException):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_code = "unsupported_content_encoding"
+
+    def __init__(self, encoding: str, accepted: Sequence[str]) -> None:
+        super().__init__(
+            f"Content-Encoding {encoding!r} is not supported; use {' or '.join(accepted)}."
         )
-    if isinstance(exc, exceptions.ValidationError):
-        field_errors = exc.detail
-        response.data = {
-            "detail": _first_message(field_errors),
-            "code": _first_code(exc.get_codes()),
-            "errors": field_errors,
-        }
-    elif isinstance(exc, exceptions.APIException):
-        response.data = {"detail": str(exc.detail), "code": _first_code(exc.get_codes())}
-    if isinstance(exc, UnsupportedContentEncoding):
-        response["Accept-Encoding"] = ", ".join(ACCEPTED_ENCODINGS)
-    return response
+
+
+class IdempotencyConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
+    default_code = "idempotency_in_progress"
+
+
+class IdempotencyMismatch(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was used with a different request body; "
+        "use a new key for a new request."
+    )
+    default_code = "idempotency_key_reused"

@@ -17,30 +17,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpResponse
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 
 from .conf import sync_settings
+from .exceptions import IdempotencyConflict, IdempotencyMismatch
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyConflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
-    default_code = "idempotency_in_progress"
-
-
-class IdempotencyMismatch(APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = (
-        "This Idempotency-Key was used with a different request body; "
-        "use a new key for a new request."
-    )
-    default_code = "idempotency_key_reused"
 
 
 def validate_key(key: str) -> str:

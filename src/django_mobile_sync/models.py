@@ -7,11 +7,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import NotSupportedError, models, router, transaction
 from django.db.models import F, Func
 from django.utils import timezone
 
-from .changes import next_change_seq
+from .clock import next_change_seq
+from .domains import get_domains
+from .exceptions import TenantFieldChanged
 
 #: Columns every tracked write sets besides the ones it changes.
 STAMP_FIELDS = ("version", "updated_at", "change_seq", "field_versions")
@@ -43,7 +46,7 @@ class MarkFieldsChanged(Func):
         )
 
 
-class SyncQuerySet(models.QuerySet):
+class SyncQuerySet(models.QuerySet[Any]):
     """A queryset whose writes move the change cursor and the version of every row.
 
     ``update()``, ``delete()`` (a soft delete), ``bulk_create()`` and ``bulk_update()`` all
@@ -59,7 +62,11 @@ class SyncQuerySet(models.QuerySet):
         return self.filter(deleted=True)
 
     def update(self, **kwargs: Any) -> int:
+        self._refuse_tenant_change(kwargs)
         changed = [name for name in kwargs if name not in STAMP_FIELDS]
+        # As Django's update() does, before self.db is read: the clock is taken on the
+        # alias the rows are written to, not the one a router gives reads.
+        self._for_write = True
         with transaction.atomic(using=self.db, savepoint=False):
             kwargs.setdefault("updated_at", timezone.now())
             kwargs["version"] = F("version") + 1
@@ -90,20 +97,38 @@ class SyncQuerySet(models.QuerySet):
                 "moving their version; use bulk_update() or update_or_create() instead."
             )
         objs = list(objs)
+        self._for_write = True  # the write alias, as in update()
         with transaction.atomic(using=self.db, savepoint=False):
             seq, now = next_change_seq(self.db), timezone.now()
             for obj in objs:
                 obj.stamp_write(seq, now, adding=True)
             return super().bulk_create(objs, *args, **kwargs)
 
-    # bulk_update() needs no override: Django implements it with update(), which stamps.
+    def bulk_update(
+        self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
+        """Django's, which writes with :meth:`update` (so it stamps), refusing tenant fields."""
+        fields = list(fields)
+        self._refuse_tenant_change(fields)
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+    def _refuse_tenant_change(self, names: Iterable[str]) -> None:
+        tenant = tenant_field_names(self.model)
+        if not tenant:
+            return
+        moved = {self.model._meta.get_field(name).name for name in names} & tenant
+        if moved:
+            raise TenantFieldChanged(self.model, sorted(moved))
 
 
 class SyncManager(models.Manager.from_queryset(SyncQuerySet)):  # type: ignore[misc]
     """Default manager of synced models: tombstones are hidden."""
 
     def get_queryset(self) -> SyncQuerySet:
-        return super().get_queryset().filter(deleted=False)
+        queryset: SyncQuerySet = super().get_queryset().filter(deleted=False)
+        return queryset
 
 
 AllObjectsManager = models.Manager.from_queryset(SyncQuerySet)
@@ -155,6 +180,9 @@ class SyncableModelMixin(models.Model):
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         adding = self._state.adding
         changed = [] if adding else self.changed_fields()
+        moved = [] if adding else self.moved_tenant_fields()
+        if moved:
+            raise TenantFieldChanged(type(self), moved)
         with transaction.atomic(using=using, savepoint=False):
             if not adding:
                 self._lock_current_version(using)
@@ -168,13 +196,38 @@ class SyncableModelMixin(models.Model):
             f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields
         }
 
+    def clean(self) -> None:
+        super().clean()
+        moved = [] if self._state.adding else self.moved_tenant_fields()
+        if moved:
+            raise ValidationError({name: TenantFieldChanged.advice for name in moved})
+
+    def moved_tenant_fields(self) -> list[str]:
+        """Tenant fields (of the domains declaring this model) changed since loading."""
+        loaded = getattr(self, "_loaded_values", None) or {}
+        moved = []
+        for name in sorted(tenant_field_names(type(self))):
+            attname = self._meta.get_field(name).attname  # type: ignore[union-attr]
+            if attname in loaded and getattr(self, attname) != loaded[attname]:
+                moved.append(name)
+        return moved
+
+    def tenant_filter(self) -> dict[str, Any]:
+        """The row's tenant as it was loaded, for locking queries (SPEC §3.3)."""
+        loaded = getattr(self, "_loaded_values", None) or {}
+        found = {}
+        for name in tenant_field_names(type(self)):
+            attname = self._meta.get_field(name).attname  # type: ignore[union-attr]
+            found[attname] = loaded.get(attname, getattr(self, attname))
+        return found
+
     def _lock_current_version(self, using: str) -> None:
         """Stamp from the row as it is now, not as it was loaded: others may have written."""
         current = (
             type(self)
             ._base_manager.using(using)
             .select_for_update()
-            .filter(pk=self.pk)
+            .filter(pk=self.pk, **self.tenant_filter())
             .values("version", "field_versions")
             .first()
         )
@@ -231,6 +284,19 @@ class SyncableModelMixin(models.Model):
 
     def hard_delete(self, using: Any = None) -> Any:
         return super().delete(using=using)
+
+
+def tenant_field_names(model: type[models.Model]) -> frozenset[str]:
+    """The tenant fields every domain declaring ``model`` names."""
+    try:
+        domains = get_domains().values()
+    except (ImproperlyConfigured, TypeError):  # reported by the system checks
+        return frozenset()
+    names: set[str] = set()
+    for domain in domains:
+        if domain.model.lower() == model._meta.label_lower:
+            names.update(domain.tenant_fields)
+    return frozenset(names)
 
 
 def _field_name(instance: models.Model, attname: str) -> str:
@@ -305,6 +371,11 @@ class SyncConflict(models.Model):
     server_data = models.JSONField(default=dict)
     resolution = models.CharField(max_length=50, db_index=True)
     result_data = models.JSONField(null=True, blank=True)
+    scope = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The record's tenant: its tenant fields' values (primary keys).",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -352,6 +423,9 @@ class TombstonePurge(models.Model):
 
     domain = models.CharField(max_length=100, db_index=True)
     horizon_seq = models.BigIntegerField()
+    seq = models.BigIntegerField(
+        default=0, help_text="Change clock value of the purge (see docs/cursor.md)."
+    )
     purged_before = models.DateTimeField()
     purged_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -361,3 +435,27 @@ class TombstonePurge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.domain} purge below {self.horizon_seq}"
+
+
+class ThrottleCounter(models.Model):
+    """One rate-limit counter of the database store (``THROTTLE_STORE = "database"``).
+
+    One row per counter (a user's or a device's pushes or pulls under one rate): ``hits`` in
+    the fixed window that began at ``window_start`` (Unix seconds). Counting is one atomic
+    upsert that starts the count again when a new window begins; rows whose window ended are
+    deleted as new windows start (see :mod:`django_mobile_sync.throttling`).
+    """
+
+    key = models.CharField(max_length=64, help_text="SHA-256 of the counter's identity.")
+    window_start = models.BigIntegerField()
+    expires_at = models.BigIntegerField(db_index=True)
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "throttle counter"
+        constraints = [
+            models.UniqueConstraint(fields=["key"], name="mobile_sync_throttle_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}: {self.hits} hit(s) until {self.expires_at}"

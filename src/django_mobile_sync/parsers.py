@@ -11,36 +11,14 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from .conf import sync_settings
+from .exceptions import PayloadTooLarge, UnsupportedContentEncoding
 
 CHUNK = 64 * 1024
 ACCEPTED_ENCODINGS = ("gzip", "identity")
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"The request body exceeds {limit} bytes (MAX_BODY_BYTES); "
-            "send fewer entries per batch."
-        )
-
-
-class UnsupportedContentEncoding(APIException):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    default_code = "unsupported_content_encoding"
-
-    def __init__(self, encoding: str) -> None:
-        super().__init__(
-            f"Content-Encoding {encoding!r} is not supported; use "
-            f"{' or '.join(ACCEPTED_ENCODINGS)}."
-        )
 
 
 def read_limited(stream: Any, limit: int) -> bytes:
@@ -88,6 +66,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+#: Longest integer read as such: Python refuses to convert longer ones (``sys.int_info``).
+MAX_INT_DIGITS = 4000
+
+
+def _parse_int(text: str) -> int | float:
+    """An integer, or infinity for one too long to convert: like ``1e400``, it is refused
+    by the entry that holds it (see :mod:`django_mobile_sync.storable`), not by the batch."""
+    if len(text) > MAX_INT_DIGITS:
+        return float("inf") if text[0] != "-" else float("-inf")
+    return int(text)
+
+
 class SyncJSONParser(JSONParser):
     """``application/json`` with ``MAX_BODY_BYTES`` and ``Content-Encoding: gzip``."""
 
@@ -102,7 +92,7 @@ class SyncJSONParser(JSONParser):
         limit = int(sync_settings.MAX_BODY_BYTES)
         encoding = meta.get("HTTP_CONTENT_ENCODING", "identity").strip().lower() or "identity"
         if encoding not in ACCEPTED_ENCODINGS:
-            raise UnsupportedContentEncoding(encoding)
+            raise UnsupportedContentEncoding(encoding, ACCEPTED_ENCODINGS)
         try:
             declared = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -113,6 +103,8 @@ class SyncJSONParser(JSONParser):
         if encoding == "gzip":
             body = gunzip_limited(body, limit)
         try:
-            return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+            return json.loads(
+                body.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int
+            )
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ParseError(f"The body is not valid JSON: {exc}", code="malformed_json") from exc

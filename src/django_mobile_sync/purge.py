@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from .clock import next_change_seq
 from .conf import sync_settings
 from .domains import SyncDomain
 from .models import IdempotencyRecord, TombstonePurge
@@ -28,13 +29,17 @@ def purge_tombstones(
             return 0
         count, _ = expired.hard_delete()
         TombstonePurge.objects.using(using).create(
-            domain=domain.name, horizon_seq=horizon + 1, purged_before=before, purged_count=count
+            domain=domain.name,
+            horizon_seq=horizon + 1,
+            seq=next_change_seq(using),
+            purged_before=before,
+            purged_count=count,
         )
-    return count
+    return int(count)
 
 
 def purge_idempotency_records(using: str = "default") -> int:
     count, _ = (
         IdempotencyRecord.objects.using(using).filter(expires_at__lte=timezone.now()).delete()
     )
-    return count
+    return int(count)

@@ -153,9 +153,10 @@ def get_resolver(value: Any, option: str) -> ConflictResolver:
             f"{option}: unknown resolver {value!r}; use one of {', '.join(RESOLVERS)} "
             "or the import path of a ConflictResolver subclass."
         )
-    resolver = import_from_setting(value, option)
-    if isinstance(resolver, type):
-        resolver = resolver()
-    if not callable(getattr(resolver, "resolve", None)):
+    found = import_from_setting(value, option)
+    if isinstance(found, type):
+        found = found()
+    if not callable(getattr(found, "resolve", None)):
         raise ImproperlyConfigured(f"{option}: {value!r} has no resolve() method.")
+    resolver: ConflictResolver = found
     return resolver

@@ -251,7 +251,7 @@ class SyncSchemaMixin(_SchemaBase):
         ]
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> Any:
-        schema = super()._map_basic_serializer(serializer, direction)
+        schema = super()._map_basic_serializer(serializer, direction)  # type: ignore[no-untyped-call]
         if getattr(serializer, "sync_record", False):
             # A pulled item may be a tombstone and a pushed entry may be partial: only the
             # protocol's own fields can be required, never a domain field (drf-spectacular
@@ -298,7 +298,7 @@ IDEMPOTENCY_KEY_PATTERN = "^[ -~]*[!-~][ -~]*$"
 
 # -- per-domain components: built once per declaration, so every operation shares them -----
 
-_components: dict[str, tuple[SyncDomain, dict[str, type[serializers.Serializer]]]] = {}
+_components: dict[str, tuple[SyncDomain, dict[str, type[serializers.Serializer[Any]]]]] = {}
 #: The fields of every pulled item, tombstones included.
 _RECORD_KEYS = {*PushEntrySerializer._declared_fields, "updated_at"}
 
@@ -307,7 +307,7 @@ def _camel(name: str) -> str:
     return "".join(part.title() for part in name.replace("-", "_").split("_"))
 
 
-def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializer]]:
+def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializer[Any]]]:
     """The record, push-request and pull-response serializers that describe ``domain``."""
     cached = _components.get(domain.name)
     if cached is not None and cached[0] is domain:
@@ -354,20 +354,26 @@ def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializ
             "__module__": __name__,
         },
     )
-    built: dict[str, type[serializers.Serializer]] = {"record": record, "push": push, "pull": pull}
+    built: dict[str, type[serializers.Serializer[Any]]] = {
+        "record": record,
+        "push": push,
+        "pull": pull,
+    }
     _components[domain.name] = (domain, built)
     return built
 
 
-def push_request_serializer(domain: SyncDomain) -> type[serializers.Serializer]:
+def push_request_serializer(domain: SyncDomain) -> type[serializers.Serializer[Any]]:
     return domain_components(domain)["push"]
 
 
-def pull_response_serializer(domain: SyncDomain) -> type[serializers.Serializer]:
+def pull_response_serializer(domain: SyncDomain) -> type[serializers.Serializer[Any]]:
     return domain_components(domain)["pull"]
 
 
-def _optional(field: serializers.Field) -> serializers.Field:
+def _optional(
+    field: serializers.Field[Any, Any, Any, Any],
+) -> serializers.Field[Any, Any, Any, Any]:
     """A fresh copy of ``field`` that an entry may leave out (updates are partial)."""
     if field.read_only:
         return copy.deepcopy(field)

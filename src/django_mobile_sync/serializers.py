@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from rest_framework import ISO_8601, serializers
+from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+
+from .storable import utc_timestamp
 
 if TYPE_CHECKING:
     from .domains import SyncDomain
@@ -27,16 +29,12 @@ class UTCDateTimeField(serializers.DateTimeField):
         return datetime.UTC if settings.USE_TZ else None
 
 
-_timestamp = UTCDateTimeField(format=ISO_8601)
-
-
 def format_timestamp(value: datetime.datetime) -> str:
     """``value`` as the protocol writes timestamps: ISO-8601 in UTC (``...Z``)."""
-    rendered: str = _timestamp.to_representation(value)
-    return rendered
+    return utc_timestamp(value)
 
 
-class SyncModelSerializer(serializers.ModelSerializer):
+class SyncModelSerializer(serializers.ModelSerializer[Any]):
     """Base for domain serializers: no per-record uniqueness queries, timestamps in UTC.
 
     Uniqueness of ``mobile_id`` is the upsert's job (one query per batch), so the unique
@@ -46,11 +44,11 @@ class SyncModelSerializer(serializers.ModelSerializer):
     """
 
     serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
+        **serializers.ModelSerializer[Any].serializer_field_mapping,
         models.DateTimeField: UTCDateTimeField,
     }
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         for field in fields.values():
             field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
@@ -66,7 +64,7 @@ class SyncModelSerializer(serializers.ModelSerializer):
         return getattr(self.instance, name, None)
 
 
-def build_model_serializer(domain: SyncDomain) -> type[serializers.ModelSerializer]:
+def build_model_serializer(domain: SyncDomain) -> type[serializers.ModelSerializer[Any]]:
     """The default serializer of ``domain``: its wire fields, read-only where server-owned."""
     meta = type(
         "Meta",
@@ -84,7 +82,7 @@ def build_model_serializer(domain: SyncDomain) -> type[serializers.ModelSerializ
 # -- protocol envelopes (also the OpenAPI description) ---------------------------------------
 
 
-class PushEntrySerializer(serializers.Serializer):
+class PushEntrySerializer(serializers.Serializer[Any]):
     """One push entry: the record's fields plus these."""
 
     mobile_id = serializers.UUIDField()
@@ -92,9 +90,20 @@ class PushEntrySerializer(serializers.Serializer):
     deleted = serializers.BooleanField(required=False, default=False)
 
 
-class PushRequestSerializer(serializers.Serializer):
-    entries = serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=True)
+class AnyJSONField(serializers.Field[Any, Any, Any, Any]):
+    """Any parsed JSON value, as it is: each push entry is checked on its own by the push."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class PushRequestSerializer(serializers.Serializer[Any]):
+    entries = serializers.ListField(child=AnyJSONField(allow_null=True), allow_empty=True)
     client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
     last_sync_timestamp = UTCDateTimeField(required=False, allow_null=True)
     cursor = serializers.CharField(
         required=False,
@@ -104,7 +113,7 @@ class PushRequestSerializer(serializers.Serializer):
     )
 
 
-class SyncedItemSerializer(serializers.Serializer):
+class SyncedItemSerializer(serializers.Serializer[Any]):
     mobile_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=ITEM_STATUSES)
     server_version = serializers.IntegerField()
@@ -112,7 +121,7 @@ class SyncedItemSerializer(serializers.Serializer):
     server_data = serializers.DictField(required=False)
 
 
-class ConflictItemSerializer(serializers.Serializer):
+class ConflictItemSerializer(serializers.Serializer[Any]):
     mobile_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["conflict"])
     server_version = serializers.IntegerField()
@@ -121,7 +130,7 @@ class ConflictItemSerializer(serializers.Serializer):
     server_data = serializers.DictField()
 
 
-class ErrorItemSerializer(serializers.Serializer):
+class ErrorItemSerializer(serializers.Serializer[Any]):
     mobile_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["error"])
     error_message = serializers.CharField()
@@ -130,7 +139,7 @@ class ErrorItemSerializer(serializers.Serializer):
     )
 
 
-class PushResponseSerializer(serializers.Serializer):
+class PushResponseSerializer(serializers.Serializer[Any]):
     synced_items = SyncedItemSerializer(many=True)
     conflicts = ConflictItemSerializer(many=True)
     errors = ErrorItemSerializer(many=True)  # type: ignore[assignment]
@@ -138,20 +147,20 @@ class PushResponseSerializer(serializers.Serializer):
     cursor = serializers.CharField()
 
 
-class PullQuerySerializer(serializers.Serializer):
+class PullQuerySerializer(serializers.Serializer[Any]):
     cursor = serializers.CharField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
     since = UTCDateTimeField(required=False)
 
 
-class PullResponseSerializer(serializers.Serializer):
+class PullResponseSerializer(serializers.Serializer[Any]):
     items = serializers.ListField(child=serializers.DictField())
     has_more = serializers.BooleanField()
     next_cursor = serializers.CharField()
     next_timestamp = UTCDateTimeField()
 
 
-class ErrorResponseSerializer(serializers.Serializer):
+class ErrorResponseSerializer(serializers.Serializer[Any]):
     detail = serializers.JSONField()
     code = serializers.CharField()
     errors = serializers.JSONField(required=False, help_text="Per-field messages (400 only).")  # type: ignore[assignment]

@@ -1,49 +1,102 @@
-"""Push and pull rate limits per user and per (user, device), with atomic counters.
+"""Push and pull rate limits per user and per (user, device), in a store every process shares.
 
 DRF's ``SimpleRateThrottle`` reads, modifies and writes a history list, so concurrent
-requests can all pass the last slot. These throttles count with ``cache.add`` + ``incr``
-(atomic in Redis and in the local-memory cache) in fixed windows. The cache alias
-(``THROTTLE_CACHE``) must be shared by every server process: Redis in production.
+requests can all pass the last slot; and in its default local-memory cache each server
+process keeps a count of its own, so N gunicorn workers allow N times the rate. These
+throttles count in fixed windows with one atomic operation, in the store ``THROTTLE_STORE``
+names:
+
+- ``"database"`` (the default): one :class:`~django_mobile_sync.models.ThrottleCounter` row
+  per counter, incremented by a single ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``
+  (PostgreSQL and SQLite). Every process that shares the database shares the counters.
+- ``"cache"``: ``cache.add`` + ``cache.incr`` in the cache ``THROTTLE_CACHE`` names, which
+  must be shared by every process and increment atomically (Redis, Memcached).
+
+No request reaches a sync view uncounted: the push throttles count ``POST``; the pull
+throttles count every other method — ``GET``, ``HEAD`` (Django answers it by running the
+whole pull), ``OPTIONS`` and the methods the views refuse with ``405``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections, router, transaction
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from .conf import DEFAULTS, sync_settings
+from .conf import DEFAULTS, THROTTLE_STORES, sync_settings
+from .models import ThrottleCounter
+
+logger = logging.getLogger("django_mobile_sync")
 
 _parse_rate = SimpleRateThrottle.parse_rate
+
+#: The methods of a push; the pull throttles count every other one.
+PUSH_METHODS = ("POST",)
+#: Database vendors whose ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` the store uses.
+DATABASE_STORE_VENDORS = ("postgresql", "sqlite")
+#: A counter shared by every domain that has no rate of its own for it.
+GLOBAL_SCOPE = "*"
 
 
 class SyncRateThrottle(BaseThrottle):
     """Base class: ``rate_name`` picks the rate from the domain's or the global
-    ``THROTTLE_RATES``; :meth:`get_ident` says whose counter a request increments."""
+    ``THROTTLE_RATES``; :meth:`get_ident` says whose counter a request increments.
+
+    Attributes:
+        rate_name: the key of ``THROTTLE_RATES`` (and of a domain's ``throttle_rates``).
+        methods: the HTTP methods counted, ``HEAD`` counting as ``GET`` (Django answers a
+            ``HEAD`` by running the ``GET`` handler); ``None`` counts every method that is
+            not a push's, so that no request reaches a view uncounted.
+    """
 
     rate_name = ""
-    methods: tuple[str, ...] = ("POST",)
+    methods: tuple[str, ...] | None = PUSH_METHODS
 
     def __init__(self) -> None:
         self.wait_seconds: float | None = None
 
+    def counts(self, request: Any) -> bool:
+        """Whether ``request`` spends from this throttle's budget (see ``methods``)."""
+        method = "GET" if request.method == "HEAD" else request.method
+        if self.methods is None:
+            return method not in PUSH_METHODS
+        return method in self.methods
+
     def get_rate(self, view: Any) -> str | None:
-        domain = view.get_domain()
-        rates = {
+        """The DRF rate string (``"100/hour"``) in force, or ``None`` for no limit."""
+        domain_rates: Mapping[str, str | None] = view.get_domain().throttle_rates or {}
+        if self.rate_name in domain_rates:
+            return domain_rates[self.rate_name]
+        rates: dict[str, str | None] = {
             **DEFAULTS["THROTTLE_RATES"],
             **sync_settings.THROTTLE_RATES,
-            **(domain.throttle_rates or {}),
         }
         return rates.get(self.rate_name)
+
+    def get_counter_scope(self, view: Any) -> str:
+        """Which requests share a counter.
+
+        Every domain that takes this rate from ``THROTTLE_RATES`` shares one counter per
+        ident, so that spreading pushes over domains does not multiply a user's rate; a domain
+        whose ``throttle_rates`` sets the rate counts on its own.
+        """
+        domain = view.get_domain()
+        if self.rate_name in (domain.throttle_rates or {}):
+            return f"domain:{domain.name}"
+        return GLOBAL_SCOPE
 
     def get_ident(self, request: Any) -> str | None:  # type: ignore[override]
         raise NotImplementedError(".get_ident() must be overridden")
 
     def allow_request(self, request: Any, view: Any) -> bool:
-        if request.method not in self.methods:
+        if not self.counts(request):
             return True
         rate = self.get_rate(view)
         ident = self.get_ident(request)
@@ -53,29 +106,106 @@ class SyncRateThrottle(BaseThrottle):
         if limit is None or duration is None:
             return True
         now = time.time()
-        window = int(now // duration)
-        key = (
-            f"mobile_sync:throttle:{view.get_domain().name}:{self.rate_name}:"
-            f"{_key_part(ident)}:{duration}:{window}"
+        window_start = int(now // duration) * duration
+        identity = "\x00".join(
+            (self.get_counter_scope(view), self.rate_name, str(duration), ident)
         )
-        cache = caches[sync_settings.THROTTLE_CACHE]
-        cache.add(key, 0, timeout=duration + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=duration + 1)
-            count = 1
-        if count <= limit:
+        hits, expires_at = self.increment(_key_part(identity), window_start, duration)
+        if hits <= limit:
             return True
-        self.wait_seconds = (window + 1) * duration - now
+        self.wait_seconds = max(expires_at - now, 1.0)
         return False
+
+    def increment(self, key: str, window_start: int, duration: int) -> tuple[int, int]:
+        """Add a hit to the counter ``key`` in the window that began at ``window_start``
+        (Unix seconds) and lasts ``duration`` seconds.
+
+        Returns:
+            The hits counted in the window, this one included, and when it ends (Unix
+            seconds). Default: counts in the store ``THROTTLE_STORE`` names.
+        """
+        store = sync_settings.THROTTLE_STORE
+        if store == "database":
+            return count_in_database(key, window_start, duration)
+        if store == "cache":
+            return count_in_cache(key, window_start, duration)
+        raise ImproperlyConfigured(
+            f"MOBILE_SYNC['THROTTLE_STORE'] is {store!r}; use one of {', '.join(THROTTLE_STORES)}."
+        )
 
     def wait(self) -> float | None:
         return self.wait_seconds
 
 
+def count_in_cache(key: str, window_start: int, duration: int) -> tuple[int, int]:
+    """One hit in the cache ``THROTTLE_CACHE``: ``add`` + ``incr`` (atomic in Redis)."""
+    cache = caches[sync_settings.THROTTLE_CACHE]
+    cache_key = f"mobile_sync:throttle:{key}:{window_start}"
+    cache.add(cache_key, 0, timeout=duration + 1)
+    try:
+        hits = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 1, timeout=duration + 1)
+        hits = 1
+    return hits, window_start + duration
+
+
+def count_in_database(key: str, window_start: int, duration: int) -> tuple[int, int]:
+    """One hit on the counter's :class:`ThrottleCounter` row, in one atomic statement.
+
+    The upsert inserts the row with one hit, or adds one in the same window, or starts
+    again at one when a newer window has begun; a request of an older window (a clock a
+    little behind) counts in the newer one rather than resetting it. The row lives on the
+    database ``router.db_for_write(ThrottleCounter)`` picks.
+    """
+    using = router.db_for_write(ThrottleCounter)
+    connection = connections[using]
+    if connection.vendor not in DATABASE_STORE_VENDORS:
+        raise ImproperlyConfigured(
+            f"MOBILE_SYNC['THROTTLE_STORE'] = 'database' needs PostgreSQL or SQLite; the "
+            f"database {using!r} is {connection.vendor}. Set THROTTLE_STORE to 'cache' "
+            "with a Redis THROTTLE_CACHE."
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(connection), [key, window_start, window_start + duration])
+        hits, expires_at = cursor.fetchone()
+    if hits == 1:
+        _purge_ended_windows(using, ended_by=window_start)
+    return int(hits), int(expires_at)
+
+
+def _upsert_sql(connection: Any) -> str:
+    quote = connection.ops.quote_name
+    meta = ThrottleCounter._meta
+    table = quote(meta.db_table)
+    columns = {field.name: quote(field.column) for field in meta.concrete_fields}
+    key, start, ends, hits = (columns[n] for n in ("key", "window_start", "expires_at", "hits"))
+    newer = f"excluded.{start} > {table}.{start}"
+    return (
+        f"INSERT INTO {table} ({key}, {start}, {ends}, {hits}) VALUES (%s, %s, %s, 1) "
+        f"ON CONFLICT ({key}) DO UPDATE SET "
+        f"{hits} = CASE WHEN {newer} THEN 1 ELSE {table}.{hits} + 1 END, "
+        f"{ends} = CASE WHEN {newer} THEN excluded.{ends} ELSE {table}.{ends} END, "
+        f"{start} = CASE WHEN {newer} THEN excluded.{start} ELSE {table}.{start} END "
+        f"RETURNING {hits}, {ends}"
+    )
+
+
+def _purge_ended_windows(using: str, ended_by: int) -> None:
+    """Delete the counters whose window has ended, when a window begins.
+
+    Without it, rows of idle users and of device ids seen once (a client chooses them)
+    would pile up. Best effort: a failure (two purges deadlocking) leaves rows for the next.
+    """
+    try:
+        with transaction.atomic(using=using):
+            ThrottleCounter.objects.using(using).filter(expires_at__lte=ended_by).delete()
+    except DatabaseError as exc:
+        logger.info("Throttle counters whose window ended were not purged: %s", exc)
+
+
 def _key_part(ident: str) -> str:
-    """``ident`` as a fixed-length, ASCII-only piece of a cache key.
+    """``ident`` as a fixed-length, ASCII-only piece of a cache key or counter row.
 
     A device id is client-chosen: spaces, control characters, lone surrogates or 255
     characters of it would make a key that memcached rejects (over 250 characters or not
@@ -113,14 +243,15 @@ class PushDeviceRateThrottle(SyncRateThrottle):
 
 
 class PullUserRateThrottle(PushUserRateThrottle):
-    """Pulls per user (rate ``THROTTLE_RATES["pull_user"]``, unlimited by default)."""
+    """Pulls per user (rate ``THROTTLE_RATES["pull_user"]``, unlimited by default): every
+    request that is not a push, ``HEAD`` and ``OPTIONS`` included."""
 
     rate_name = "pull_user"
-    methods = ("GET",)
+    methods = None
 
 
 class PullDeviceRateThrottle(PushDeviceRateThrottle):
     """Pulls per (user, device) (rate ``THROTTLE_RATES["pull_device"]``)."""
 
     rate_name = "pull_device"
-    methods = ("GET",)
+    methods = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -13,34 +15,64 @@ from rest_framework.views import APIView
 from . import idempotency
 from .conf import sync_settings
 from .domains import SyncDomain, get_domain
-from .exceptions import sync_exception_handler
+from .handlers import sync_exception_handler
 from .parsers import SyncJSONParser
+from .renderers import SyncJSONRenderer
 from .schema import SyncViewSchema
 from .serializers import PullQuerySerializer, PushRequestSerializer
 from .service import SyncService
+from .storable import text_problem
 
 
 class SyncAPIView(APIView):
-    """Common base: the domain, DRF classes from ``MOBILE_SYNC``, JSON errors."""
+    """Common base: the domain, DRF classes, JSON errors.
+
+    DRF classes come from three levels, the most specific first: a class attribute set on a
+    subclass (``permission_classes = [...]``), the domain's option
+    (``SyncDomain(permission_classes=[...])``), then ``MOBILE_SYNC`` (and, for
+    authentication, DRF's own defaults).
+    """
 
     domain_name = ""  # set by the factory; else taken from the URL's ``domain``
     parser_classes = [SyncJSONParser]
     schema = SyncViewSchema()  # described by drf-spectacular when the project uses it
+    authentication_classes: Sequence[type[Any]] | None = None  # type: ignore[assignment]
+    permission_classes: Sequence[type[Any]] | None = None  # type: ignore[assignment]
+    throttle_classes: Sequence[type[Any]] | None = None  # type: ignore[assignment]
+
+    def api_classes(self, option: str, default: Sequence[type[Any]]) -> Sequence[type[Any]]:
+        """The classes of ``option`` (``permission_classes``...) at the most specific level."""
+        own = getattr(self, option)
+        if own is not None:
+            return list(own)
+        domain = get_domain(self.domain_name or self.kwargs.get("domain", ""))
+        declared = domain.api_classes(option) if domain is not None else None
+        return declared if declared is not None else list(default)
 
     def get_authenticators(self) -> list[Any]:
-        classes = sync_settings.AUTHENTICATION_CLASSES
-        if classes is None:
-            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
-        return [cls() for cls in classes]
+        default = sync_settings.AUTHENTICATION_CLASSES
+        if default is None:
+            default = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        return [cls() for cls in self.api_classes("authentication_classes", default)]
 
     def get_permissions(self) -> list[Any]:
-        return [cls() for cls in sync_settings.PERMISSION_CLASSES]
+        return [
+            cls()
+            for cls in self.api_classes("permission_classes", sync_settings.PERMISSION_CLASSES)
+        ]
 
     def get_throttles(self) -> list[Any]:
-        return [cls() for cls in sync_settings.THROTTLE_CLASSES]
+        return [
+            cls() for cls in self.api_classes("throttle_classes", sync_settings.THROTTLE_CLASSES)
+        ]
 
     def get_exception_handler(self) -> Any:
         return sync_exception_handler
+
+    def get_renderers(self) -> list[Any]:
+        return [
+            SyncJSONRenderer() if cls is JSONRenderer else cls() for cls in self.renderer_classes
+        ]
 
     def get_domain(self) -> SyncDomain:
         name = self.domain_name or self.kwargs.get("domain", "")
@@ -53,6 +85,11 @@ class SyncAPIView(APIView):
 
     def get_service(self, domain: SyncDomain, client_id: str = "") -> SyncService:
         device_id = self.request.headers.get("X-Device-Id") or client_id or ""
+        problem = text_problem(device_id)
+        if problem is not None:
+            raise exceptions.ValidationError(
+                {"X-Device-Id": [f"The device id {problem}."]}, code="invalid_device_id"
+            )
         return domain.service_class(domain, request=self.request, device_id=device_id)
 
 

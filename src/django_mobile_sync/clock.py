@@ -1,14 +1,15 @@
 """The change clock: the value written to ``change_seq`` and the horizon pulls may read up to.
 
 PostgreSQL: ``change_seq`` is the writing transaction's id (``pg_current_xact_id()``), and a
-pull only serves rows whose transaction id is below ``pg_snapshot_xmin(pg_current_snapshot())``,
-the oldest transaction still running. Every transaction below that horizon has finished, so
-no row can later appear behind a cursor that a device already holds, however transactions
-interleave and in whatever order they commit. See docs/cursor.md.
+pull only serves rows whose transaction id is below the horizon, the oldest transaction
+still running that can write this database (:func:`pull_horizon`). Every transaction below
+that horizon has finished, so no row can later appear behind a cursor that a device already
+holds, however transactions interleave and in whatever order they commit. See the
+documentation's "The change cursor" page.
 
 Other databases (SQLite): a counter row incremented inside the writing transaction. SQLite
-runs one writer at a time, so counter order is commit order and every committed row is
-below the horizon.
+runs one writer at a time, so counter order is commit order; the horizon is one above the
+counter's value, so every committed row is below it.
 
 A pull reads rows in ``(change_seq, pk)`` order after a position: :func:`after_position`.
 """
@@ -18,13 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import BooleanField, Expression, F, Model, Q, Value
 
 from .conf import sync_settings
-
-#: Larger than any change_seq: "no horizon".
-NO_HORIZON = 2**63 - 1
 
 
 def uses_transaction_ids(using: str) -> bool:
@@ -44,15 +43,18 @@ def next_change_seq(using: str) -> int:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id()::text::bigint")
             return int(cursor.fetchone()[0])
-    from .models import ChangeClock
-
-    clocks = ChangeClock.objects.using(using)
+    clocks = change_clock_model().objects.using(using)
     # The UPDATE takes the counter's row lock until commit: writers stamp in commit order.
     if not clocks.filter(pk=1).update(value=F("value") + 1):
         with transaction.atomic(using=using):
-            ChangeClock.objects.using(using).get_or_create(pk=1, defaults={"value": 0})
+            clocks.get_or_create(pk=1, defaults={"value": 0})
         clocks.filter(pk=1).update(value=F("value") + 1)
     return int(clocks.values_list("value", flat=True).get(pk=1))
+
+
+def change_clock_model() -> Any:
+    """The ``ChangeClock`` model (looked up, so that models.py may import this module)."""
+    return apps.get_model("django_mobile_sync", "ChangeClock")
 
 
 #: The per-database horizon: the cluster-wide one, minus the transactions that positively
@@ -85,7 +87,10 @@ def pull_horizon(using: str) -> int:
         with connections[using].cursor() as cursor:
             cursor.execute(HORIZONS[sync_settings.PULL_HORIZON])
             return int(cursor.fetchone()[0])
-    return NO_HORIZON
+    # One writer at a time: every value the counter has reached is committed.
+    clocks = change_clock_model().objects.using(using)
+    value = clocks.filter(pk=1).values_list("value", flat=True).first()
+    return int(value or 0) + 1
 
 
 def after_position(model: type[Model], seq: int, pk: Any) -> Q:

@@ -1,0 +1,142 @@
+"""The push engine: the entries of one or several domains, applied in one transaction.
+
+:class:`PushBatch` is the one public unit of work that the HTTP views, the admin's re-apply
+and the client adapters call::
+
+    batch = PushBatch(using="default")
+    batch.add(work_orders_service, entries_a)
+    batch.add(checklist_service, entries_b)
+    results = batch.apply()  # one DomainResult per add(), in order
+
+The steps, for every domain of the batch: parse the entries (on :meth:`PushBatch.add`), then
+in one transaction lock the existing records, validate, resolve and stage every entry, write
+the staged records in bulk, call ``after_save``, and write the audit rows and batch logs.
+Signals are sent after the transaction. A crash anywhere leaves nothing applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import signals
+from .clock import next_change_seq
+from .entries import parse_entries
+from .models import SyncBatch, SyncConflict
+from .outcomes import DomainResult, ItemStatus
+from .staging import ApplyMode, DomainWork, Stamp
+from .storable import utc_timestamp
+
+if TYPE_CHECKING:
+    from .service import SyncService
+
+logger = logging.getLogger("django_mobile_sync")
+
+
+class PushBatch:
+    """The entries of one or several domains, applied in one database transaction.
+
+    Args:
+        using: the database alias; every domain added must run on it.
+        idempotency_key: recorded in the batch log.
+        log: write a batch log row (``SyncBatch``) per domain and the log line; the admin's
+            re-apply, which is not a push, does not.
+    """
+
+    def __init__(self, using: str, *, idempotency_key: str = "", log: bool = True) -> None:
+        self.using, self.idempotency_key, self.log = using, idempotency_key, log
+        self.works: list[DomainWork] = []
+        self.batches: list[SyncBatch] = []
+
+    def add(
+        self, service: SyncService, entries: Sequence[Any], mode: ApplyMode = ApplyMode.DEVICE
+    ) -> DomainWork:
+        """Add one domain's entries (as the device sent them); parsed at once."""
+        if service.using != self.using:
+            raise ValueError(
+                f"{service.domain.name} runs on the database {service.using!r}, this push "
+                f"on {self.using!r}: one push writes one database."
+            )
+        parsed = parse_entries(entries, service.domain.read_only_fields)
+        work = DomainWork(service, parsed, mode)
+        self.works.append(work)
+        return work
+
+    @property
+    def size(self) -> int:
+        """Entries in the batch, across domains."""
+        return sum(work.parsed.size for work in self.works)
+
+    def apply(self) -> list[DomainResult]:
+        """Apply every entry in one transaction; one result per :meth:`add`, in order."""
+        started = time.monotonic()
+        with transaction.atomic(using=self.using):
+            now = timezone.now()
+            stamp = Stamp(next_change_seq(self.using), now, utc_timestamp(now))
+            # One lock order for every push, so that two pushes never wait for each other.
+            for work in sorted(self.works, key=lambda w: w.model._meta.label):
+                work.lock()
+            for work in self.works:
+                work.decide(stamp)
+            for work in self.works:
+                work.write(stamp)
+            for work in self.works:
+                work.service.after_save(work.staged.created, work.staged.updated)
+            results = [work.result() for work in self.works]
+            audits = [audit for result in results for audit in result.audits]
+            SyncConflict.objects.using(self.using).bulk_create(audits)
+            if self.log:
+                duration = int((time.monotonic() - started) * 1000)
+                self.batches = SyncBatch.objects.using(self.using).bulk_create(
+                    [
+                        self.batch_row(work, result, duration)
+                        for work, result in zip(self.works, results, strict=True)
+                    ]
+                )
+        self.announce(results)
+        return results
+
+    def batch_row(self, work: DomainWork, result: DomainResult, duration_ms: int) -> SyncBatch:
+        service = work.service
+        return SyncBatch(
+            domain=work.domain.name,
+            user_id=getattr(service.user, "pk", None),
+            device_id=service.device_id[:255],
+            idempotency_key=self.idempotency_key,
+            entries=work.parsed.size,
+            duration_ms=duration_ms,
+            **result.counts(),
+        )
+
+    def announce(self, results: list[DomainResult]) -> None:
+        """The log line and the signals, once the transaction has committed."""
+        for index, (work, result) in enumerate(zip(self.works, results, strict=True)):
+            sender, domain = type(work.service), work.domain
+            for audit in result.audits:
+                signals.conflict_detected.send(sender=sender, domain=domain, conflict=audit)
+            if not self.log:
+                continue
+            batch = self.batches[index]
+            fields = {
+                "domain": domain.name,
+                "user": batch.user_id,
+                "device": batch.device_id,
+                "entries": batch.entries,
+                **result.counts(),
+                "duration_ms": batch.duration_ms,
+            }
+            logger.info(
+                "Sync batch processed " + " ".join(f"{k}=%s" for k in fields),
+                *fields.values(),
+                extra={"sync_batch": fields},
+            )
+            for outcome in result.of(ItemStatus.ERROR):
+                signals.item_rejected.send(
+                    sender=sender, domain=domain, item=outcome.as_dict(), batch=batch
+                )
+            signals.batch_synced.send(sender=sender, domain=domain, batch=batch, result=result)

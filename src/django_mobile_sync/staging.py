@@ -1,0 +1,382 @@
+"""One domain's share of a push: lock its records, decide each entry, stage and write.
+
+A :class:`DomainWork` is created by the push engine (:mod:`django_mobile_sync.push`) for each
+domain of a request. Like Django's deletion ``Collector``, it first collects what the batch
+does (:meth:`~DomainWork.lock`, :meth:`~DomainWork.decide`: validate, resolve, stage) and then
+writes it at once (:meth:`~DomainWork.write`). Every decision goes through the domain's
+:class:`~django_mobile_sync.service.SyncService` hooks.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, transaction
+from rest_framework.exceptions import ValidationError
+
+from .bulk import bulk_update, in_values
+from .entries import Entry, ParsedEntries
+from .exceptions import UnstorableValue
+from .models import STAMP_FIELDS, SyncableModelMixin, SyncConflict
+from .outcomes import DomainResult, EntryOutcome, ItemStatus
+from .resolvers import ConflictContext, ConflictResolver
+from .storable import to_json
+
+if TYPE_CHECKING:
+    from .service import SyncService
+
+VALIDATION_ERRORS = (ValidationError, DjangoValidationError)
+#: The ``code`` of the error for an ``OVERRIDE`` entry whose record no longer exists.
+GONE = "gone"
+
+
+class ApplyMode(Enum):
+    """How the engine treats an entry based on an older version than the server's."""
+
+    #: A device's push: a stale entry goes to the domain's conflict resolver.
+    DEVICE = "device"
+    #: An operator's decision (the admin's re-apply): the entry is applied over the current
+    #: version as a new one, and recorded in the audit log as ``reapplied``.
+    OVERRIDE = "reapplied"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """The change clock of the push's transaction: one value for all its writes."""
+
+    seq: int
+    now: datetime.datetime
+    at: str  # ``now`` on the wire, for history entries
+
+
+@dataclass
+class Staged:
+    """Records the batch will write, and the entries they come from."""
+
+    created: list[SyncableModelMixin] = field(default_factory=list)
+    updated: list[SyncableModelMixin] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+    entries: dict[uuid.UUID, Entry] = field(default_factory=dict)
+
+
+class DomainWork:
+    """The entries of one domain in one push, and what becomes of each."""
+
+    def __init__(
+        self, service: SyncService, parsed: ParsedEntries, mode: ApplyMode = ApplyMode.DEVICE
+    ) -> None:
+        self.service, self.parsed, self.mode = service, parsed, mode
+        self.domain, self.model, self.using = service.domain, service.model, service.using
+        self.outcomes: dict[int, EntryOutcome] = dict(parsed.answered)
+        self.audits: list[SyncConflict] = []
+        self.existing: dict[uuid.UUID, SyncableModelMixin] = {}
+        self.staged = Staged()
+        self.resolver: ConflictResolver | None = None
+
+    # -- collect ----------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Read and lock the batch's existing records (tombstones included) in one query."""
+        if not self.parsed.entries:
+            return
+        ids = [entry.mobile_id for entry in self.parsed.entries]
+        records = in_values(self.service.get_queryset(), "mobile_id", ids)
+        self.existing = {r.mobile_id: r for r in records.select_for_update().order_by("pk")}
+
+    def decide(self, stamp: Stamp) -> None:
+        """Validate, resolve and stage every entry (nothing is written yet)."""
+        for entry in self.parsed.entries:
+            instance = self.existing.get(entry.mobile_id)
+            self.outcomes[entry.index] = self.decide_entry(entry, instance, stamp)
+
+    def decide_entry(
+        self, entry: Entry, instance: SyncableModelMixin | None, stamp: Stamp
+    ) -> EntryOutcome:
+        if instance is None:
+            if self.mode is ApplyMode.OVERRIDE:
+                return EntryOutcome.error(
+                    entry.wire_id,
+                    f"The {self.domain.name} record {entry.mobile_id} no longer exists "
+                    "(its tombstone was purged); the device has to create it again.",
+                    code=GONE,
+                )
+            if entry.deleted:
+                return EntryOutcome.synced(entry.wire_id, ItemStatus.DELETED, 0)
+            return self.create(entry, stamp)
+        if entry.deleted:
+            changes: dict[str, Any] = {} if instance.deleted else {"deleted": True}
+        else:
+            try:
+                data = self.service.validate_entry(entry.data, instance)
+            except VALIDATION_ERRORS as exc:
+                return EntryOutcome.invalid(entry.wire_id, exc)
+            changes = {k: v for k, v in data.items() if differs(instance, k, v)}
+            if instance.deleted:
+                changes["deleted"] = False
+        if not changes:
+            status = ItemStatus.DELETED if entry.deleted else ItemStatus.UNCHANGED
+            return EntryOutcome.synced(entry.wire_id, status, instance.version)
+        if self.mode is ApplyMode.DEVICE:
+            if entry.version > instance.version:
+                return EntryOutcome.error(
+                    entry.wire_id,
+                    f"version {entry.version} is ahead of the server's version "
+                    f"{instance.version}; send the version you last received.",
+                    {"version": [f"At most {instance.version}."]},
+                )
+            if entry.version < instance.version:
+                return self.resolve(entry, instance, changes, stamp)
+        return self.update(entry, instance, changes, stamp)
+
+    def create(self, entry: Entry, stamp: Stamp) -> EntryOutcome:
+        try:
+            data = self.service.validate_entry(entry.data, None)
+        except VALIDATION_ERRORS as exc:
+            return EntryOutcome.invalid(entry.wire_id, exc)
+        problem = self.service.check_initial_state(data)
+        if problem is not None:
+            return EntryOutcome.error(entry.wire_id, problem.message, problem.field_errors)
+        instance = self.model(**{**data, **self.service.scope, "mobile_id": entry.mobile_id})
+        instance.stamp_write(stamp.seq, stamp.now, adding=True)
+        try:
+            self.record_history(instance, data, stamp)
+        except UnstorableValue as exc:
+            return unstorable_change(entry, exc)
+        self.service.before_save(instance, created=True)
+        self.staged.created.append(instance)
+        self.staged.entries[entry.mobile_id] = entry
+        return EntryOutcome(ItemStatus.CREATED, entry.wire_id, 1, changed=sorted(data))
+
+    def update(
+        self,
+        entry: Entry,
+        instance: SyncableModelMixin,
+        changes: dict[str, Any],
+        stamp: Stamp,
+    ) -> EntryOutcome:
+        problem = self.service.check_transition(instance, changes)
+        if problem is not None:
+            return EntryOutcome.error(entry.wire_id, problem.message, problem.field_errors)
+        audit = None
+        if self.mode is ApplyMode.OVERRIDE:
+            try:
+                audit = self.audit(entry, instance, self.mode.value, stamp)
+            except UnstorableValue as exc:
+                return unstorable_change(entry, exc)
+        try:
+            self.stage_update(entry, instance, changes, stamp)
+        except UnstorableValue as exc:
+            return unstorable_change(entry, exc)
+        if audit is not None:
+            audit.result_data = to_json(self.service.serialize_record(instance))
+            self.audits.append(audit)
+        status = ItemStatus.DELETED if entry.deleted else ItemStatus.UPDATED
+        return EntryOutcome(status, entry.wire_id, instance.version, changed=sorted(changes))
+
+    def resolve(
+        self,
+        entry: Entry,
+        instance: SyncableModelMixin,
+        changes: dict[str, Any],
+        stamp: Stamp,
+    ) -> EntryOutcome:
+        """A stale entry: the domain's resolver settles it; it is audited however it ends."""
+        server_data = self.service.serialize_record(instance)
+        context = ConflictContext(self.domain, instance, entry.version, changes, entry.raw)
+        if self.resolver is None:
+            self.resolver = self.service.get_resolver()
+        resolution = self.resolver.resolve(context)
+        try:
+            audit = self.audit(entry, instance, resolution.name, stamp, server_data)
+        except UnstorableValue as exc:
+            return unstorable_change(entry, exc, "server_data")
+        self.audits.append(audit)
+        if resolution.conflict:
+            return conflict(entry, instance, server_data)
+        applied = {k: v for k, v in resolution.changes.items() if differs(instance, k, v)}
+        if applied:
+            problem = self.service.check_transition(instance, applied)
+            if problem is not None:
+                return EntryOutcome.error(entry.wire_id, problem.message, problem.field_errors)
+            try:
+                self.stage_update(entry, instance, applied, stamp)
+            except UnstorableValue as exc:
+                return unstorable_change(entry, exc)
+        result = self.service.serialize_record(instance)
+        try:
+            audit.result_data = to_json(result)
+        except UnstorableValue:
+            audit.result_data = None
+        return EntryOutcome(
+            ItemStatus.RESOLVED,
+            entry.wire_id,
+            instance.version,
+            resolution=resolution.name,
+            server_data=result,
+            changed=sorted(applied),
+        )
+
+    def stage_update(
+        self,
+        entry: Entry,
+        instance: SyncableModelMixin,
+        changes: dict[str, Any],
+        stamp: Stamp,
+    ) -> None:
+        for name, value in changes.items():
+            setattr(instance, name, value)
+        if "deleted" in changes:
+            instance.deleted_at = stamp.now if changes["deleted"] else None
+            self.staged.fields.add("deleted_at")
+        instance.stamp_write(stamp.seq, stamp.now, adding=False, changed=changes)
+        self.record_history(instance, changes, stamp)
+        self.service.before_save(instance, created=False)
+        self.staged.fields.update(changes)
+        self.staged.fields.update(instance.changed_fields())  # including what before_save set
+        self.staged.updated.append(instance)
+        self.staged.entries[entry.mobile_id] = entry
+
+    def record_history(
+        self, instance: SyncableModelMixin, changes: dict[str, Any], stamp: Stamp
+    ) -> None:
+        """The history entry of a change (the ``append_history`` hook); raises
+        :class:`UnstorableValue` when the change cannot be stored."""
+        self.service.append_history(instance, changes, stamp.at)
+        if self.domain.history_field:
+            self.staged.fields.add(self.domain.history_field)
+
+    def audit(
+        self,
+        entry: Entry,
+        instance: SyncableModelMixin,
+        resolution: str,
+        stamp: Stamp,
+        server_data: dict[str, Any] | None = None,
+    ) -> SyncConflict:
+        """The audit row of an entry settled against ``instance`` as it is now."""
+        if server_data is None:
+            server_data = self.service.serialize_record(instance)
+        service = self.service
+        return SyncConflict(
+            domain=self.domain.name,
+            model=self.model._meta.label,
+            mobile_id=entry.mobile_id,
+            user_id=getattr(service.user, "pk", None),
+            device_id=service.device_id[:255],
+            client_version=entry.version,
+            server_version=instance.version,
+            client_data=to_json(entry.raw),
+            server_data=to_json(server_data),
+            resolution=resolution,
+            scope=to_json({k: getattr(v, "pk", v) for k, v in service.scope.items()}),
+            created_at=stamp.now,
+        )
+
+    # -- write ------------------------------------------------------------------------------
+    def write(self, stamp: Stamp) -> None:
+        """Write the staged records at once; isolate the ones the database refuses."""
+        staged, manager = self.staged, self.model._base_manager.db_manager(self.using)
+        if staged.created:
+            # Same lock order everywhere; .int: UUID.__lt__ is Python code, int's is not.
+            staged.created.sort(key=lambda obj: obj.mobile_id.int)
+            self.write_isolated(staged.created, manager.bulk_create, stamp, creating=True)
+        if staged.updated:
+            staged.updated.sort(key=lambda obj: obj.pk)
+            names = sorted({*staged.fields, *STAMP_FIELDS})
+
+            def update(objs: Sequence[SyncableModelMixin]) -> Any:
+                return bulk_update(self.model, objs, names, self.using)
+
+            self.write_isolated(staged.updated, update, stamp, creating=False)
+
+    def write_isolated(
+        self,
+        objs: list[SyncableModelMixin],
+        write: Callable[[list[SyncableModelMixin]], Any],
+        stamp: Stamp,
+        creating: bool,
+    ) -> None:
+        """Write ``objs`` at once; when that fails, one by one to isolate the bad ones."""
+        try:
+            with transaction.atomic(using=self.using):
+                write(objs)
+            return
+        except DatabaseError:
+            pass
+        kept = []
+        for obj in objs:
+            try:
+                with transaction.atomic(using=self.using):
+                    write([obj])
+                kept.append(obj)
+            except DatabaseError:
+                entry = self.staged.entries[obj.mobile_id]
+                self.outcomes[entry.index] = self.write_failed(entry, obj, stamp, creating)
+        objs[:] = kept
+
+    def write_failed(
+        self, entry: Entry, obj: SyncableModelMixin, stamp: Stamp, creating: bool
+    ) -> EntryOutcome:
+        """The answer for a record the database refused on its own.
+
+        A create that lost a race with a concurrent create of the same ``mobile_id`` (now
+        committed) is answered like any write at a stale base version: ``unchanged`` when
+        it carries the same data, else ``conflict``. Anything else is an ``error``.
+        """
+        current = None
+        if creating:
+            current = self.service.get_queryset().filter(mobile_id=entry.mobile_id).first()
+        if current is None:
+            return EntryOutcome.error(
+                entry.wire_id,
+                "The record could not be stored: it breaks a database constraint. "
+                "Pull, then retry.",
+            )
+        sent = [name for name in self.domain.wire_fields if name in entry.data]
+        if not any(differs(current, name, getattr(obj, name)) for name in sent):
+            return EntryOutcome.synced(entry.wire_id, ItemStatus.UNCHANGED, current.version)
+        server_data = self.service.serialize_record(current)
+        try:
+            self.audits.append(self.audit(entry, current, "rejected", stamp, server_data))
+        except UnstorableValue as exc:
+            return unstorable_change(entry, exc, "server_data")
+        return conflict(entry, current, server_data)
+
+    def result(self) -> DomainResult:
+        """The outcome of every entry, in input order; call after :meth:`write`."""
+        outcomes = [self.outcomes[index] for index in range(self.parsed.size)]
+        return DomainResult(self.domain.name, outcomes, self.audits)
+
+
+def conflict(
+    entry: Entry, instance: SyncableModelMixin, server_data: dict[str, Any]
+) -> EntryOutcome:
+    return EntryOutcome(
+        ItemStatus.CONFLICT,
+        entry.wire_id,
+        instance.version,
+        client_version=entry.version,
+        error_message=f"The record changed on the server (version {instance.version}) "
+        f"after version {entry.version} the edit is based on.",
+        server_data=server_data,
+    )
+
+
+def unstorable_change(entry: Entry, exc: UnstorableValue, name: str = "changes") -> EntryOutcome:
+    from .entries import unstorable
+
+    return unstorable(entry.wire_id, {name: [f"It {exc}."]})
+
+
+def differs(instance: SyncableModelMixin, name: str, value: Any) -> bool:
+    """Whether setting ``name`` to ``value`` would change ``instance``."""
+    model_field = instance._meta.get_field(name)
+    if model_field.is_relation and model_field.concrete:
+        attname: str = model_field.attname
+        return bool(getattr(instance, attname) != getattr(value, "pk", value))
+    return bool(getattr(instance, name) != value)
