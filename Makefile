@@ -51,8 +51,17 @@ test: venv
 	  echo "PostgreSQL does not answer at $(PG_URL): running the suite on SQLite only."; \
 	  envs="$(TOX_SQLITE),lint"; backends="SQLite only"; \
 	fi; \
-	PG_URL='$(PG_URL)' $(VENV)/bin/tox run -e $$envs; \
-	echo "Database backends exercised: $$backends"
+	if command -v npm >/dev/null && node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)' 2>/dev/null; then \
+	  node_tests=on; clients="run with Node.js $$(node --version)"; \
+	elif [ -n "$$REQUIRE_NODE" ]; then \
+	  echo "Node.js 20+ and npm are required (REQUIRE_NODE=1); found: node $$(node --version 2>/dev/null || echo none), npm $$(npm --version 2>/dev/null || echo none)." >&2; exit 1; \
+	else \
+	  echo "Node.js 20+ or npm not found: the tests of the real clients (clients/) are deselected."; \
+	  node_tests=off; clients="deselected (install Node.js 20+ and npm)"; \
+	fi; \
+	NODE_TESTS=$$node_tests PG_URL='$(PG_URL)' $(VENV)/bin/tox run -e $$envs; \
+	echo "Database backends exercised: $$backends"; \
+	echo "Real WatermelonDB/RxDB clients: $$clients"
 
 quicktest: venv
 	$(VENV)/bin/pytest

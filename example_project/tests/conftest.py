@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -34,20 +35,18 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     non-transactional test it would see nothing. Browser tests use no test database (they
     talk to a served example): Playwright runs an event loop in this thread, under which
     Django refuses database calls.
+
+    ``NODE_TESTS=off`` (``make test`` without Node.js 20+ and npm) deselects the tests marked
+    ``node``, and the summary says so.
     """
+    if os.environ.get("NODE_TESTS") == "off":
+        node = [item for item in items if item.get_closest_marker("node")]
+        items[:] = [item for item in items if not item.get_closest_marker("node")]
+        config.hook.pytest_deselected(items=node)
     if ON_POSTGRES:
         for item in items:
             if not item.get_closest_marker("browser"):
                 item.add_marker(pytest.mark.django_db(transaction=True))
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
-    """Say it when the browser tests were left out (tox runs them in its py312 envs)."""
-    if "not browser" in (config.option.markexpr or ""):
-        terminalreporter.write_line(
-            "example project: browser tests deselected here (-m 'not browser'); tox runs "
-            "them once per database backend, in py312-dj6-sqlite and py312-dj6-postgres"
-        )
 
 
 def new_id() -> str:
@@ -167,3 +166,45 @@ def demo_example(tmp_path_factory: Any) -> Any:
     with LiveExample(tmp_path_factory.mktemp("demo"), "demo") as server:
         server.seed_demo()
         yield server
+
+
+@pytest.fixture(scope="session")
+def node_example(tmp_path_factory: Any) -> Any:
+    """The example under gunicorn for the real client packages of ``clients/``.
+
+    A database of its own (the tests purge tombstones, which every tenant of a domain
+    shares), and push rates that a replicating client in a test cannot exceed.
+    """
+    from tests.live import LiveExample
+
+    rates = {
+        f"SYNC_RATE_{kind}": "100000/hour"
+        for kind in ("USER", "DEVICE", "PULL_USER", "PULL_DEVICE")
+    }
+    with LiveExample(tmp_path_factory.mktemp("node"), "node", env=rates) as server:
+        yield server
+
+
+def pytest_deselected(items: list[Any]) -> None:
+    node = [item for item in items if item.get_closest_marker("node")]
+    if node:
+        config = node[0].config
+        config._node_deselected = getattr(config, "_node_deselected", 0) + len(node)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say it when tests were left out: the ones that start servers (tox runs them in its
+    py312 environments, once per database backend), or the Node clients' (no Node.js)."""
+    expression = config.option.markexpr or ""
+    if "not live" in expression or "not browser" in expression:
+        terminalreporter.write_line(
+            f"example project: tests that start servers deselected here (-m '{expression}'); "
+            "tox runs them once per database backend, in py312-dj6-sqlite and "
+            "py312-dj6-postgres"
+        )
+    count = getattr(config, "_node_deselected", 0)
+    if count and os.environ.get("NODE_TESTS") == "off":
+        terminalreporter.write_line(
+            f"django-mobile-sync: {count} tests of the real clients (marker `node`) "
+            "deselected: Node.js 20+ or npm was not found (install them to run these tests)."
+        )

@@ -185,6 +185,18 @@ class LiveExample:
         """A device user in that tenant (``sync_user``); its API token."""
         return self.manage("sync_user", username, "--client", client, "--bu", bu).splitlines()[-1]
 
+    def tokens(
+        self, *usernames: str, client: str = "Acme Facilities", bu: str = "Downtown Tower"
+    ) -> dict[str, str]:
+        """Several device users of one tenant in a single ``manage.py`` run: their tokens."""
+        code = (
+            "import json; from field_ops.tenants import ensure_user; "
+            f"print(json.dumps({{name: ensure_user(name, {client!r}, {bu!r})[1] "
+            f"for name in {list(usernames)!r}}}))"
+        )
+        tokens: dict[str, str] = json.loads(self.manage("shell", "-c", code).splitlines()[-1])
+        return tokens
+
     def request(
         self,
         method: str,

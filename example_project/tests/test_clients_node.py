@@ -1,0 +1,48 @@
+"""The real client packages, headless in Node, sync with the example served by gunicorn.
+
+Each script of ``clients/test/`` runs in its own tenant, with two device users (``alice``
+and ``bob``), against one server (``node_example``). tox runs these once per database
+backend (marker ``live``); see ``clients/README.md`` to run one script by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.node_clients import node_project, run_node_tests, tenant_of
+
+# `live`: they start the example under gunicorn, like the other tests that run once per
+# database backend; `node`: they need Node.js (make test deselects them without it).
+pytestmark = [pytest.mark.live, pytest.mark.node]
+
+RXDB = [
+    # Two collections, work-orders and helpdesk, both ways between two devices.
+    "test/rxdb-replication.test.mjs",
+    # An edit made after a create and before the next pull is kept (with a control).
+    "test/rxdb-create-then-edit.test.mjs",
+    # A stale push answered `conflict`, merged by the documented conflict handler.
+    "test/rxdb-conflict.test.mjs",
+    # A 410 after a tombstone purge: the device resyncs and keeps its offline changes.
+    "test/rxdb-reset.test.mjs",
+]
+
+
+@pytest.fixture(scope="module")
+def clients() -> Path:
+    return node_project()
+
+
+@pytest.mark.parametrize("script", RXDB)
+def test_rxdb_recipe(clients: Path, node_example: Any, script: str) -> None:
+    tenant = tenant_of(script)
+    users = {name: f"{name}-{tenant['bu']}" for name in ("alice", "bob")}
+    tokens = node_example.tokens(*users.values(), **tenant)
+    run_node_tests(node_example, script, {name: tokens[user] for name, user in users.items()})
+
+
+def test_every_rxdb_script_is_run(clients: Path) -> None:
+    found = (clients / "test").glob("rxdb-*.test.mjs")
+    assert sorted(RXDB) == sorted(str(path.relative_to(clients)) for path in found)
