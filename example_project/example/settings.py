@@ -140,7 +140,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Field operations sync API",
     "DESCRIPTION": (
         "The django-mobile-sync example project: offline-first push and pull of tasks, "
-        "work orders, attendance punches, helpdesk tickets and journal entries. Authenticate with "
+        "work orders and their checklists, attendance punches, helpdesk tickets and journal "
+        "entries. Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py sync_user USERNAME --client C --bu B`)."
     ),
     "VERSION": "1.0.0",
@@ -153,7 +154,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
-# The five domains: models in field_ops plus these declarations; no views, URLs or services.
+# The six domains: models in field_ops plus these declarations; no views, URLs or services.
 TENANCY: dict[str, Any] = {
     "tenant_fields": ["client", "bu"],
     "scope": "field_ops.tenancy.user_scope",
@@ -240,6 +241,13 @@ MOBILE_SYNC: dict[str, Any] = {
             server_owned_fields=["is_escalated", "escalation_level"],
             history_field="ticket_history",
             filters={"priority": "priority"},
+            resolver="merge",
+            **TENANCY,
+        ),
+        SyncDomain(
+            name="checklist",
+            model="field_ops.ChecklistStep",
+            fields=["work_order", "label", "done", "position"],
             resolver="merge",
             **TENANCY,
         ),

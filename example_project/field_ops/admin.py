@@ -5,6 +5,7 @@ from django.contrib import admin
 from .models import (
     Attendance,
     BusinessUnit,
+    ChecklistStep,
     Client,
     JournalEntry,
     Task,
@@ -76,3 +77,9 @@ class TicketAdmin(SyncedAdmin):
 class JournalEntryAdmin(SyncedAdmin):
     list_display = ["entry_date", "title", "mood", "bu", "version"]
     list_filter = ["mood", *SyncedAdmin.list_filter]
+
+
+@admin.register(ChecklistStep)
+class ChecklistStepAdmin(SyncedAdmin):
+    list_display = ["label", "work_order", "position", "done", "bu", "version"]
+    list_filter = ["done", *SyncedAdmin.list_filter]

@@ -16,6 +16,7 @@ from django_mobile_sync.serializers import format_timestamp
 from .models import (
     Attendance,
     BusinessUnit,
+    ChecklistStep,
     Client,
     JournalEntry,
     Priority,
@@ -186,6 +187,27 @@ def login_text(username: str, password: str | None) -> str:
     return f"user {username!r}, password {password!r} (for local demos only)"
 
 
+#: The checklist of the first demo work order ("Service the chiller on the roof").
+STEPS = ["Isolate the power supply", "Check the refrigerant pressure", "Clean the condenser"]
+
+
+def _seed_steps(client_name: str, client: Client, bu: BusinessUnit, using: str) -> int:
+    """The demo work order's checklist steps; how many were created."""
+    work_order = WorkOrder.all_objects.db_manager(using).get(  # type: ignore[attr-defined]
+        client=client, bu=bu, mobile_id=demo_id(client_name, "WorkOrder", "3")
+    )
+    made_count = 0
+    for position, label in enumerate(STEPS):
+        _, made = ChecklistStep.all_objects.db_manager(using).get_or_create(  # type: ignore[attr-defined]
+            client=client,
+            bu=bu,
+            mobile_id=demo_id(client_name, "ChecklistStep", str(position)),
+            defaults={"work_order": work_order, "label": label, "position": position},
+        )
+        made_count += made
+    return made_count
+
+
 def seed(using: str = "default") -> dict[str, Any]:
     """Create what is missing; records that exist are left as they are (idempotent)."""
     with transaction.atomic(using=using):
@@ -225,6 +247,8 @@ def _seed(using: str) -> dict[str, Any]:
                 defaults=defaults,
             )
             created, existing = created + made, existing + (not made)
+        made_steps = _seed_steps(client_name, client, bu, using)
+        created, existing = created + made_steps, existing + len(STEPS) - made_steps
     return {
         "users": users,
         "created": created,

@@ -259,3 +259,20 @@ class JournalEntry(TenantRecord):
 
     def __str__(self) -> str:
         return f"{self.entry_date}: {self.title}"
+
+
+class ChecklistStep(TenantRecord):
+    """``checklist``: a step of a work order; deleted with it (its tombstones reach devices)."""
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="steps")
+    label = models.CharField(max_length=200)
+    done = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0, validators=[MinValueValidator(0)])
+
+    class Meta:
+        ordering = ["work_order", "position"]
+        constraints = tenant_constraints("checkliststep")
+        indexes = tenant_indexes("checkliststep")
+
+    def __str__(self) -> str:
+        return self.label

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "journal"]
+DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,11 @@ def schema() -> dict[str, Any]:
 
 def test_schema_validates_without_warnings(schema: dict[str, Any]) -> None:
     paths = set(schema["paths"])
-    assert paths == {f"/api/v1/sync/{d}/{kind}/" for d in DOMAINS for kind in ("sync", "changes")}
+    assert paths == {
+        *(f"/api/v1/sync/{d}/{kind}/" for d in DOMAINS for kind in ("sync", "changes")),
+        "/api/v1/sync/sync/",
+        "/api/v1/sync/changes/",
+    }
     assert not any("{domain}" in path for path in paths)  # generic fallbacks left out
 
 
@@ -132,3 +136,20 @@ def test_library_works_without_drf_spectacular() -> None:
 
 def component(schema: dict[str, Any], ref: str) -> dict[str, Any]:
     return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]  # type: ignore[no-any-return]
+
+
+def test_a_reference_is_a_uuid_and_the_multi_domain_endpoints_name_every_domain(
+    schema: dict[str, Any],
+) -> None:
+    record = component(schema, "#/components/schemas/ChecklistRecord")
+    assert record["properties"]["work_order"]["type"] == "string"
+    assert record["properties"]["work_order"]["format"] == "uuid"
+    push = schema["paths"]["/api/v1/sync/sync/"]["post"]
+    body = component(schema, push["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    domains = component(schema, body["properties"]["domains"]["$ref"])
+    assert set(domains["properties"]) == set(DOMAINS)
+    pull = schema["paths"]["/api/v1/sync/changes/"]["get"]
+    assert {"cursor", "limit", "domains"} <= {p["name"] for p in pull["parameters"]}
+    page = pull["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    changes = component(schema, component(schema, page)["properties"]["changes"]["$ref"])
+    assert set(changes["properties"]) == set(DOMAINS)

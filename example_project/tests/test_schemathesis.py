@@ -82,13 +82,19 @@ CHECKS = [
 
 
 def every_entry_answered_once(ctx: Any, response: Any, case: Any) -> None:
-    """SPEC §3.1: each entry of a pushed batch appears exactly once in the answer."""
+    """SPEC §3.1, §8: each entry of a pushed batch appears exactly once in the answer (of its
+    domain, for a multi-domain push)."""
     if case.method != "POST" or response.status_code != 200:
         return
-    entries = case.body["entries"]
     body = response.json()
-    answered = body["synced_items"] + body["conflicts"] + body["errors"]
-    assert len(answered) == len(entries), f"{len(entries)} entries, {len(answered)} answers"
+    if "domains" in case.body:
+        parts = [(case.body["domains"][name], body["domains"][name]) for name in body["domains"]]
+    else:
+        parts = [(case.body, body)]
+    for sent, lists in parts:
+        entries = sent["entries"]
+        answered = lists["synced_items"] + lists["conflicts"] + lists["errors"]
+        assert len(answered) == len(entries), f"{len(entries)} entries, {len(answered)} answers"
 
 
 @pytest.fixture

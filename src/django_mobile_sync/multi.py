@@ -22,10 +22,12 @@ from .conf import sync_settings
 from .cursor import FEED_START, decode_feed_cursor, encode_feed_cursor
 from .domains import SyncDomain, get_domain, get_domains
 from .exceptions import InvalidCursor
+from .multi_schema import MultiSchemaMixin
 from .outcomes import MultiPushResult
 from .pull import ChangeFeed
 from .push import PushBatch
 from .references import parents_first_domains
+from .schema import SyncViewSchema
 from .serializers import MultiPullQuerySerializer, MultiPushRequestSerializer
 from .service import SyncService
 from .views import SyncAPIView, check_batch_size
@@ -36,6 +38,8 @@ IDEMPOTENCY_SCOPE = "*"
 
 class MultiDomainView(SyncAPIView):
     """Common base: the domains a request names, each checked and in feed order."""
+
+    schema = SyncViewSchema(MultiSchemaMixin)
 
     def throttle_domain(self) -> SyncDomain | None:
         return None  # several domains: the global rates, counted once per request

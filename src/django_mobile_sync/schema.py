@@ -65,30 +65,52 @@ _FIELD_TYPES = [
 
 
 class SyncViewSchema(DefaultSchema):
-    """``APIView.schema`` of the sync views: :class:`SyncSchemaMixin` under drf-spectacular."""
+    """``APIView.schema`` of the sync views: a description mixin (:class:`SyncSchemaMixin`
+    by default) over drf-spectacular's ``AutoSchema``, when the project uses it."""
+
+    def __init__(self, mixin: type | None = None) -> None:
+        super().__init__()
+        self.mixin = mixin
 
     def __get__(self, instance: Any, owner: Any) -> Any:
         result = ViewInspector.__get__(self, instance, owner)
         if result is not self:
             return result  # a schema set on this view instance (drf-spectacular does that)
-        inspector = sync_inspector_class(api_settings.DEFAULT_SCHEMA_CLASS)()
+        mixin = self.mixin or SyncSchemaMixin
+        inspector = sync_inspector_class(api_settings.DEFAULT_SCHEMA_CLASS, mixin)()
         inspector.view = instance
         return inspector
 
 
 @cache
-def sync_inspector_class(base: type) -> type:
-    """``base`` with the sync description mixed in, if ``base`` is drf-spectacular's."""
+def sync_inspector_class(base: type, mixin: type) -> type:
+    """``base`` with ``mixin``'s description mixed in, if ``base`` is drf-spectacular's."""
     try:
         from drf_spectacular.openapi import AutoSchema
     except ImportError:
         return base
     if not issubclass(base, AutoSchema):
         return base
-    return type(f"Sync{base.__name__}", (SyncSchemaMixin, base), {"__module__": __name__})
+    return type(f"{mixin.__name__}{base.__name__}", (mixin, base), {"__module__": __name__})
 
 
-class SyncSchemaMixin(_SchemaBase):
+class RecordSchemaMixin(_SchemaBase):
+    """How a domain's record is described, wherever it appears."""
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> Any:
+        schema = super()._map_basic_serializer(serializer, direction)  # type: ignore[no-untyped-call]
+        if getattr(serializer, "sync_record", False):
+            # A pulled item may be a tombstone and a pushed entry may be partial: only the
+            # protocol's own fields can be required, never a domain field (drf-spectacular
+            # requires read-only ones, which a tombstone does not carry).
+            required = [name for name in schema.get("required", []) if name in _RECORD_KEYS]
+            schema.pop("required", None)
+            if required:
+                schema["required"] = required
+        return schema
+
+
+class SyncSchemaMixin(RecordSchemaMixin):
     """drf-spectacular ``AutoSchema`` additions for the push and changes views."""
 
     def get_sync_domain(self) -> SyncDomain | None:
@@ -148,124 +170,135 @@ class SyncSchemaMixin(_SchemaBase):
     def get_response_serializers(self) -> Any:
         from drf_spectacular.utils import OpenApiResponse
 
-        def error(description: str, serializer: Any = ErrorResponseSerializer) -> Any:
-            return OpenApiResponse(serializer, description=description)
-
-        common = {
-            401: error("Not authenticated."),
-            403: error("Not allowed (for example: the user belongs to no tenant)."),
-            429: error("Throttled; retry after `Retry-After` seconds."),
-        }
         if self.is_push:
-            responses = {
-                200: OpenApiResponse(
-                    PushResponseSerializer, description="The outcome of every entry."
-                ),
-                400: error("Malformed JSON, envelope or Idempotency-Key, or too many entries."),
-                409: error("A request with this Idempotency-Key is still running."),
-                413: error("The body (after gunzip) exceeds MAX_BODY_BYTES."),
-                415: error("Unsupported Content-Encoding (see the Accept-Encoding header)."),
-                422: error("This Idempotency-Key was used with another body."),
-            }
-        else:
-            responses = {
-                200: OpenApiResponse(
-                    pull_response_serializer(self._domain()), description="One page of changes."
-                ),
-                400: error("A malformed or foreign cursor, a bad limit or a bad filter value."),
-                410: error(
-                    "The cursor is older than the last tombstone purge: resync.",
-                    ResetRequiredSerializer,
-                ),
-            }
-        return dict(sorted({**responses, **common}.items()))
+            ok = OpenApiResponse(PushResponseSerializer, description="The outcome of every entry.")
+            return push_responses(ok)
+        pulled = pull_response_serializer(self._domain())
+        return pull_responses(OpenApiResponse(pulled, description="One page of changes."))
 
     def get_override_parameters(self) -> list[Any]:
-        from drf_spectacular.types import OpenApiTypes
         from drf_spectacular.utils import OpenApiParameter
 
         params = list(super().get_override_parameters())
-        domain = self._domain()
         if self.is_push:
-            return [
-                *params,
-                OpenApiParameter(
-                    "Idempotency-Key",
-                    # What idempotency.validate_key() accepts: printable ASCII, not blank.
-                    {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": 255,
-                        "pattern": IDEMPOTENCY_KEY_PATTERN,
-                    },
-                    OpenApiParameter.HEADER,
-                    description="Retry-safe key (Stripe semantics): a retry with the same key "
-                    "and body replays the first answer; another body is a 422.",
-                ),
-                OpenApiParameter(
-                    "X-Device-Id",
-                    OpenApiTypes.STR,
-                    OpenApiParameter.HEADER,
-                    description="The device; defaults to the envelope's `client_id`.",
-                ),
-                OpenApiParameter(
-                    "Content-Encoding",
-                    OpenApiTypes.STR,
-                    OpenApiParameter.HEADER,
-                    enum=["gzip", "identity"],
-                    description="Send `gzip` to upload a compressed body.",
-                ),
-                OpenApiParameter(
-                    "Idempotent-Replayed",
-                    OpenApiTypes.STR,
-                    OpenApiParameter.HEADER,
-                    enum=["true"],
-                    response=[200],
-                    description="Present on a replayed answer to a retried Idempotency-Key.",
-                ),
-                OpenApiParameter(
-                    "Retry-After",
-                    OpenApiTypes.INT,
-                    OpenApiParameter.HEADER,
-                    response=[429],
-                    description="Seconds to wait before retrying.",
-                ),
-            ]
+            return [*params, *push_parameters()]
+        domain = self._domain()
         filters = [
             OpenApiParameter(
                 param, _filter_type(domain, lookup), description=f"Domain filter (`{lookup}`)."
             )
             for param, lookup in domain.filters.items()
         ]
-        return [
-            *params,
-            PullQuerySerializer,
-            *filters,
-            OpenApiParameter(
-                "Retry-After",
-                OpenApiTypes.INT,
-                OpenApiParameter.HEADER,
-                response=[429],
-                description="Seconds to wait before retrying.",
-            ),
-        ]
-
-    def _map_basic_serializer(self, serializer: Any, direction: str) -> Any:
-        schema = super()._map_basic_serializer(serializer, direction)  # type: ignore[no-untyped-call]
-        if getattr(serializer, "sync_record", False):
-            # A pulled item may be a tombstone and a pushed entry may be partial: only the
-            # protocol's own fields can be required, never a domain field (drf-spectacular
-            # requires read-only ones, which a tombstone does not carry).
-            required = [name for name in schema.get("required", []) if name in _RECORD_KEYS]
-            schema.pop("required", None)
-            if required:
-                schema["required"] = required
-        return schema
+        return [*params, PullQuerySerializer, *filters, retry_after()]
 
     def _domain(self) -> SyncDomain:
         domain = self.get_sync_domain()
         assert domain is not None  # excluded otherwise
         return domain
+
+
+def error_response(description: str, serializer: Any = ErrorResponseSerializer) -> Any:
+    from drf_spectacular.utils import OpenApiResponse
+
+    return OpenApiResponse(serializer, description=description)
+
+
+def with_common_responses(responses: dict[int, Any]) -> dict[int, Any]:
+    common = {
+        401: error_response("Not authenticated."),
+        403: error_response("Not allowed (for example: the user belongs to no tenant)."),
+        429: error_response("Throttled; retry after `Retry-After` seconds."),
+    }
+    return dict(sorted({**responses, **common}.items()))
+
+
+def push_responses(ok: Any) -> dict[int, Any]:
+    """The answers of a push endpoint, ``ok`` for the 200."""
+    return with_common_responses(
+        {
+            200: ok,
+            400: error_response(
+                "Malformed JSON, envelope or Idempotency-Key, or too many entries."
+            ),
+            409: error_response("A request with this Idempotency-Key is still running."),
+            413: error_response("The body (after gunzip) exceeds MAX_BODY_BYTES."),
+            415: error_response("Unsupported Content-Encoding (see the Accept-Encoding header)."),
+            422: error_response("This Idempotency-Key was used with another body."),
+        }
+    )
+
+
+def pull_responses(ok: Any) -> dict[int, Any]:
+    """The answers of a pull endpoint, ``ok`` for the 200."""
+    return with_common_responses(
+        {
+            200: ok,
+            400: error_response(
+                "A malformed or foreign cursor, a bad limit or a bad filter value."
+            ),
+            410: error_response(
+                "The cursor is older than the last tombstone purge: resync.",
+                ResetRequiredSerializer,
+            ),
+        }
+    )
+
+
+def retry_after() -> Any:
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[429],
+        description="Seconds to wait before retrying.",
+    )
+
+
+def push_parameters() -> list[Any]:
+    """The headers of a push endpoint (request and answer)."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    return [
+        OpenApiParameter(
+            "Idempotency-Key",
+            # What idempotency.validate_key() accepts: printable ASCII, not blank.
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": IDEMPOTENCY_KEY_PATTERN,
+            },
+            OpenApiParameter.HEADER,
+            description="Retry-safe key (Stripe semantics): a retry with the same key "
+            "and body replays the first answer; another body is a 422.",
+        ),
+        OpenApiParameter(
+            "X-Device-Id",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="The device; defaults to the envelope's `client_id`.",
+        ),
+        OpenApiParameter(
+            "Content-Encoding",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            enum=["gzip", "identity"],
+            description="Send `gzip` to upload a compressed body.",
+        ),
+        OpenApiParameter(
+            "Idempotent-Replayed",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            enum=["true"],
+            response=[200],
+            description="Present on a replayed answer to a retried Idempotency-Key.",
+        ),
+        retry_after(),
+    ]
 
 
 def _filter_type(domain: SyncDomain, lookup: str) -> Any:
