@@ -51,9 +51,7 @@ def test_children_of_one_parent_cost_the_same_for_10_and_1000(client):
     assert large == small + chunks, (small, large, chunks)
 
 
-def test_new_parents_with_children_in_one_request_cost_the_same_for_10_and_1000(
-    client, settings
-):
+def test_new_parents_with_children_in_one_request_cost_the_same_for_10_and_1000(client, settings):
     settings.MOBILE_SYNC = {**settings.MOBILE_SYNC, "MAX_BATCH_SIZE": 2 * LARGE}
     multi_push(client, {"tasks": [{"mobile_id": new_id(), "title": "warm-up"}], "checkitems": []})
 
