@@ -35,3 +35,10 @@ def test_without_append_slash_a_read_gets_the_json_404_too(client):
     response = client.get("/api/sync/tasks/changes")
     assert response.status_code == 404
     assert response.json()["code"] == "missing_trailing_slash"
+
+
+def test_the_multi_domain_endpoints_without_the_slash(client):
+    response = client.post("/api/sync/sync", {"domains": {}}, format="json")
+    assert response.status_code == 404
+    assert response.json()["detail"].endswith("POST /api/sync/sync/")
+    assert client.get("/api/sync/changes?limit=1").url == "/api/sync/changes/?limit=1"

@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import PREFIX
+
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial.md"
 TASK = "7d1c1f9e-0f5b-4c0e-9a53-2b1d0c6e8a41"
 VOLATILE = {"timestamp", "cursor", "next_cursor", "next_timestamp", "updated_at"}
@@ -38,7 +40,7 @@ def shape(value: Any) -> Any:
 
 
 def test_tutorial_steps_answer_what_the_page_shows(alice, bob):
-    create, pull_page, update, conflict, refused = json_blocks()
+    create, pull_page, update, conflict, refused, multi_push, multi_pull = json_blocks()
     entry = {
         "mobile_id": TASK,
         "version": 0,
@@ -66,6 +68,27 @@ def test_tutorial_steps_answer_what_the_page_shows(alice, bob):
 
     step6 = alice.push("activity", [{"mobile_id": TASK, "version": 2, "jobstatus": "ASSIGNED"}])
     assert shape(step6.json()) == shape(refused)
+
+    step7 = alice.api.post(f"{PREFIX}sync/", multi_push_body(), format="json")
+    assert shape(step7.json()) == shape(multi_push)
+    multi_page = alice.api.get(f"{PREFIX}changes/", {"domains": "work-orders,checklist"}).json()
+    assert same_page_shape(multi_page, multi_pull)
+
+
+def multi_push_body() -> dict[str, Any]:
+    """Step 7's request: the work order and its two steps, children first."""
+    text = TUTORIAL.read_text()
+    command = text[text.index("curl -sS -X POST $API/sync/") :].split("```")[0]
+    return json.loads(shlex.split(command.replace("\\\n", " "))[-1])
+
+
+def same_page_shape(page: dict[str, Any], shown: dict[str, Any]) -> bool:
+    """A multi-domain page has the keys the page shows, down to each domain's items."""
+    assert set(page) == set(shown) and set(page["changes"]) == set(shown["changes"])
+    for domain, items in shown["changes"].items():
+        assert page["changes"][domain], domain
+        assert set(page["changes"][domain][0]) == set(items[0]), domain
+    return True
 
 
 # -- the same page, replayed against the example as `make example` serves it ------------------
@@ -180,7 +203,15 @@ def test_tutorial_replayed_against_the_served_example(demo_example: Any) -> None
 
     # 2-6. Every curl line, in order, answers what the page shows.
     requests = [curl(c, variables) for c in kinds["curl "]]
-    assert [r["method"] for r in requests] == ["POST", "GET", "POST", "POST", "POST"]
+    assert [r["method"] for r in requests] == [
+        "POST",
+        "GET",
+        "POST",
+        "POST",
+        "POST",
+        "POST",
+        "GET",
+    ]
     answers = []
     for request in requests:
         status, headers, raw = server.request(
@@ -191,8 +222,10 @@ def test_tutorial_replayed_against_the_served_example(demo_example: Any) -> None
         )
         assert status == 200, raw
         answers.append((headers, raw))
-    create, pull_page, update, conflict, refused = json_blocks()
+    create, pull_page, update, conflict, refused, multi_push, multi_pull = json_blocks()
     assert shape(json.loads(answers[0][1])) == shape(create)
+    assert shape(json.loads(answers[5][1])) == shape(multi_push)
+    assert same_page_shape(json.loads(answers[6][1]), multi_pull)
     replay = requests[0]
     status, headers, raw = server.request(
         "POST", replay["url"].removeprefix(server.url), replay["body"], headers=replay["headers"]

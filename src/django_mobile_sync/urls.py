@@ -54,7 +54,7 @@ def build_urlpatterns() -> list[Any]:
         *patterns,
         path("<str:domain>/sync/", PushView.as_view(), name="sync"),
         path("<str:domain>/changes/", ChangesView.as_view(), name="changes"),
-        re_path(r"^(?P<domain>[^/]+)/(?P<endpoint>sync|changes)$", missing_slash),
+        re_path(r"^(?:(?P<domain>[^/]+)/)?(?P<endpoint>sync|changes)$", missing_slash),
     ]
 
 
