@@ -34,7 +34,7 @@ from benchmarks.common import PG_URL, settle  # noqa: E402
 BACKENDS = ["sqlite", "postgresql"]
 #: Results of the library before the performance work, shown beside this run's.
 REFERENCE = ROOT / "benchmarks" / "reference-5075581.json"
-STEPS = ["push", "pull", "first_sync", "load"]
+STEPS = ["push", "pull", "first_sync", "multi", "load"]
 
 
 def run_step(module: str, *args: str, library_src: str | None, timeout: float) -> dict[str, Any]:
@@ -153,6 +153,7 @@ def main() -> None:
         "push": {},
         "pull": {},
         "first_sync": {},
+        "multi": {},
         "load": None,
         "skipped": skipped,
     }
@@ -194,6 +195,11 @@ def main() -> None:
                     "python_peak_mib"
                 ]
             run_step("first_sync", *base, "--drop", library_src=src, timeout=120)
+        if "multi" in steps:
+            runs = args.runs or (2 if quick else 5)
+            results["multi"][backend] = run_step(
+                "multi", "--backend", backend, "--runs", str(runs), library_src=src, timeout=900
+            )
     if "load" in steps:
         if "postgresql" in backends:
             seconds = args.load_seconds or (15 if quick else 60)

@@ -81,6 +81,21 @@ MOBILE_SYNC = {
             filters={"status": "status"},
         ),
         SyncDomain(name="tasks-big", **_TASKS, database="benchmarks.benchapp.scopes.big_database"),
+        # The multi-domain benchmark: steps of tasks (a child domain), and visits.
+        SyncDomain(
+            name="steps",
+            model="benchapp.Step",
+            fields=["task", "label", "done", "position"],
+            tenant_fields=["org"],
+            scope="benchmarks.benchapp.scopes.org_scope",
+        ),
+        SyncDomain(
+            name="visits",
+            model="benchapp.Visit",
+            fields=["site", "note"],
+            tenant_fields=["org"],
+            scope="benchmarks.benchapp.scopes.org_scope",
+        ),
     ],
     # Throttles stay in the stack (same work as in production) but never refuse.
     "THROTTLE_RATES": {"user": None, "device": None, "pull_user": None, "pull_device": None},

@@ -199,3 +199,18 @@ def test_deleting_a_parent_that_is_not_synced(client, org, user):
     assert changed["version"] == 3 and Label.objects.get().owner is None
     with pytest.raises(ProtectedError, match="live synced labels reference it"):
         org.delete()  # CASCADE into live synced rows: refused, devices must be told first
+
+
+def test_protect_in_the_admin_shows_the_protecting_records_and_deletes_nothing(
+    client, admin_client
+):
+    ids = family(client)
+    push(client, [{"mobile_id": ids["file"], "task": ids["task"], "name": "a.pdf"}], "attachments")
+    task = Task.objects.get(mobile_id=ids["task"])
+    page = admin_client.get(f"/admin/testapp/task/{task.pk}/delete/")
+    assert page.status_code == 200
+    assert (
+        "would require deleting the following protected related objects" in page.content.decode()
+    )
+    admin_client.post(f"/admin/testapp/task/{task.pk}/delete/", {"post": "yes"})
+    assert not Task.all_objects.get(pk=task.pk).deleted

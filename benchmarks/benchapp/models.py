@@ -51,3 +51,39 @@ class Task(SyncableModelMixin):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Step(SyncableModelMixin):
+    """A checklist step of a task: the child domain of the multi-domain benchmark."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="steps")
+    label = models.CharField(max_length=200)
+    done = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "mobile_id"], name="benchapp_step_org_mid")
+        ]
+        indexes = [models.Index(fields=["org", "change_seq", "id"], name="benchapp_step_pull")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Visit(SyncableModelMixin):
+    """A site visit: the third domain of the multi-domain benchmark (no relation)."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    site = models.CharField(max_length=200)
+    note = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "mobile_id"], name="benchapp_visit_org_mid")
+        ]
+        indexes = [models.Index(fields=["org", "change_seq", "id"], name="benchapp_visit_pull")]
+
+    def __str__(self) -> str:
+        return self.site
