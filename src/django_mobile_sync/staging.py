@@ -22,7 +22,7 @@ from django.db import DatabaseError, transaction
 from rest_framework.exceptions import ValidationError
 
 from .bulk import bulk_update, in_values
-from .entries import Entry, ParsedEntries
+from .entries import Entry, ParsedEntries, unstorable
 from .exceptions import UnstorableValue
 from .mixin import STAMP_FIELDS, SyncableModelMixin
 from .models import SyncConflict
@@ -469,8 +469,6 @@ def conflict(
 
 
 def unstorable_change(entry: Entry, exc: UnstorableValue, name: str = "changes") -> EntryOutcome:
-    from .entries import unstorable
-
     return unstorable(entry.wire_id, {name: [f"It {exc}."]})
 
 
