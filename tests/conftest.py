@@ -14,6 +14,9 @@ from rest_framework.test import APIClient
 
 from tests.testapp.models import Member, Org
 
+#: The servers the scale-out tests start (a streaming replica, PgBouncer) and their fixtures.
+pytest_plugins = ["tests.pgservers"]
+
 PUSH_URL = "/api/sync/{}/sync/"
 PULL_URL = "/api/sync/{}/changes/"
 
