@@ -134,6 +134,10 @@ def read_clock(using: str) -> ClockReading:
         horizon = HORIZONS[sync_settings.PULL_HORIZON]
         sql = POSTGRESQL_CLOCK_SQL.format(horizon=horizon, purges=purges)
         with connection.cursor() as cursor:
+            if connection.in_atomic_block and horizon is DATABASE_HORIZON:
+                # pg_stat_activity is read once per transaction and kept: read it afresh,
+                # after this statement's snapshot (see docs/cursor.md).
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(sql, [reset_domain])
             horizon_value, clock, standby, cluster, reset = cursor.fetchone()
         return ClockReading(int(horizon_value), int(clock), bool(standby), cluster, reset or 0)
