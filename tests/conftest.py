@@ -50,6 +50,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
             f"django-mobile-sync: {count} PostgreSQL-only tests deselected on SQLite "
             "(the PostgreSQL run executes them: set DATABASE_URL)"
         )
+    if ON_POSTGRES and "not replica" in (config.getoption("markexpr") or ""):
+        terminalreporter.write_line(
+            "django-mobile-sync: the tests that start a streaming replica and PgBouncer "
+            "(marker 'replica') are deselected here: tox runs them once, in py312-dj6-postgres"
+        )
 
 
 @pytest.fixture(autouse=True)

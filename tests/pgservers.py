@@ -5,6 +5,7 @@
 - :class:`Scratch`: a brand-new cluster (``initdb``), for a dump restored elsewhere;
 - :class:`Bouncer`: PgBouncer in transaction-pooling mode in front of the primary.
 
+``make bench`` starts the same servers for its scaled-out load run (``benchmarks/load.py``).
 They need the PostgreSQL server binaries of the primary's major version and PgBouncer from
 the distribution's packages (``.ci/run`` installs them), a primary on this machine, and to
 run as root (the servers run as the ``postgres`` user, via ``runuser``) or as ``postgres``.
@@ -41,7 +42,8 @@ PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
 
 def unavailable(reason: str) -> None:
-    """Skip, saying why; under ``REQUIRE_POSTGRES=1`` (CI) fail instead."""
+    """Skip, saying why; under ``REQUIRE_POSTGRES=1`` (CI) fail instead (outside pytest,
+    ``pytest.skip`` raises too: the benchmarks report it)."""
     message = f"{reason} (.ci/run installs the packages: apt-get install -y pgbouncer)"
     if os.environ.get("REQUIRE_POSTGRES"):
         pytest.fail(message, pytrace=False)
@@ -55,14 +57,21 @@ def free_port() -> int:
 
 
 class Primary:
-    """The test cluster, as the ``default`` alias reaches it."""
+    """The cluster the servers below copy or front, and the database they are about."""
 
-    def __init__(self) -> None:
-        params = connections["default"].settings_dict
-        self.host = params["HOST"] or "127.0.0.1"
-        self.port = int(params["PORT"] or 5432)
-        self.user = params["USER"] or getpass.getuser()
-        self.dbname = params["NAME"]
+    def __init__(self, host: str, port: int, user: str, dbname: str) -> None:
+        self.host, self.port, self.user, self.dbname = host, port, user, dbname
+
+    @classmethod
+    def of_alias(cls, alias: str = "default") -> Primary:
+        """The server a Django alias reaches (the test database, during the tests)."""
+        params = connections[alias].settings_dict
+        return cls(
+            params["HOST"] or "127.0.0.1",
+            int(params["PORT"] or 5432),
+            params["USER"] or getpass.getuser(),
+            params["NAME"],
+        )
 
     def connect(self, dbname: str | None = None) -> psycopg.Connection[Any]:
         return psycopg.connect(
@@ -380,6 +389,7 @@ class Bouncer:
             "max_db_connections = 12\n"
             "max_client_conn = 200\n"
             "ignore_startup_parameters = extra_float_digits\n"
+            f"admin_users = {self.primary.user}\n"
             f"logfile = {self.log}\n"
             f"pidfile = {self.pidfile}\n"
         )
@@ -408,6 +418,20 @@ class Bouncer:
                     log = self.log.read_text() if self.log.exists() else ""
                     raise RuntimeError(f"PgBouncer did not start:\n{log[-2000:]}") from None
                 time.sleep(0.1)
+
+    def admin(self, command: str) -> list[dict[str, Any]]:
+        """A command of PgBouncer's admin console (``SHOW CONFIG``...), as rows of dicts."""
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=self.primary.user,
+            dbname="pgbouncer",
+            autocommit=True,
+            prepare_threshold=None,
+        ) as conn:
+            cursor = conn.execute(command)
+            names = [column.name for column in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -449,7 +473,7 @@ def primary(django_db_setup: Any) -> Primary:
     """The test cluster, once its test databases exist (so standbys copy them)."""
     if connections["default"].vendor != "postgresql":
         pytest.fail("the scale-out tests need PostgreSQL (they are marked postgres)")
-    found = Primary()
+    found = Primary.of_alias("default")
     check_prerequisites(found)
     return found
 

@@ -392,3 +392,24 @@ def test_a_transaction_open_in_another_database_delays_standby_pulls_not_primary
         worker.join(10)
     standby.wait_until_caught_up()
     eventually(lambda: served(read_page(service, start, 100, using=pulls_from_replica)), [mid])
+
+
+# -- sync_doctor ----------------------------------------------------------------------------------
+
+
+def test_sync_doctor_reports_each_standby(replica: str) -> None:
+    from django_mobile_sync.doctor import ERROR, OK, WARNING, check_replicas
+
+    def findings(standbys: Any) -> list[tuple[int, str]]:
+        routed = {**settings.MOBILE_SYNC, "PULL_DATABASES": {"default": standbys}}
+        with override_settings(MOBILE_SYNC=routed):
+            return [(f.level, f.message) for f in check_replicas("default")]
+
+    [(level, message), *rest] = findings(replica)
+    assert level == OK and "a hot standby of 'default'" in message, message
+    assert rest == []  # hot_standby_feedback is on, and it is caught up
+    [(level, message)] = findings("other")
+    assert level == ERROR and "not in recovery" in message
+    with pointing([replica], "127.0.0.1", free_port()):
+        [(level, message)] = findings(replica)
+    assert level == WARNING and "the primary serves every pull" in message
