@@ -87,11 +87,6 @@ def check_origin(origin: Origin, mark: int, database: str, reading: ClockReading
     raise CursorExpired(problem)
 
 
-def read_epoch(using: str) -> Origin:
-    """The origin a position read on ``using`` (a primary) now would get."""
-    return origin_of(using, read_clock(using))
-
-
 # -- operations -----------------------------------------------------------------------------
 
 
