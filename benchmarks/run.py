@@ -154,6 +154,7 @@ def main() -> None:
         "pull": {},
         "first_sync": {},
         "load": None,
+        "load_scaleout": None,
         "skipped": skipped,
     }
     src = args.library_src
@@ -197,11 +198,22 @@ def main() -> None:
     if "load" in steps:
         if "postgresql" in backends:
             seconds = args.load_seconds or (15 if quick else 60)
-            waited = settle(postgres=True)
-            print(f"  (waited {waited:.0f} s for the machine to settle)", flush=True)
-            results["load"] = run_step(
-                "load", "--seconds", str(seconds), library_src=src, timeout=seconds + 300
-            )["load"]
+            # The same load on one server, then on the scaled-out recipe (docs/scaling.md).
+            for topology, key in (("single", "load"), ("scaleout", "load_scaleout")):
+                waited = settle(postgres=True)
+                print(f"  (waited {waited:.0f} s for the machine to settle)", flush=True)
+                found = run_step(
+                    "load",
+                    "--seconds",
+                    str(seconds),
+                    "--topology",
+                    topology,
+                    library_src=src,
+                    timeout=seconds + 420,
+                )
+                if found.get("unavailable"):
+                    skipped.append(f"scaled-out load run: {found['unavailable']}")
+                results[key] = found["load"]
         else:
             skipped.append("load run: needs PostgreSQL")
     results["env"]["load_after"] = os.getloadavg()
