@@ -630,7 +630,7 @@ def _method_section(add: Any) -> None:
     add("## Running them")
     add("")
     add("```text")
-    add("make bench                                  # everything (about 12 minutes)")
+    add("make bench                                  # everything (about 14 minutes)")
     add(".venv/bin/python benchmarks/run.py --quick  # a few minutes")
     add(".venv/bin/python benchmarks/run.py --only push --backends postgresql --no-docs")
     add("```")

@@ -3,9 +3,13 @@
 Each benchmark runs in its own process (Django is configured once per process, and memory
 is measured in a process that did nothing else); this script collects their results.
 
-    python benchmarks/run.py            # everything, about 12 minutes on 2 cores
+    python benchmarks/run.py            # everything, about 14 minutes on 2 cores
     python benchmarks/run.py --quick    # fewer runs, smaller tables, a 15 s load run
     python benchmarks/run.py --only push,pull --backends postgresql --no-docs
+
+The load step runs twice: on one gunicorn instance, then on the scaled-out recipe of
+docs/scaling.md (two instances, PgBouncer, a streaming replica the run starts; it needs
+root or the postgres user and PgBouncer, and is reported as skipped without them).
 
 PostgreSQL is reached at ``BENCH_PG_URL`` (default ``postgres://root@127.0.0.1:5432/postgres``;
 the benchmarks create and drop their own ``bench_dms_*`` databases); when it does not
