@@ -85,7 +85,7 @@ example: $(VENV)/.example
 docs: venv
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
-# BENCH_ARGS=--quick for a few minutes instead of about 12 (see benchmarks/run.py --help).
+# BENCH_ARGS=--quick for a few minutes instead of about 14 (see benchmarks/run.py --help).
 bench: venv
 	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 

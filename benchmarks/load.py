@@ -1,5 +1,14 @@
 """Load run: gunicorn (4 workers) serving the example project on PostgreSQL, and 16 devices.
 
+Two topologies (``--topology``), which ``run.py`` runs one after the other:
+
+- ``single``: one gunicorn instance, connected to PostgreSQL directly;
+- ``scaleout``: the deployment recipe of docs/scaling.md on one machine: two gunicorn
+  instances on two ports (the workers split between them, the devices too), PgBouncer in
+  transaction pooling in front of the primary, and a streaming replica (``pg_basebackup
+  -R``) that pulls read. PgBouncer and the replica are started here and removed at the end
+  (``tests/pgservers.py``, as the replica tests do).
+
 Each simulated device (a thread, talking HTTP to 127.0.0.1 only) loops until the run ends:
 push a batch of 100 entries to one of the four domains in turn (80 new records and 20
 updates of records it pushed before, at their current version), then pull one page (100)
@@ -16,6 +25,7 @@ conflicts: all must be 0).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -30,11 +40,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from tests.pgservers import Bouncer, Primary, Standby, check_prerequisites, workdir
+
 from benchmarks.common import PG_URL, ROOT, emit, machine_busy_seconds, pg_admin
 
 EXAMPLE = ROOT / "example_project"
 DB = "bench_dms_load"
 DOMAINS = ["activity", "work-orders", "attendance", "helpdesk"]
+#: Their tables in the example project.
+SYNCED_TABLES = (
+    "field_ops_task",
+    "field_ops_workorder",
+    "field_ops_attendance",
+    "field_ops_ticket",
+)
 BATCH, NEW, PAGE = 100, 80, 100
 
 USERS_SCRIPT = """
@@ -54,8 +74,9 @@ def free_port() -> int:
 
 def example_env() -> dict[str, str]:
     base = PG_URL.rsplit("/", 1)[0]
+    env = {key: value for key, value in os.environ.items() if key != "PULL_DATABASE_URL"}
     return {
-        **os.environ,
+        **env,
         "DATABASE_URL": f"{base}/{DB}",
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
         "SYNC_RATE_USER": "1000000/s",
@@ -277,30 +298,16 @@ def wait_healthy(port: int, server: subprocess.Popen[bytes], timeout: float = 60
     raise RuntimeError("the example project did not answer /health/ in time")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--warmup", type=float, default=5)
-    parser.add_argument("--devices", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4)
-    args = parser.parse_args()
-
-    pg_admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    pg_admin(f'CREATE DATABASE "{DB}"')
-    env = example_env()
-    manage("migrate", "--noinput", env=env)
-    out = manage("shell", "-c", USERS_SCRIPT.format(devices=args.devices), env=env)
-    tokens = json.loads(out.split("TOKENS ", 1)[1])
-    port = free_port()
+def start_gunicorn(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [
             gunicorn,
             "example.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            str(args.workers),
+            str(workers),
             "--timeout",
             "60",
             "--log-level",
@@ -310,23 +317,111 @@ def main() -> None:
         env=env,
         start_new_session=True,
     )
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
     try:
-        wait_healthy(port, server)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+class Unavailable(Exception):
+    """The scaled-out topology cannot run on this machine (the message says why)."""
+
+
+def scale_out(env: dict[str, str], stack: contextlib.ExitStack) -> tuple[dict[str, str], Standby]:
+    """Start PgBouncer and a streaming replica of the benchmark's database; the example's
+    environment for them (docs/scaling.md, "A deployment recipe")."""
+    parts = PG_URL.split("://", 1)[1].rsplit("/", 1)[0]
+    user, _, hostport = parts.rpartition("@")
+    host, _, port = hostport.partition(":")
+    primary = Primary(host or "127.0.0.1", int(port or 5432), user or "postgres", DB)
+    try:
+        check_prerequisites(primary)
+    except pytest.skip.Exception as exc:  # what the tests skip on, the benchmark reports
+        raise Unavailable(str(exc)) from None
+    directory = workdir("dms-bench-servers")
+    stack.callback(lambda: subprocess.run(["rm", "-rf", str(directory)], check=False))
+    standby = Standby(primary, directory, "standby")
+    stack.callback(standby.stop)
+    standby.create()
+    bouncer = Bouncer(primary, directory)
+    stack.callback(bouncer.stop)
+    bouncer.start()
+    user_part = f"{primary.user}@" if primary.user else ""
+    return {
+        **env,
+        "DATABASE_URL": f"postgres://{user_part}127.0.0.1:{bouncer.port}/{DB}",
+        "PULL_DATABASE_URL": f"postgres://{user_part}127.0.0.1:{standby.port}/{DB}",
+        "PGBOUNCER": "1",
+    }, standby
+
+
+def pages_on(standby: Standby | None) -> int:
+    """Scans of the synced tables the replica has run: one per pull page it served."""
+    if standby is None:
+        return 0
+    [(count,)] = standby.sql(
+        "SELECT coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)), 0) "
+        "FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+        [list(SYNCED_TABLES)],
+    )
+    return int(count)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--devices", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers in all")
+    parser.add_argument("--topology", choices=["single", "scaleout"], default="single")
+    parser.add_argument("--servers", type=int, default=2, help="gunicorn instances (scaleout)")
+    args = parser.parse_args()
+
+    pg_admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    pg_admin(f'CREATE DATABASE "{DB}"')
+    env = example_env()
+    manage("migrate", "--noinput", env=env)
+    out = manage("shell", "-c", USERS_SCRIPT.format(devices=args.devices), env=env)
+    tokens = json.loads(out.split("TOKENS ", 1)[1])
+    groups = args.servers if args.topology == "scaleout" else 1
+    with contextlib.ExitStack() as stack:
+        standby = None
+        if args.topology == "scaleout":
+            try:
+                env, standby = scale_out(env, stack)
+            except Unavailable as exc:
+                pg_admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+                print(f"[load scaleout] not run: {exc}", flush=True)
+                emit({"load": None, "unavailable": str(exc)})
+                return
+        ports = [free_port() for _ in range(groups)]
+        servers = [start_gunicorn(p, max(1, args.workers // groups), env) for p in ports]
+        for server in servers:
+            stack.callback(stop, server)
+        for port, server in zip(ports, servers, strict=True):
+            wait_healthy(port, server)
         stats = Stats()
-        devices = [Device(i, tokens[i], port, stats) for i in range(args.devices)]
+        devices = [Device(i, tokens[i], ports[i % groups], stats) for i in range(args.devices)]
         started = time.monotonic()
         for device in devices:
             device.stop_at = started + args.warmup + args.seconds
             device.start()
         time.sleep(args.warmup)
-        workers = workers_of(server)
+        workers = [pid for server in servers for pid in workers_of(server)]
         cpu_before = (cpu_seconds(workers), cpu_seconds([os.getpid()]), machine_busy_seconds())
+        standby_before = pages_on(standby)
         for device in devices:
             device.counting.set()
         measured_from = time.monotonic()
         for device in devices:
             device.join(timeout=args.warmup + args.seconds + 60)
         duration = time.monotonic() - measured_from
+        standby_pages = pages_on(standby) - standby_before
         busy, total = machine_busy_seconds()
         cpu = {
             "cpus": os.cpu_count(),
@@ -335,21 +430,18 @@ def main() -> None:
             "gunicorn_workers": (cpu_seconds(workers) - cpu_before[0]) / duration,
             "load_client": (cpu_seconds([os.getpid()]) - cpu_before[1]) / duration,
         }
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     everything = stats.latency["push"] + stats.latency["pull"]
     result = {
+        "topology": args.topology,
+        "servers": groups,
         "seconds": duration,
         "devices": args.devices,
         "workers": args.workers,
         "batch": BATCH,
         "pushes": len(stats.latency["push"]),
         "pulls": len(stats.latency["pull"]),
+        "pulls_per_s": len(stats.latency["pull"]) / duration,
+        "pull_pages_on_replica": standby_pages if standby is not None else None,
         "items_per_s": stats.items["push"] / duration,
         "pulled_items_per_s": stats.items["pull"] / duration,
         "requests_per_s": len(everything) / duration,
@@ -369,10 +461,12 @@ def main() -> None:
         },
     }
     print(
-        f"[load] {result['items_per_s']:.0f} items/s pushed, {result['pushes']} pushes, "
-        f"{result['pulls']} pulls, p50/p95/p99 push "
-        + "/".join(f"{result['latency']['push'][f'p{q}'] * 1000:.0f}" for q in (50, 95, 99))
-        + f" ms, errors {result['errors']}",
+        f"[load {args.topology}] {result['items_per_s']:.0f} items/s pushed, "
+        f"{result['pushes']} pushes, {result['pulls']} pulls "
+        f"({result['pulls_per_s']:.1f}/s), p50/p95/p99 all "
+        + "/".join(f"{result['latency']['all'][f'p{q}'] * 1000:.0f}" for q in (50, 95, 99))
+        + f" ms, errors {result['errors']}"
+        + (f", pull pages on the replica {standby_pages}" if standby is not None else ""),
         flush=True,
     )
     pg_admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')

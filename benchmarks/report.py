@@ -173,6 +173,18 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             ("load run: 0 errors", str(load["errors"]), load["errors"] == 0),
             ("load run: p99 < 1 s", ms(p99), p99 < 1),
         ]
+    scaled = results.get("load_scaleout")
+    if scaled:
+        p99 = scaled["latency"]["all"]["p99"]
+        found += [
+            ("scaled-out load run: 0 errors", str(scaled["errors"]), scaled["errors"] == 0),
+            ("scaled-out load run: p99 < 1 s", ms(p99), p99 < 1),
+            (
+                "scaled-out load run: pulls served by the replica",
+                f"{scaled['pull_pages_on_replica']:,} pages of {scaled['pulls']:,} pulls",
+                (scaled["pull_pages_on_replica"] or 0) > 0,
+            ),
+        ]
     return found
 
 
@@ -225,15 +237,17 @@ def text(results: dict[str, Any]) -> str:
             f"first sync {backend}: {s['rows']:,} rows in {s['pages']} pages, "
             f"{s['seconds']:.1f} s, peak {s['above_idle_mib']:.1f} MiB above idle"
         )
-    load = results["load"]
-    if load:
-        lat = load["latency"]
-        lines.append(
-            f"load: {load['items_per_s']:,.0f} items/s pushed, "
-            f"{load['pulled_items_per_s']:,.0f} pulled, p50/p95/p99 "
-            + "/".join(ms(lat["all"][f"p{q}"]) for q in (50, 95, 99))
-            + f", errors {load['errors']}"
-        )
+    for name, key in (("load", "load"), ("load, scaled out", "load_scaleout")):
+        load = results.get(key)
+        if load:
+            lat = load["latency"]
+            lines.append(
+                f"{name}: {load['items_per_s']:,.0f} items/s pushed, "
+                f"{load.get('pulls_per_s', 0):,.1f} pulls/s, "
+                f"{load['pulled_items_per_s']:,.0f} items/s pulled, p50/p95/p99 "
+                + "/".join(ms(lat["all"][f"p{q}"]) for q in (50, 95, 99))
+                + f", errors {load['errors']}"
+            )
     lines.append("")
     for target, measured, met in targets(results):
         lines.append(f"[{mark(met):>6}] {target}: {measured}")
@@ -298,6 +312,7 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
     _first_sync_section(results, add)
     _multi_section(results, add)
     _load_section(results, add)
+    _scale_out_section(results, add)
     _method_section(add)
     return "\n".join(out) + "\n"
 
@@ -603,11 +618,62 @@ def _load_section(results: dict[str, Any], add: Any) -> None:
     add("")
 
 
+def _scale_out_section(results: dict[str, Any], add: Any) -> None:
+    single, scaled = results["load"], results.get("load_scaleout")
+    if not single or not scaled:
+        return
+    add("## Scaled out")
+    add("")
+    add(
+        "The same load, in the same run, on the deployment recipe of "
+        "[Tenancy and scaling out](scaling.md#a-deployment-recipe): "
+        f"{scaled['servers']} gunicorn instances on two ports sharing the "
+        f"{scaled['workers']} workers and the devices, PgBouncer in transaction pooling in "
+        "front of the primary, a streaming replica (started by the run with "
+        "`pg_basebackup -R`) that pulls read, and Redis. Everything runs on this one machine, "
+        "so the extra servers add no CPU: the ratio shows what the topology costs or saves, "
+        "not what more hardware would give."
+    )
+    add("")
+    add("| | one server | scaled out | ratio |")
+    add("|---|---:|---:|---:|")
+
+    def row(label: str, a: float, b: float, fmt: Any) -> None:
+        add(f"| {label} | {fmt(a)} | {fmt(b)} | {ratio(b / a) if a else 'n/a'} |")
+
+    row("items pushed /s", single["items_per_s"], scaled["items_per_s"], lambda v: f"{v:,.0f}")
+    row(
+        "pulls /s",
+        single.get("pulls_per_s", single["pulls"] / single["seconds"]),
+        scaled["pulls_per_s"],
+        lambda v: f"{v:,.1f}",
+    )
+    row(
+        "items pulled /s",
+        single["pulled_items_per_s"],
+        scaled["pulled_items_per_s"],
+        lambda v: f"{v:,.0f}",
+    )
+    for kind in ("push", "pull", "all"):
+        row(
+            f"p99 latency, {kind}",
+            single["latency"][kind]["p99"],
+            scaled["latency"][kind]["p99"],
+            ms,
+        )
+    add(f"| errors | {single['errors']} | {scaled['errors']} | |")
+    add(
+        f"| pull pages the replica served | | {scaled['pull_pages_on_replica']:,} of "
+        f"{scaled['pulls']:,} | |"
+    )
+    add("")
+
+
 def _method_section(add: Any) -> None:
     add("## Running them")
     add("")
     add("```text")
-    add("make bench                                  # everything (about 12 minutes)")
+    add("make bench                                  # everything (about 14 minutes)")
     add(".venv/bin/python benchmarks/run.py --quick  # a few minutes")
     add(".venv/bin/python benchmarks/run.py --only push --backends postgresql --no-docs")
     add("```")

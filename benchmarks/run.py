@@ -3,9 +3,13 @@
 Each benchmark runs in its own process (Django is configured once per process, and memory
 is measured in a process that did nothing else); this script collects their results.
 
-    python benchmarks/run.py            # everything, about 12 minutes on 2 cores
+    python benchmarks/run.py            # everything, about 14 minutes on 2 cores
     python benchmarks/run.py --quick    # fewer runs, smaller tables, a 15 s load run
     python benchmarks/run.py --only push,pull --backends postgresql --no-docs
+
+The load step runs twice: on one gunicorn instance, then on the scaled-out recipe of
+docs/scaling.md (two instances, PgBouncer, a streaming replica the run starts; it needs
+root or the postgres user and PgBouncer, and is reported as skipped without them).
 
 PostgreSQL is reached at ``BENCH_PG_URL`` (default ``postgres://root@127.0.0.1:5432/postgres``;
 the benchmarks create and drop their own ``bench_dms_*`` databases); when it does not
@@ -155,6 +159,7 @@ def main() -> None:
         "first_sync": {},
         "multi": {},
         "load": None,
+        "load_scaleout": None,
         "skipped": skipped,
     }
     src = args.library_src
@@ -203,11 +208,22 @@ def main() -> None:
     if "load" in steps:
         if "postgresql" in backends:
             seconds = args.load_seconds or (15 if quick else 60)
-            waited = settle(postgres=True)
-            print(f"  (waited {waited:.0f} s for the machine to settle)", flush=True)
-            results["load"] = run_step(
-                "load", "--seconds", str(seconds), library_src=src, timeout=seconds + 300
-            )["load"]
+            # The same load on one server, then on the scaled-out recipe (docs/scaling.md).
+            for topology, key in (("single", "load"), ("scaleout", "load_scaleout")):
+                waited = settle(postgres=True)
+                print(f"  (waited {waited:.0f} s for the machine to settle)", flush=True)
+                found = run_step(
+                    "load",
+                    "--seconds",
+                    str(seconds),
+                    "--topology",
+                    topology,
+                    library_src=src,
+                    timeout=seconds + 420,
+                )
+                if found.get("unavailable"):
+                    skipped.append(f"scaled-out load run: {found['unavailable']}")
+                results[key] = found["load"]
         else:
             skipped.append("load run: needs PostgreSQL")
     results["env"]["load_after"] = os.getloadavg()

@@ -14,6 +14,9 @@ from rest_framework.test import APIClient
 
 from tests.testapp.models import Member, Org
 
+#: The servers the scale-out tests start (a streaming replica, PgBouncer) and their fixtures.
+pytest_plugins = ["tests.pgservers"]
+
 PUSH_URL = "/api/sync/{}/sync/"
 PULL_URL = "/api/sync/{}/changes/"
 
@@ -46,6 +49,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
         terminalreporter.write_line(
             f"django-mobile-sync: {count} PostgreSQL-only tests deselected on SQLite "
             "(the PostgreSQL run executes them: set DATABASE_URL)"
+        )
+    if ON_POSTGRES and "not replica" in (config.getoption("markexpr") or ""):
+        terminalreporter.write_line(
+            "django-mobile-sync: the tests that start a streaming replica and PgBouncer "
+            "(marker 'replica') are deselected here: tox runs them once, in py312-dj6-postgres"
         )
 
 

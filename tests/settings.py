@@ -53,6 +53,8 @@ if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": {**_default, "TEST": {"NAME": f"test_dms_{_suffix}"}},
         "other": {**_default, "TEST": {"NAME": f"test_dms_{_suffix}_other"}},
+        # The hot standby the replica tests start (tests/pgservers.py) points it at itself.
+        "replica": {**_default, "TEST": {"MIRROR": "default"}},
     }
 else:
     _sqlite = {

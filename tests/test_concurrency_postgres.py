@@ -6,7 +6,9 @@ writers against each other and against readers:
 1. no missed change: a writer whose transaction stays open commits after writers that
    started later, while a device pages through the feed; a naive cursor on ``updated_at``,
    on ``id`` or on the change sequence without the horizon misses that writer's rows in the
-   same run (the control that proves the run is adversarial), the library does not;
+   same run (the control that proves the run is adversarial), the library does not —
+   pulling from the primary while a transaction stays open in another database of the
+   cluster, or from a hot standby the suite starts (``tests/pgservers.py``);
 2. ten pushes of one record at the same base version: one ``updated``, nine ``conflict``;
 3. updates racing with pulls: every reader ends with the latest state of every record;
 4. two creates of one new ``mobile_id``: one ``created``, never a duplicate row or a 500;
@@ -294,8 +296,57 @@ class NaiveFeed:
             pass
 
 
+class HeldOpen:
+    """A transaction with an id, held open in the database ``where`` by a thread."""
+
+    def __init__(self, where: str) -> None:
+        self.holding, self.released = threading.Event(), threading.Event()
+        self.worker = Worker(f"held-open-in-{where}", self.hold, where)
+
+    def hold(self, where: str) -> None:
+        with transaction.atomic(using=where):
+            Note.objects.using(where).create(text="a long job in another database")
+            self.holding.set()
+            assert self.released.wait(THREAD_TIMEOUT)
+
+    def __enter__(self) -> HeldOpen:
+        start(self.worker)
+        assert self.holding.wait(10)
+        return self
+
+    def release(self) -> None:
+        self.released.set()
+        finish(self.worker)
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.released.is_set():
+            self.release()
+
+
+@pytest.mark.parametrize(
+    "pulls_from", ["primary", pytest.param("replica", marks=pytest.mark.replica)]
+)
 def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
-    org: Org, user: User, tasks_domain: Any
+    org: Org, user: User, tasks_domain: Any, pulls_from: str, request: Any
+) -> None:
+    """Pulls read the primary while a transaction is held open in another database of the
+    cluster from start to end (it must delay nothing: the per-database horizon), or read a
+    streaming replica of the primary (a lagging standby only delays: docs/cursor.md, "Pulls
+    from a hot standby"), which the device must end up agreeing with exactly."""
+    standby = None
+    if pulls_from == "replica":
+        standby = request.getfixturevalue("standby")
+        alias = request.getfixturevalue("replica")
+        routed = {**settings.MOBILE_SYNC, "PULL_DATABASES": {"default": alias}}
+        with override_settings(MOBILE_SYNC=routed), nullcontext() as held:
+            no_change_is_missed(org, user, tasks_domain, held, standby)
+    else:
+        with HeldOpen("other") as held:
+            no_change_is_missed(org, user, tasks_domain, held, None)
+
+
+def no_change_is_missed(
+    org: Org, user: User, tasks_domain: Any, held: HeldOpen | None, standby: Any
 ) -> None:
     existing = Task.objects.bulk_create(Task(org=org, title=f"seed {i}") for i in range(60))
     slow_orm_owned = [t.pk for t in existing[0:10]]
@@ -310,17 +361,32 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
     writers_done = threading.Event()
 
     # -- the device under test, and the naive ones ---------------------------------------
+    standby_reads: list[str] = []
+
+    def count_standby_reads(execute: Any, sql: str, *args: Any) -> Any:
+        standby_reads.append(sql)
+        return execute(sql, *args)
+
     def reader() -> Replica:
         replica = Replica("reader")
         service = service_for(tasks_domain, user, org, "reader")
-        cursor = follow(service, replica, None, limit=7)
-        readers_ready[0].set()
-        while not writers_done.is_set():
+        with connections["replica"].execute_wrapper(count_standby_reads):
+            cursor = follow(service, replica, None, limit=7)
+            readers_ready[0].set()
+            while not writers_done.is_set():
+                cursor = follow(service, replica, cursor, limit=7)
+                time.sleep(0.005)
+            replica.pages_before_end, replica.items_before_end = replica.pages, replica.items
+            wait_until_no_older_transaction(org)
             cursor = follow(service, replica, cursor, limit=7)
-            time.sleep(0.005)
-        replica.pages_before_end, replica.items_before_end = replica.pages, replica.items
-        wait_until_no_older_transaction(org)
-        follow(service, replica, cursor, limit=7)
+            if standby is not None:
+                # Delayed, never skipped: the standby catches up (its horizon is
+                # cluster-wide, so another run's transaction may hold it for a while).
+                standby.wait_until_caught_up()
+                deadline = time.monotonic() + 20
+                while replica.state() != database_state(org) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    cursor = follow(service, replica, cursor, limit=7)
         return replica
 
     def naive_reader() -> dict[str, NaiveFeed]:
@@ -476,6 +542,8 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
     )
     _, _, fast_push_rounds, fast_orm_rounds = finish(*writers)
     writers_done.set()
+    if held is not None:
+        held.release()  # the device's last pull waits for no transaction older than its rows
     replica, naive = finish(*readers)
 
     expected = database_state(org)
@@ -493,7 +561,11 @@ def test_no_change_is_missed_while_a_slow_transaction_commits_after_later_ones(
     # The scenario is adversarial: later transactions committed while the slow ones slept.
     assert fast_push_rounds >= 3 and fast_orm_rounds >= 3
     assert later_txids > 0
-    assert replica.items_before_end > 60, "the reader saw nothing while writers ran"
+    if standby is None:
+        # Every row was written after the transaction in the other database began.
+        assert replica.items_before_end > 60, "the reader saw nothing while writers ran"
+    else:
+        assert any("testapp_task" in sql for sql in standby_reads), "the standby served nothing"
 
     # The device following the library's cursor holds exactly the database's latest state.
     assert not replica.regressions, replica.regressions[:5]

@@ -5,8 +5,10 @@ cache and the throttle counters; default: a local-memory cache, and the throttle
 the database, which every gunicorn worker shares), ``SYNC_RATE_USER`` / ``SYNC_RATE_DEVICE``
 (DRF rate strings for pushes, such as ``100/hour``) and ``SYNC_RATE_PULL_USER`` /
 ``SYNC_RATE_PULL_DEVICE`` (for pulls; defaults: the library's), ``SECRET_KEY``, ``DEBUG`` and
-``ALLOWED_HOSTS`` (comma-separated) and ``STATIC_ROOT`` (where ``collectstatic`` puts the
-static files WhiteNoise serves; default ``example_project/staticfiles``).
+``ALLOWED_HOSTS`` (comma-separated), ``STATIC_ROOT`` (where ``collectstatic`` puts the
+static files WhiteNoise serves; default ``example_project/staticfiles``). Scaling out:
+``PULL_DATABASE_URL`` (a hot standby pulls read) and ``PGBOUNCER=1`` (``DATABASE_URL``
+reaches PgBouncer in transaction-pooling mode).
 """
 
 from __future__ import annotations
@@ -273,6 +275,22 @@ _RATE_VARIABLES = {
 _rates = {kind: os.environ[var] for kind, var in _RATE_VARIABLES.items() if os.environ.get(var)}
 if _rates:
     MOBILE_SYNC["THROTTLE_RATES"] = _rates
+
+# Scaling out (docs/scaling.md): pulls read a hot standby, PostgreSQL sits behind PgBouncer.
+if os.environ.get("PULL_DATABASE_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["PULL_DATABASE_URL"],
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=True,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    MOBILE_SYNC["PULL_DATABASES"] = {"default": "replica"}
+if env_bool("PGBOUNCER"):
+    # Transaction pooling: no server-side cursors (a QuerySet.iterator() outside a
+    # transaction would lose its cursor). Prepared statements are already off: Django's
+    # default with psycopg 3.
+    for _database in DATABASES.values():
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 LOGGING = {
     "version": 1,

@@ -25,6 +25,7 @@ COMMANDS = {
     "purge_tombstones": [],
     "purge_idempotency_keys": [],
     "sync_doctor": [],
+    "sync_reset": [],
 }
 
 

@@ -7,7 +7,9 @@ option, and its hint says what to do or links to the documentation. Ids are stab
 - ``E013``: an unknown key (the hint suggests the closest valid one);
 - ``E014``: a value of the wrong type (``MAX_BATCH_SIZE = "abc"``) or outside its choices;
 - ``E015``: a bad rate string;
-- ``E016``: an import path of a global setting that does not import.
+- ``E016``: an import path of a global setting that does not import;
+- ``E018``: ``PULL_DATABASES`` names a database alias that is not in ``DATABASES``, or
+  routes a database's pulls to itself.
 
 One model design is a warning rather than an error: a missing pull index (W001: every pull
 reads the tenant's rows from the first).
@@ -65,6 +67,17 @@ def rates(value: Any) -> str | None:
     return None if isinstance(value, dict) else "must be a dict of DRF rate strings"
 
 
+def database_map(value: Any) -> str | None:
+    problem = "must be a dict of database aliases: {primary: standby or [standbys]}"
+    if not isinstance(value, dict):
+        return problem
+    for standbys in value.values():
+        names = [standbys] if isinstance(standbys, str) else standbys
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            return problem
+    return None
+
+
 def one_of(*choices: str) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
@@ -100,6 +113,7 @@ KINDS: dict[str, Callable[[Any], str | None]] = {
     "THROTTLE_CACHE": text,
     "THROTTLE_STORE": one_of(*THROTTLE_STORES),
     "PULL_HORIZON": one_of("database", "cluster"),
+    "PULL_DATABASES": database_map,
     "CURSOR_SALT": text,
 }
 
@@ -154,6 +168,8 @@ def value_errors(key: str, value: Any) -> Iterator[checks.CheckMessage]:
                     "day), or None for no limit.",
                     id="django_mobile_sync.E015",
                 )
+    if key == "PULL_DATABASES":
+        yield from pull_database_errors(value)
     paths: dict[str, Callable[[], object]] = {
         "AUTHENTICATION_CLASSES": lambda: [import_from_setting(v, key) for v in value or ()],
         "PERMISSION_CLASSES": lambda: [import_from_setting(v, key) for v in value],
@@ -170,6 +186,28 @@ def value_errors(key: str, value: Any) -> Iterator[checks.CheckMessage]:
                 hint="Check the import path: it must name an importable module attribute. "
                 + setting_hint(key),
                 id="django_mobile_sync.E016",
+            )
+
+
+def pull_database_errors(value: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """Every alias of ``PULL_DATABASES`` is a database; no database is its own standby."""
+    for primary, standbys in value.items():
+        names = [standbys] if isinstance(standbys, str) else list(standbys)
+        for alias in [primary, *names]:
+            if alias not in settings.DATABASES:
+                yield checks.Error(
+                    f"MOBILE_SYNC['PULL_DATABASES'] names the database {alias!r}, which is "
+                    "not in DATABASES.",
+                    hint="Declare the hot standby in DATABASES (its HOST and PORT, the same "
+                    "NAME as the primary) or remove it. " + setting_hint("PULL_DATABASES"),
+                    id="django_mobile_sync.E018",
+                )
+        if primary in names:
+            yield checks.Error(
+                f"MOBILE_SYNC['PULL_DATABASES'][{primary!r}] names {primary!r} itself.",
+                hint="List the aliases of its hot standbys; pulls read the primary anyway "
+                "when a standby cannot serve them.",
+                id="django_mobile_sync.E018",
             )
 
 

@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL: which open transactions hold pulls back, those that can write this
     # database ("database") or every transaction of the cluster ("cluster").
     "PULL_HORIZON": "database",
+    # PostgreSQL: hot standbys pulls read, {primary alias: standby alias or list of aliases}.
+    "PULL_DATABASES": {},
     # Salt for the signed pull cursor.
     "CURSOR_SALT": "django_mobile_sync.cursor",
 }

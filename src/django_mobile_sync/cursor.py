@@ -1,4 +1,9 @@
-"""The opaque pull cursor: a signed (domain, tenant, change position) triple."""
+"""The opaque pull cursor: a signed (domain, tenant, change position) triple.
+
+A position also records its :class:`Origin`: the database it was read from and that
+database's epoch, so that a cursor is never read against another database's change clock
+(see :mod:`django_mobile_sync.epoch`).
+"""
 
 from __future__ import annotations
 
@@ -14,16 +19,40 @@ from .exceptions import InvalidCursor
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a position was read: its database, and that database's epoch.
+
+    Attributes:
+        database: the alias of the database the domain writes to (a replica's reads count
+            as its primary's); a cursor is only valid there. ``""``: not bound yet (the
+            start of the feed).
+        cluster: the identity of the change clock's transaction ids: PostgreSQL's system
+            identifier (a primary and its physical standbys share it); ``""`` on SQLite.
+        reset: the id of the database's last reset (``manage.py sync_reset``), 0 if none.
+    """
+
+    database: str = ""
+    cluster: str = ""
+    reset: int = 0
+
+    @property
+    def bound(self) -> bool:
+        return bool(self.database)
+
+
+@dataclass(frozen=True)
 class Position:
     """A place in the change feed: after the row ``(seq, pk)``; ``pk=None``: after all of seq.
 
     ``purge`` is the change clock's horizon when the page that issued the cursor was read:
     tombstone purges recorded below it were already seen by that cursor's chain of pages.
+    ``origin`` says where the position was read (:class:`Origin`).
     """
 
     seq: int = -1
     pk: int | str | None = None
     purge: int = 0
+    origin: Origin = Origin()
 
 
 #: Before every row (unstamped rows have change_seq 0).
@@ -36,6 +65,20 @@ def scope_key(scope: Mapping[str, Any]) -> str:
     return hashlib.sha256("&".join(parts).encode()).hexdigest()[:16]
 
 
+def origin_payload(origin: Origin) -> dict[str, Any]:
+    """The keys of a cursor that carry its :class:`Origin` (none for an unbound one)."""
+    if not origin.bound:
+        return {}
+    return {"a": origin.database, "e": origin.cluster, "r": origin.reset}
+
+
+def decode_origin(payload: Mapping[str, Any]) -> Origin:
+    database, cluster, reset = payload.get("a", ""), payload.get("e", ""), payload.get("r", 0)
+    if type(database) is not str or type(cluster) is not str or type(reset) is not int:
+        raise InvalidCursor("The cursor is malformed.")
+    return Origin(database, cluster, reset)
+
+
 def encode_cursor(domain: str, scope: Mapping[str, Any], position: Position) -> str:
     payload = {
         "d": domain,
@@ -43,6 +86,7 @@ def encode_cursor(domain: str, scope: Mapping[str, Any], position: Position) -> 
         "s": position.seq,
         "p": position.pk,
         "g": position.purge,
+        **origin_payload(position.origin),
     }
     return signing.dumps(payload, salt=sync_settings.CURSOR_SALT, compress=False)
 
@@ -60,7 +104,7 @@ def decode_cursor(token: str, domain: str, scope: Mapping[str, Any]) -> Position
     valid_pk = pk is None or type(pk) in (int, str)
     if type(seq) is not int or type(purge) is not int or not valid_pk:
         raise InvalidCursor("The cursor is malformed.")
-    return Position(seq, pk, purge)
+    return Position(seq, pk, purge, decode_origin(payload))
 
 
 # -- several domains ------------------------------------------------------------------------
@@ -74,7 +118,7 @@ class FeedPosition:
     window domain by domain in the feed's order (parents before children): ``index`` is the
     domain being read and ``(seq, pk)`` the position within it. ``index`` equal to the
     number of domains means the window is done. ``upper`` is ``None`` before the first
-    window. ``purge`` is as in :class:`Position`.
+    window. ``purge`` and ``origin`` are as in :class:`Position`.
     """
 
     lower: int = 0
@@ -83,6 +127,7 @@ class FeedPosition:
     seq: int = -1
     pk: int | str | None = None
     purge: int = 0
+    origin: Origin = Origin()
 
     @property
     def started(self) -> bool:
@@ -111,6 +156,7 @@ def encode_feed_cursor(scopes: Mapping[str, Mapping[str, Any]], position: FeedPo
         "s": position.seq,
         "p": position.pk,
         "g": position.purge,
+        **origin_payload(position.origin),
     }
     return signing.dumps(payload, salt=sync_settings.CURSOR_SALT, compress=False)
 
@@ -136,4 +182,4 @@ def decode_feed_cursor(token: str, scopes: Mapping[str, Mapping[str, Any]]) -> F
         and 0 <= index <= len(scopes)
     ):
         raise InvalidCursor("The cursor is malformed.")
-    return FeedPosition(lower, upper, index, seq, pk, purge)
+    return FeedPosition(lower, upper, index, seq, pk, purge, decode_origin(payload))

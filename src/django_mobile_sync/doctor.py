@@ -18,10 +18,13 @@ from django.core.cache.backends.base import InvalidCacheBackendError
 from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
+from .clock import read_clock
 from .conf import sync_settings
 from .domains import SyncDomain, get_domains
+from .epoch import rows_above_clock
 from .indexes import recommended_index, serves_pulls
 from .models import IdempotencyRecord, ThrottleCounter
+from .replicas import inspect_replica, pull_databases
 from .throttling import DATABASE_STORE_VENDORS
 
 OK, INFO, WARNING, ERROR = 0, 1, 2, 3
@@ -33,6 +36,8 @@ PER_PROCESS_CACHES = ("LocMemCache", "DummyCache")
 NON_ATOMIC_CACHES = ("DatabaseCache", "FileBasedCache")
 #: An open transaction older than this is reported on PostgreSQL.
 LONG_TRANSACTION_SECONDS = 60
+#: A standby further behind the primary's WAL than this is reported.
+REPLICA_LAG_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -361,10 +366,108 @@ def check_housekeeping(using: str) -> Iterator[Finding]:
             continue
 
 
+def check_epoch(using: str) -> Iterator[Finding]:
+    """The clock's identity, and rows stamped above it (a dump of another cluster)."""
+    try:
+        reading = read_clock(using)
+        above = rows_above_clock(using)
+    except DatabaseError:
+        return  # the tables are missing: reported with the indexes
+    if reading.cluster:
+        yield Finding(
+            OK,
+            "epoch",
+            f"cursors carry this cluster's system identifier {reading.cluster}"
+            + (f" and reset {reading.reset}" if reading.reset else ""),
+        )
+    if above:
+        counts = ", ".join(f"{label}: {count}" for label, count in sorted(above.items()))
+        yield Finding(
+            ERROR,
+            "epoch",
+            f"rows are stamped at or above this database's change clock ({counts}): restored "
+            "from another cluster? Pulls do not serve them until the clock passes them",
+            f"Run manage.py sync_reset --database {using} (devices resync from scratch).",
+        )
+
+
+def check_replicas(using: str) -> Iterator[Finding]:
+    """The hot standbys ``PULL_DATABASES`` names for ``using`` can serve pulls."""
+    standbys = pull_databases(using)
+    if not standbys:
+        return
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield Finding(
+            ERROR,
+            "replicas",
+            f"PULL_DATABASES names standbys for {using!r}, which is {connection.vendor}: "
+            "pulls read it alone",
+            f"Remove {using!r} from MOBILE_SYNC['PULL_DATABASES'].",
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT system_identifier FROM pg_control_system())::text, "
+            "pg_current_wal_lsn()::text"
+        )
+        cluster, lsn = cursor.fetchone()
+    for standby in standbys:
+        state = inspect_replica(standby, lsn)
+        topic = f"replicas: {standby}"
+        if state.error:
+            yield Finding(
+                WARNING,
+                topic,
+                f"cannot be read ({state.error}): the primary serves every pull",
+                f"Check DATABASES[{standby!r}] and that the standby runs.",
+            )
+        elif not state.standby:
+            yield Finding(
+                ERROR,
+                topic,
+                "is not in recovery (not a hot standby, or promoted): never read, the "
+                "primary serves every pull",
+                "Point it at a streaming replica of the primary.",
+            )
+        elif state.cluster != cluster:
+            yield Finding(
+                ERROR,
+                topic,
+                f"has the system identifier {state.cluster}, the primary {cluster}: not its "
+                "physical standby, never read",
+                "Point it at a streaming replica (pg_basebackup -R) of this primary.",
+            )
+        else:
+            yield Finding(
+                OK,
+                topic,
+                f"a hot standby of {using!r}, {state.behind_bytes} bytes of WAL behind",
+            )
+            if (state.behind_bytes or 0) > REPLICA_LAG_BYTES:
+                yield Finding(
+                    WARNING,
+                    topic,
+                    f"is {state.behind_bytes} bytes of WAL behind the primary: devices get "
+                    "changes late",
+                    "Look at pg_stat_replication on the primary.",
+                )
+            if state.feedback != "on":
+                yield Finding(
+                    WARNING,
+                    topic,
+                    "hot_standby_feedback is off: replaying vacuum may cancel pull queries "
+                    "(the primary then serves those pages)",
+                    "Set hot_standby_feedback = on on the standby.",
+                )
+
+
 #: The checks after the system checks, each given the database alias.
 CHECKS: list[Callable[[str], Iterator[Finding]]] = [
     check_throttle_store,
     check_pull_indexes,
     check_database,
+    check_epoch,
+    check_replicas,
     check_housekeeping,
 ]

@@ -22,7 +22,17 @@ class InvalidCursor(Exception):
 
 
 class CursorExpired(Exception):
-    """The cursor is older than a tombstone purge: the device must resync (410)."""
+    """The cursor is older than a tombstone purge, or of another epoch of its database (a
+    restore, a failover that lost transactions, a reset): the device must resync (410)."""
+
+
+class ReadOnPrimary(Exception):
+    """A pull page cannot be read on this replica; read it on the primary instead.
+
+    The replica is not known to be a hot standby of the primary, or it has not replayed
+    what the cursor has already seen (it lags behind the server that issued the cursor),
+    or the cursor's epoch differs from the replica's: only the primary may decide.
+    """
 
 
 class UnstorableValue(ValueError):

@@ -145,7 +145,14 @@ class SyncBatch(models.Model):
 
 
 class TombstonePurge(models.Model):
-    """A purge of tombstones: cursors below ``horizon_seq`` must resync (410)."""
+    """A purge of tombstones: cursors below ``horizon_seq`` must resync (410).
+
+    A row of the domain :attr:`RESET` is a reset of the whole database (``manage.py
+    sync_reset``): every cursor issued before it must resync.
+    """
+
+    #: The ``domain`` of a reset row.
+    RESET = "*"
 
     domain = models.CharField(max_length=100, db_index=True)
     horizon_seq = models.BigIntegerField()
@@ -160,6 +167,8 @@ class TombstonePurge(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
+        if self.domain == self.RESET:
+            return f"reset of every cursor at {self.seq}"
         return f"{self.domain} purge below {self.horizon_seq}"
 
 

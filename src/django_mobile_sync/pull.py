@@ -1,9 +1,12 @@
 """The pull engine: pages of changes after a position, for one domain or several.
 
-Both read the change clock's horizon first (:func:`~django_mobile_sync.clock.pull_horizon`),
-then rows below it after the position, in ``(change_seq, pk)`` order, and last check that
-no tombstone purge took away a row the position still needs (a ``410``). A page is bounded
-by a number of items and by ``MAX_PAGE_BYTES``.
+Both read the change clock first (:func:`~django_mobile_sync.clock.read_clock`): its horizon,
+and its epoch, which the position must share (:mod:`django_mobile_sync.epoch`); then rows
+below the horizon after the position, in ``(change_seq, pk)`` order; and last they check
+that no tombstone purge took away a row the position still needs (a ``410``). A page is
+bounded by a number of items and by ``MAX_PAGE_BYTES``. Every read of a page runs on one
+server: a hot standby of the domain's database when ``PULL_DATABASES`` names one and it can
+serve the page, the primary otherwise (:mod:`django_mobile_sync.replicas`).
 
 - :func:`read_page`: one domain, after a :class:`~django_mobile_sync.cursor.Position`.
 - :class:`ChangeFeed`: several domains of one database, after a
@@ -25,12 +28,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from .clock import after_position, pull_horizon
+from .clock import after_position, read_clock
 from .conf import sync_settings
 from .cursor import FeedPosition, Position
-from .exceptions import CursorExpired
+from .epoch import check_origin, origin_of
+from .exceptions import CursorExpired, ReadOnPrimary
 from .mixin import SyncableModelMixin
 from .models import TombstonePurge
+from .replicas import check_reader, read_with_fallback
 
 if TYPE_CHECKING:
     from .service import SyncService
@@ -84,21 +89,53 @@ def read_page(
     *,
     since: datetime.datetime | None = None,
     params: Mapping[str, Any] | None = None,
+    using: str | None = None,
 ) -> Page:
     """One page of ``service``'s domain after ``position``, at most ``limit`` items.
 
+    Read on ``using``, by default ``service.get_pull_database()``: a hot standby of the
+    domain's database, or the database itself. A standby that cannot serve the page
+    leaves it to the domain's database (``service.using``).
+
     Raises:
-        CursorExpired: a tombstone purge removed rows ``position`` still needs.
+        InvalidCursor: ``position`` belongs to another database.
+        CursorExpired: a tombstone purge removed rows ``position`` still needs, or
+            ``position`` belongs to another epoch of the database (a restore, a lost
+            history, a reset).
+    """
+    reader = service.get_pull_database() if using is None else using
+
+    def read(alias: str) -> Page:
+        return read_page_on(alias, service, position, limit, since, params or {})
+
+    return read_with_fallback(service.using, reader, read)
+
+
+def read_page_on(
+    alias: str,
+    service: SyncService,
+    position: Position,
+    limit: int,
+    since: datetime.datetime | None,
+    params: Mapping[str, Any],
+) -> Page:
+    """:func:`read_page` on the server ``alias`` reaches (the domain's database or a standby).
+
+    Raises:
+        ReadOnPrimary: ``alias`` is a standby that cannot serve this page.
     """
     started = timezone.now()
-    horizon = pull_horizon(service.using)
-    queryset = service.get_pull_queryset(params or {}).filter(change_seq__lt=horizon)
+    reading = read_clock(alias)
+    check_reader(alias, service.using, reading)
+    check_origin(position.origin, position.purge, service.using, reading)
+    horizon = reading.horizon
+    queryset = service.get_pull_queryset(params).using(alias).filter(change_seq__lt=horizon)
     queryset = queryset.filter(after_position(service.model, position.seq, position.pk))
     if since is not None:
         queryset = queryset.filter(updated_at__gte=since)
     rows = fetch(queryset.order_by("change_seq", "pk"), limit + 1)
     # After the rows: a purge that committed before they were read is seen here.
-    check_not_purged(service.using, position.purge, {service.domain.name: position.seq})
+    check_not_purged(alias, position.purge, {service.domain.name: position.seq})
     budget, items = Budget(limit), []
     has_more = len(rows) > limit
     for row in rows[:limit]:
@@ -109,8 +146,14 @@ def read_page(
         items.append(item)
         position = Position(row.change_seq, row.pk)
     # A purge not finished when the horizon was read has a clock value at or above it:
-    # the next page checks it.
-    return Page(items, has_more, replace(position, purge=horizon), started)
+    # the next page checks it. The mark never moves down (a standby may lag behind the
+    # server of the previous page); purges below either mark were seen.
+    position = replace(
+        position,
+        purge=max(position.purge, horizon),
+        origin=origin_of(service.using, reading),
+    )
+    return Page(items, has_more, position, started)
 
 
 def check_not_purged(using: str, mark: int, positions: Mapping[str, int]) -> None:
@@ -180,23 +223,49 @@ class ChangeFeed:
     def read(self, position: FeedPosition, limit: int) -> FeedPage:
         """The next page after ``position``: at most ``limit`` items across domains.
 
+        Read on the first service's ``get_pull_database()`` (a hot standby of the feed's
+        database, or the database itself); a standby that cannot serve the page leaves it
+        to the database.
+
         Raises:
-            CursorExpired: a tombstone purge removed rows ``position`` still needs.
+            InvalidCursor: ``position`` belongs to another database.
+            CursorExpired: a tombstone purge removed rows ``position`` still needs, or
+                ``position`` belongs to another epoch of the database.
+        """
+        reader = self.services[0].get_pull_database()
+        return read_with_fallback(
+            self.using, reader, lambda alias: self.read_on(alias, position, limit)
+        )
+
+    def read_on(self, alias: str, position: FeedPosition, limit: int) -> FeedPage:
+        """:meth:`read` on the server ``alias`` reaches (the database or a standby).
+
+        Raises:
+            ReadOnPrimary: ``alias`` is a standby that cannot serve this page.
         """
         started = timezone.now()
-        horizon = pull_horizon(self.using)
+        reading = read_clock(alias)
+        check_reader(alias, self.using, reading)
+        check_origin(position.origin, position.purge, self.using, reading)
+        horizon = reading.horizon
         seen = self.seen(position)
+        changes: dict[str, list[dict[str, Any]]] = {s.domain.name: [] for s in self.services}
         if not position.started:
             position = FeedPosition(0, horizon, 0, -1, None, position.purge)
         elif position.index >= len(self.services):
             upper: int = position.upper  # type: ignore[assignment]  # started
             position = FeedPosition(upper, max(horizon, upper), 0, upper - 1, None, position.purge)
-        changes: dict[str, list[dict[str, Any]]] = {s.domain.name: [] for s in self.services}
+        elif position.upper is not None and position.upper > horizon:
+            # The window was opened on a server that had seen more than this one: its rows
+            # above this horizon may not all be visible here yet.
+            if reading.standby:
+                raise ReadOnPrimary("the feed's window ends above the standby's horizon")
+            return FeedPage(changes, True, position, started)
         budget, has_more = Budget(limit), False
         while position.index < len(self.services):
             service = self.services[position.index]
             wanted = budget.items
-            rows = fetch(self.window(service, position), wanted + 1)
+            rows = fetch(self.window(service, position, alias), wanted + 1)
             if wanted <= 0 and rows:  # the page is full: is there more?
                 has_more = True
                 break
@@ -211,15 +280,19 @@ class ChangeFeed:
                 has_more = True
                 break
             position = replace(position, index=position.index + 1, seq=position.lower - 1, pk=None)
-        check_not_purged(self.using, position.purge, seen)
-        position = replace(position, purge=horizon)
+        check_not_purged(alias, position.purge, seen)
+        position = replace(
+            position, purge=max(position.purge, horizon), origin=origin_of(self.using, reading)
+        )
         return FeedPage(changes, has_more, position, started, budget.taken)
 
-    def window(self, service: SyncService, position: FeedPosition) -> QuerySet[Any]:
-        """``service``'s rows of the window, after the position, in feed order."""
-        queryset = service.get_pull_queryset({}).filter(
-            change_seq__gte=position.lower, change_seq__lt=position.upper
-        )
+    def window(
+        self, service: SyncService, position: FeedPosition, using: str | None = None
+    ) -> QuerySet[Any]:
+        """``service``'s rows of the window, after the position, in feed order (on
+        ``using``, by default the domain's database)."""
+        queryset = service.get_pull_queryset({}).using(using or service.using)
+        queryset = queryset.filter(change_seq__gte=position.lower, change_seq__lt=position.upper)
         after = after_position(service.model, position.seq, position.pk)
         return queryset.filter(after).order_by("change_seq", "pk")
 

@@ -30,6 +30,7 @@ from .mixin import SyncableModelMixin
 from .outcomes import PushResult, Refusal
 from .pull import read_page
 from .push import PushBatch
+from .replicas import pull_database
 from .resolvers import ConflictResolver, get_resolver
 from .serializers import format_timestamp
 from .storable import to_json
@@ -78,11 +79,21 @@ class SyncService:
         return dict(scope(self.request))  # type: ignore[arg-type]
 
     def get_database(self) -> str:
-        """The database alias the whole push or pull runs on."""
+        """The database alias the whole push runs on, and that pulls read (or its standbys)."""
         database = self.domain.database_callable
         if database is not None:
             return database(self.request)  # type: ignore[arg-type]
         return str(router.db_for_write(self.model))
+
+    def get_pull_database(self) -> str:
+        """The database alias a pull page reads: a hot standby of :attr:`using` that
+        ``PULL_DATABASES`` names (one at random), or :attr:`using` itself.
+
+        A standby that cannot serve a page (not a standby of this database, lagging behind
+        the device's cursor, down) leaves it to :attr:`using`, so an override only chooses
+        where to try first.
+        """
+        return pull_database(self.using)
 
     def get_queryset(self) -> QuerySet[SyncableModelMixin]:
         """Every record of this tenant, tombstones included. All reads start here.
