@@ -90,7 +90,6 @@ class DomainWork:
         self.existing: dict[uuid.UUID, SyncableModelMixin] = {}
         self.staged = Staged()
         self.protected: Counter[Any] = Counter()
-        self.failed: set[uuid.UUID] = set()
         self.resolver: ConflictResolver | None = None
 
     # -- collect ----------------------------------------------------------------------------
@@ -378,7 +377,6 @@ class DomainWork:
             except DatabaseError:
                 entry = self.staged.entries[obj.mobile_id]
                 self.outcomes[entry.index] = self.write_failed(entry, obj, stamp, creating)
-                self.failed.add(entry.mobile_id)
         objs[:] = kept
 
     def parent(self, obj: SyncableModelMixin, name: str) -> SyncableModelMixin | None:
@@ -416,7 +414,6 @@ class DomainWork:
                 {name: [UNKNOWN_MESSAGE] for name in orphan},
                 code=UNKNOWN_REFERENCE,
             )
-            self.failed.add(entry.mobile_id)
             records.forget(self, entry)
         return kept
 
