@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -212,3 +214,18 @@ def test_domain_options_checked_by_manage_py_check(options, code, words):
 
 def test_a_filter_lookup_that_resolves_passes():
     assert errors_for(filters={"due": "due_at__date__gte", "status": "status__in"}) == []
+
+
+def test_every_documentation_link_of_a_check_names_a_page_and_a_heading():
+    from django_mobile_sync import conf
+    from tests.test_docs import DOCS, slugs
+
+    links = set()
+    for path in (Path(conf.__file__).parent).glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        links |= set(re.findall(r"\{DOCS_URL\}([\w/-]+\.md)(?:#([\w-]+))?", text))
+    links |= {("settings.md", key.lower()) for key in conf.DEFAULTS}  # setting_hint()
+    assert len(links) > 5
+    for page, anchor in links:
+        assert (DOCS / page).is_file(), page
+        assert not anchor or anchor in slugs(DOCS / page), f"{page}#{anchor}"
