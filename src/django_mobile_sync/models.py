@@ -134,6 +134,12 @@ class SyncBatch(models.Model):
     conflicts = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(default=0)
+    change_seq = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The change clock value of the push's writes (see docs/cursor.md).",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -48,10 +48,20 @@ class PushBatch:
         idempotency_key: recorded in the batch log.
         log: write a batch log row (``SyncBatch``) per domain and the log line; the admin's
             re-apply, which is not a push, does not.
+        guard: called with the domains' works once their records are locked, before any
+            decision; raising refuses the whole push (nothing is applied).
     """
 
-    def __init__(self, using: str, *, idempotency_key: str = "", log: bool = True) -> None:
+    def __init__(
+        self,
+        using: str,
+        *,
+        idempotency_key: str = "",
+        log: bool = True,
+        guard: Callable[[Sequence[DomainWork]], None] | None = None,
+    ) -> None:
         self.using, self.idempotency_key, self.log = using, idempotency_key, log
+        self.guard = guard
         self.works: list[DomainWork] = []
         self.batches: list[SyncBatch] = []
 
@@ -83,6 +93,8 @@ class PushBatch:
             # One lock order for every push, so that two pushes never wait for each other.
             for work in sorted(self.works, key=lambda w: w.model._meta.label):
                 work.lock()
+            if self.guard is not None:
+                self.guard(self.works)
             records = RequestRecords(self.works)
             ordered = parents_first(self.works)  # a parent is decided and written first
             for work in ordered:
@@ -100,16 +112,19 @@ class PushBatch:
                 duration = int((time.monotonic() - started) * 1000)
                 self.batches = SyncBatch.objects.using(self.using).bulk_create(
                     [
-                        self.batch_row(work, result, duration)
+                        self.batch_row(work, result, duration, stamp.seq)
                         for work, result in zip(self.works, results, strict=True)
                     ]
                 )
         self.announce(results)
         return results
 
-    def batch_row(self, work: DomainWork, result: DomainResult, duration_ms: int) -> SyncBatch:
+    def batch_row(
+        self, work: DomainWork, result: DomainResult, duration_ms: int, change_seq: int
+    ) -> SyncBatch:
         service = work.service
         return SyncBatch(
+            change_seq=change_seq,
             domain=work.domain.name,
             user_id=getattr(service.user, "pk", None),
             device_id=service.device_id[:255],

@@ -51,6 +51,9 @@ class ApplyMode(Enum):
     #: An operator's decision (the admin's re-apply): the entry is applied over the current
     #: version as a new one, and recorded in the audit log as ``reapplied``.
     OVERRIDE = "reapplied"
+    #: The device holds the current version, whatever ``version`` says: a WatermelonDB push,
+    #: which a guard refuses whole when a record changed after the device's last pull.
+    CURRENT = "current"
 
 
 @dataclass(frozen=True)
