@@ -121,6 +121,7 @@ MOBILE_SYNC = {
             "database": "tests.testapp.scopes.database_for_user",
         },
     ],
+    "WATERMELON": {"tasks": "tasks", "checkitems": "checkitems"},
 }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

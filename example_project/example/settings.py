@@ -261,6 +261,16 @@ MOBILE_SYNC: dict[str, Any] = {
             **TENANCY,
         ),
     ],
+    # WatermelonDB apps sync at {prefix}watermelon/: a table per domain, named like it with
+    # "-" as "_" (docs/clients/watermelondb.md).
+    "WATERMELON": {
+        "activity": "activity",
+        "work_orders": "work-orders",
+        "attendance": "attendance",
+        "helpdesk": "helpdesk",
+        "journal": "journal",
+        "checklist": "checklist",
+    },
 }
 
 # Throttle counters: in Redis when there is one; otherwise in the database, never in the

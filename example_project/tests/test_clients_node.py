@@ -30,19 +30,34 @@ RXDB = [
 ]
 
 
+WATERMELON = [
+    # Two devices: creates, updates and deletes in three tables, checklist -> work_orders,
+    # WatermelonDB's default 16-character ids.
+    "watermelon/two-devices.test.mjs",
+    # A push refused whole with 409 after a concurrent server edit, then pull and retry.
+    "watermelon/conflict-409.test.mjs",
+    # An app update from schema 2 to 3: the migration sync fills the new table and columns.
+    "watermelon/migration.test.mjs",
+    # A first sync of 10,000 records; the raw body obeys the turbo loader's rules.
+    "watermelon/first-sync.test.mjs",
+    # A schema below the minimum gets 426 (WatermelonDB, native endpoint, RxDB recipe).
+    "watermelon/schema-minimum.test.mjs",
+]
+
+
 @pytest.fixture(scope="module")
 def clients() -> Path:
     return node_project()
 
 
-@pytest.mark.parametrize("script", RXDB)
-def test_rxdb_recipe(clients: Path, node_example: Any, script: str) -> None:
+@pytest.mark.parametrize("script", RXDB + WATERMELON)
+def test_real_client(clients: Path, node_example: Any, script: str) -> None:
     tenant = tenant_of(script)
     users = {name: f"{name}-{tenant['bu']}" for name in ("alice", "bob")}
     tokens = node_example.tokens(*users.values(), **tenant)
     run_node_tests(node_example, script, {name: tokens[user] for name, user in users.items()})
 
 
-def test_every_rxdb_script_is_run(clients: Path) -> None:
-    found = (clients / "test").glob("rxdb-*.test.mjs")
-    assert sorted(RXDB) == sorted(str(path.relative_to(clients)) for path in found)
+def test_every_client_script_is_run(clients: Path) -> None:
+    found = [*(clients / "test").glob("rxdb-*.test.mjs"), *clients.glob("watermelon/*.test.mjs")]
+    assert sorted(RXDB + WATERMELON) == sorted(str(path.relative_to(clients)) for path in found)

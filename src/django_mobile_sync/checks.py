@@ -9,7 +9,9 @@ option, and its hint says what to do or links to the documentation. Ids are stab
 - ``E015``: a bad rate string;
 - ``E016``: an import path of a global setting that does not import;
 - ``E018``: ``PULL_DATABASES`` names a database alias that is not in ``DATABASES``, or
-  routes a database's pulls to itself.
+  routes a database's pulls to itself;
+- ``E020``: ``WATERMELON`` maps a table to an unknown domain, to a domain whose model keeps
+  UUID-only ids, or to domains in several databases (see :mod:`.watermelon_checks`).
 
 One model design is a warning rather than an error: a missing pull index (W001: every pull
 reads the tenant's rows from the first).
@@ -93,6 +95,14 @@ def path_or_object(value: Any) -> str | None:
     )
 
 
+def table_map(value: Any) -> str | None:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return "must be a dict of WatermelonDB table names to domain names"
+    return None
+
+
 #: What each key's value must be.
 KINDS: dict[str, Callable[[Any], str | None]] = {
     "DOMAINS": sequence,
@@ -115,6 +125,8 @@ KINDS: dict[str, Callable[[Any], str | None]] = {
     "PULL_HORIZON": one_of("database", "cluster"),
     "PULL_DATABASES": database_map,
     "CURSOR_SALT": text,
+    "WATERMELON": table_map,
+    "WATERMELON_MAX_PUSH_RECORDS": positive_int,
 }
 
 

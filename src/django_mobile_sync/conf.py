@@ -65,6 +65,11 @@ DEFAULTS: dict[str, Any] = {
     "PULL_HORIZON": "database",
     # PostgreSQL: hot standbys pulls read, {primary alias: standby alias or list of aliases}.
     "PULL_DATABASES": {},
+    # WatermelonDB's sync protocol ({prefix}watermelon/): {table name: domain name}.
+    "WATERMELON": {},
+    # Most records (created, updated and deleted, across tables) one WatermelonDB push may
+    # carry: WatermelonDB sends every local change in one request.
+    "WATERMELON_MAX_PUSH_RECORDS": 10_000,
     # Salt for the signed pull cursor.
     "CURSOR_SALT": "django_mobile_sync.cursor",
 }

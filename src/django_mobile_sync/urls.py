@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .domains import get_domains
 from .multi import MultiChangesView, MultiPushView
 from .views import ChangesView, PushView, sync_views
+from .watermelon import WatermelonView
 
 app_name = "mobile_sync"
 
@@ -42,6 +43,7 @@ def build_urlpatterns() -> list[Any]:
     patterns = [
         path("sync/", MultiPushView.as_view(), name="multi-sync"),
         path("changes/", MultiChangesView.as_view(), name="multi-changes"),
+        path("watermelon/", WatermelonView.as_view(), name="watermelon"),
     ]
     for name in get_domains():
         push, changes = sync_views(name)
@@ -55,6 +57,7 @@ def build_urlpatterns() -> list[Any]:
         path("<str:domain>/sync/", PushView.as_view(), name="sync"),
         path("<str:domain>/changes/", ChangesView.as_view(), name="changes"),
         re_path(r"^(?:(?P<domain>[^/]+)/)?(?P<endpoint>sync|changes)$", missing_slash),
+        re_path(r"^(?P<endpoint>watermelon)$", missing_slash),
     ]
 
 

@@ -1,0 +1,178 @@
+"""``{prefix}watermelon/``: WatermelonDB's sync backend protocol (SPEC §9).
+
+``GET ?last_pulled_at=&schema_version=&migration=`` answers every table's change set and a
+``timestamp`` (:mod:`django_mobile_sync.watermelon_pull`); ``POST ?last_pulled_at=`` with
+``{"changes": ...}`` applies the device's changes, or refuses them whole with ``409``
+(:mod:`django_mobile_sync.watermelon_push`). Tables are the domains of
+``MOBILE_SYNC["WATERMELON"]`` (:mod:`django_mobile_sync.watermelon_tables`). Authentication,
+permissions, throttling, idempotency, tenancy and client schema versions work as on the
+native endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import idempotency
+from .client_versions import check_client_schema
+from .conf import sync_settings
+from .multi import MultiDomainView
+from .service import SyncService
+from .watermelon_pull import Migration, WatermelonPull
+from .watermelon_push import RecordsChangedSincePull, apply_changes, read_changes
+from .watermelon_tables import Table, watermelon_tables
+
+#: The idempotency scope of WatermelonDB pushes (no domain is named so: it has a space).
+IDEMPOTENCY_SCOPE = "watermelon push"
+#: ``last_pulled_at`` values meaning "never pulled" (WatermelonDB sends ``null``).
+NEVER = ("", "null", "0")
+#: The largest timestamp a device can store (WatermelonDB parses it as a JS number).
+MAX_TIMESTAMP = 2**53 - 1
+
+
+class WatermelonView(MultiDomainView):
+    """WatermelonDB's ``pullChanges`` (GET) and ``pushChanges`` (POST) endpoint."""
+
+    schema = None  # not a REST resource: docs/clients/watermelondb.md documents it
+
+    def tables(self) -> dict[str, tuple[Table, SyncService]]:
+        """The mapped tables this request may use, each with its domain's service."""
+        tables = watermelon_tables()
+        if not tables:
+            raise exceptions.NotFound(
+                "WatermelonDB sync is not set up: map tables to domains in "
+                "MOBILE_SYNC['WATERMELON'].",
+                code="watermelon_not_configured",
+            )
+        usable = {name: t for name, t in tables.items() if self.may_use(t.domain.name)}
+        services = self.services([table.domain for table in usable.values()])
+        return {
+            name: (table, service)
+            for (name, table), service in zip(usable.items(), services, strict=True)
+        }
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        params = request.query_params
+        tables = self.tables()
+        check_client_schema(
+            params.get("schema_version") or None,
+            [table.domain for table, _service in tables.values()],
+            source="schema_version",
+        )
+        since = read_timestamp(params.get("last_pulled_at"), required=False)
+        migration = read_migration(params.get("migration"))
+        if not tables:
+            body = {"changes": {}, "timestamp": 1}
+            return Response(body)
+        pull = WatermelonPull(tables)
+        plan = pull.plan(since, migration if since is not None else None)
+        return StreamingHttpResponse(pull.stream(plan), content_type="application/json")
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        tables = self.tables()
+        check_client_schema(
+            request.headers.get("X-Client-Schema-Version"),
+            [table.domain for table, _service in tables.values()],
+        )
+        since = read_timestamp(request.query_params.get("last_pulled_at"), required=True)
+        assert since is not None
+        key = request.headers.get("Idempotency-Key")
+        self.read_envelope_key(key)
+        changes = read_changes(request.data, {name: t for name, (t, _s) in tables.items()})
+        size = sum(change_set.size for change_set in changes.values())
+        limit = int(sync_settings.WATERMELON_MAX_PUSH_RECORDS)
+        if size > limit:
+            raise exceptions.ValidationError(
+                {
+                    "changes": [
+                        f"At most {limit} records per push (WATERMELON_MAX_PUSH_RECORDS); "
+                        f"this push has {size}."
+                    ]
+                },
+                code="batch_too_large",
+            )
+        if tables:
+            using = next(iter(tables.values()))[1].using
+            replay = self.claim_idempotency(IDEMPOTENCY_SCOPE, using)
+            if replay is not None:
+                return replay
+        try:
+            result = apply_changes(tables, changes, since, idempotency_key=key or "")
+        except RecordsChangedSincePull as refused:
+            return Response(refused.as_dict(), status=409)
+        return Response(result.as_dict())
+
+    def read_envelope_key(self, key: str | None) -> None:
+        """Validate and keep the ``Idempotency-Key`` header, as a native push does."""
+        if key is not None:
+            idempotency.validate_key(key)
+        self.idempotency_key = key
+
+
+def read_timestamp(value: str | None, *, required: bool) -> int | None:
+    """``last_pulled_at`` as a change position; ``None`` for a device that never pulled."""
+    if value is None or value.strip() in NEVER:
+        if required:
+            raise exceptions.ValidationError(
+                {"last_pulled_at": ["Send the timestamp of the pull this push follows."]},
+                code="invalid_last_pulled_at",
+            )
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 < number <= MAX_TIMESTAMP:
+        raise exceptions.ValidationError(
+            {
+                "last_pulled_at": [
+                    f"{value!r} is not a timestamp this server gave: send the number the "
+                    "last pull answered, or null."
+                ]
+            },
+            code="invalid_last_pulled_at",
+        )
+    return number
+
+
+def read_migration(value: str | None) -> Migration | None:
+    """The ``migration`` parameter of a migration sync, or ``None``."""
+    if value is None or value.strip() in ("", "null"):
+        return None
+    try:
+        data = json.loads(value)
+        return migration_of(data)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise exceptions.ValidationError(
+            {
+                "migration": [
+                    'Expected null or {"from": <version>, "tables": [...], '
+                    '"columns": [{"table": ..., "columns": [...]}]}.'
+                ]
+            },
+            code="invalid_migration",
+        ) from None
+
+
+def migration_of(data: Mapping[str, Any]) -> Migration:
+    from_version = data["from"]
+    tables = data.get("tables") or []
+    columns = data.get("columns") or []
+    if type(from_version) is not int or not isinstance(tables, list):
+        raise TypeError("from and tables")
+    if not all(isinstance(name, str) for name in tables) or not isinstance(columns, list):
+        raise TypeError("tables and columns")
+    added: dict[str, tuple[str, ...]] = {}
+    for item in columns:
+        names = item["columns"]
+        if not isinstance(item["table"], str) or not all(isinstance(n, str) for n in names):
+            raise TypeError("columns")
+        added[item["table"]] = (*added.get(item["table"], ()), *names)
+    return Migration(from_version, frozenset(tables), added)

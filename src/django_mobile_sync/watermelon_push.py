@@ -1,0 +1,168 @@
+"""The push of WatermelonDB's sync protocol: every local change, applied whole or refused.
+
+:func:`read_changes` checks the shape of ``{"changes": {table: {created, updated,
+deleted}}}``; :func:`apply_changes` applies it through the push engine
+(:class:`~django_mobile_sync.push.PushBatch`) in one transaction. The engine's guard refuses
+the whole push (:class:`RecordsChangedSincePull`, a ``409``) when a pushed record changed on
+the server at or after ``last_pulled_at``: the device pulls, merges and pushes again.
+Otherwise the device holds the current version of every record it pushes
+(:attr:`~django_mobile_sync.staging.ApplyMode.CURRENT`). A record refused on its own
+(validation, workflow, a reference to nothing) goes in ``experimentalRejectedIds``: it
+stays dirty on the device and is pushed again at its next sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rest_framework.exceptions import ValidationError
+
+from .outcomes import ItemStatus
+from .push import PushBatch
+from .staging import REFERENCED, ApplyMode, DomainWork
+from .watermelon_tables import Table, to_entry
+
+if TYPE_CHECKING:
+    from .service import SyncService
+
+#: The three lists of a table's change set.
+CHANGE_LISTS = ("created", "updated", "deleted")
+
+
+class RecordsChangedSincePull(Exception):
+    """Pushed records changed on the server after ``last_pulled_at`` (a ``409``).
+
+    Attributes:
+        records: ``{table: [id, ...]}``.
+    """
+
+    def __init__(self, records: Mapping[str, list[str]]) -> None:
+        self.records = dict(records)
+        count = sum(len(ids) for ids in self.records.values())
+        super().__init__(
+            f"{count} pushed record(s) changed on the server after last_pulled_at; "
+            "nothing was applied. Pull, then push again."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"detail": str(self), "code": "changed_since_pull", "records": self.records}
+
+
+@dataclass
+class TableChanges:
+    """One table's pushed change set."""
+
+    created: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.deleted)
+
+
+@dataclass
+class WatermelonPushResult:
+    """Records refused one by one, per table, and why."""
+
+    rejected: dict[str, list[str]] = field(default_factory=dict)
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"experimentalRejectedIds": self.rejected, "rejected": self.reasons}
+
+
+def read_changes(body: Any, tables: Mapping[str, Table]) -> dict[str, TableChanges]:
+    """The pushed change sets, by table; a ``400`` naming what is wrong with the shape."""
+    if not isinstance(body, dict) or not isinstance(body.get("changes"), dict):
+        raise ValidationError(
+            {"changes": ['The body must be {"changes": {"<table>": {"created": [...], ...}}}.']},
+            code="invalid_envelope",
+        )
+    changes: dict[str, TableChanges] = {}
+    for name, change_set in body["changes"].items():
+        if name not in tables:
+            known = ", ".join(sorted(tables)) or "none"
+            raise ValidationError(
+                {"changes": [f"{name!r} is not a synced table; the tables are: {known}."]},
+                code="unknown_table",
+            )
+        changes[name] = read_change_set(name, change_set)
+    return changes
+
+
+def read_change_set(name: str, change_set: Any) -> TableChanges:
+    if not isinstance(change_set, dict) or set(change_set) - set(CHANGE_LISTS):
+        raise ValidationError(
+            {name: ["A table's changes are an object with created, updated and deleted lists."]},
+            code="invalid_envelope",
+        )
+    lists = {key: change_set.get(key, []) for key in CHANGE_LISTS}
+    if not all(isinstance(value, list) for value in lists.values()):
+        raise ValidationError(
+            {name: ["created, updated and deleted must be lists."]}, code="invalid_envelope"
+        )
+    for key in ("created", "updated"):
+        if not all(isinstance(raw, dict) for raw in lists[key]):
+            raise ValidationError(
+                {name: [f"Every record in {key} must be an object with an id."]},
+                code="invalid_envelope",
+            )
+    if not all(isinstance(record_id, str) for record_id in lists["deleted"]):
+        raise ValidationError(
+            {name: ["deleted must list ids (strings)."]}, code="invalid_envelope"
+        )
+    return TableChanges(lists["created"], lists["updated"], lists["deleted"])
+
+
+def apply_changes(
+    tables: Mapping[str, tuple[Table, SyncService]],
+    changes: Mapping[str, TableChanges],
+    since: int,
+    *,
+    idempotency_key: str = "",
+) -> WatermelonPushResult:
+    """Apply ``changes`` in one transaction, or raise :class:`RecordsChangedSincePull`."""
+    names = [name for name in tables if name in changes and changes[name].size]
+    if not names:
+        return WatermelonPushResult()
+    using = tables[names[0]][1].using
+    table_of: dict[int, str] = {}
+
+    def guard(works: Sequence[DomainWork]) -> None:
+        changed: dict[str, list[str]] = {}
+        for work in works:
+            for entry in work.parsed.entries:
+                record = work.existing.get(entry.mobile_id)
+                if record is not None and record.change_seq >= since:
+                    changed.setdefault(table_of[id(work)], []).append(entry.wire_id)
+        if changed:
+            raise RecordsChangedSincePull(changed)
+
+    batch = PushBatch(using, idempotency_key=idempotency_key, guard=guard)
+    for name in names:
+        table, service = tables[name]
+        change_set = changes[name]
+        entries = [to_entry(table, raw) for raw in [*change_set.created, *change_set.updated]]
+        entries += [to_entry(table, {"id": gone}, deleted=True) for gone in change_set.deleted]
+        table_of[id(batch.add(service, entries, ApplyMode.CURRENT))] = name
+    result = WatermelonPushResult()
+    for name, domain_result in zip(names, batch.apply(), strict=True):
+        deleted = set(changes[name].deleted)
+        for outcome in domain_result.of(ItemStatus.ERROR):
+            record_id = str(outcome.mobile_id)
+            if record_id in deleted and outcome.code != REFERENCED:
+                continue  # a deleted id that names no record: nothing to delete (rule 4)
+            result.rejected.setdefault(name, []).append(record_id)
+            result.reasons.append(
+                {
+                    "table": name,
+                    "id": record_id,
+                    "code": outcome.code or "invalid",
+                    "detail": outcome.error_message,
+                    "errors": outcome.field_errors,
+                }
+            )
+    return result
