@@ -139,6 +139,13 @@ def test_records_the_device_pushed_itself_come_back_as_updated(client):
     assert ids(anonymous["created"]) == sorted([mine, theirs])
 
 
+def test_send_created_as_updated_puts_every_record_in_updated(client):
+    task = new_id()
+    push(client, [{"mobile_id": task, "title": "x"}])
+    tasks = pull(client, send_created_as_updated="true")["changes"]["tasks"]
+    assert tasks["created"] == [] and ids(tasks["updated"]) == [task]
+
+
 def test_tenants_never_see_each_other(client, client_for, other_user):
     ours, theirs = new_id(), new_id()
     push(client, [{"mobile_id": ours, "title": "ours"}])

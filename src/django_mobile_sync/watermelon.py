@@ -73,6 +73,8 @@ class WatermelonView(MultiDomainView):
             return Response(body)
         pull = WatermelonPull(tables)
         plan = pull.plan(since, migration if since is not None else None)
+        if params.get("send_created_as_updated") in ("true", "1"):
+            plan.created_as_updated()  # the app passes sendCreatedAsUpdated: true
         return StreamingHttpResponse(pull.stream(plan), content_type="application/json")
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:

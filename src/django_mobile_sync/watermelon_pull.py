@@ -79,6 +79,11 @@ class PullPlan:
     timestamp: int
     replacement: bool = False
 
+    def created_as_updated(self) -> None:
+        """Send every record as ``updated`` (for apps passing ``sendCreatedAsUpdated``)."""
+        for table in self.tables:
+            table.updated[:0], table.created = table.created, []
+
 
 class WatermelonPull:
     """One device's WatermelonDB pull over the mapped tables.
