@@ -1,4 +1,5 @@
-"""First sync: a device follows ``next_cursor`` from nothing through 100,000 records.
+"""First sync: a device follows ``next_cursor`` from nothing through 100,000 records, or
+WatermelonDB's one unpaged pull of the same records (``--protocol watermelon``).
 
 Three steps, each its own process so that memory is measured in a process that did nothing
 else: ``--generate`` makes the table (SQL, no Python objects per row); ``--measure rss``
@@ -7,7 +8,9 @@ pulls every page through HTTP and reports the peak resident set size above the i
 under tracemalloc for the peak of Python allocations.
 
 Usage: ``python -m benchmarks.first_sync --backend postgresql --generate --rows 100000``,
-then ``--measure rss`` and ``--measure tracemalloc``.
+then ``--measure rss`` and ``--measure tracemalloc`` (each with ``--protocol watermelon``
+too). The WatermelonDB response is read as it streams, without keeping it, so the process's
+memory is the server's.
 """
 
 from __future__ import annotations
@@ -43,7 +46,20 @@ def reset_peak() -> bool:
     return True
 
 
-def measure(mode: str, page_size: int) -> dict[str, Any]:
+def watermelon_pull(api: Any) -> tuple[int, int]:
+    """One WatermelonDB first sync, read as it streams: ``(records, bytes)``."""
+    response = api.get("/api/sync/watermelon/", {"last_pulled_at": "null"})
+    assert response.status_code == 200, response.content[:300]
+    marker, tail, records, size = b'"id":', b"", 0, 0
+    for chunk in response.streaming_content:
+        data = tail + chunk
+        records += data.count(marker)
+        tail = data[-(len(marker) - 1) :]
+        size += len(chunk)
+    return records, size
+
+
+def measure(mode: str, page_size: int, protocol: str = "native") -> dict[str, Any]:
     from django.contrib.auth.models import User
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
@@ -61,6 +77,8 @@ def measure(mode: str, page_size: int) -> dict[str, Any]:
         assert response.status_code == 200, response.content[:300]
         return json.loads(response.content)
 
+    if protocol == "watermelon":
+        return measure_watermelon(api, mode, expected)
     page(None)  # warm-up: imports, serializers, connections
     gc.collect()
     idle = rss_kib()
@@ -100,6 +118,42 @@ def measure(mode: str, page_size: int) -> dict[str, Any]:
     return result
 
 
+def measure_watermelon(api: Any, mode: str, expected: int) -> dict[str, Any]:
+    """WatermelonDB's first sync of every live record, in one streamed response."""
+    from benchmarks.benchapp.models import Task
+
+    live = Task.objects.filter(org__member__user__username="device").count()
+    api.get("/api/sync/watermelon/", {"last_pulled_at": "null", "schema_version": "1"})
+    gc.collect()
+    idle = rss_kib()
+    exact = reset_peak()
+    if mode == "tracemalloc":
+        tracemalloc.start()
+    started = time.perf_counter()
+    records, size = watermelon_pull(api)
+    seconds = time.perf_counter() - started
+    result: dict[str, Any] = {
+        "rows": live,
+        "stored_rows": expected,
+        "items": records,
+        "pages": 1,
+        "bytes": size,
+        "seconds": seconds,
+    }
+    if mode == "tracemalloc":
+        result["python_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    else:
+        peak = (
+            rss_kib("VmHWM") if exact else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        )
+        result.update(
+            idle_mib=idle / 1024, peak_mib=peak / 1024, above_idle_mib=(peak - idle) / 1024
+        )
+    assert records == live, f"the WatermelonDB first sync sent {records} of {live} records"
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", default="sqlite")
@@ -108,6 +162,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--measure", choices=["rss", "tracemalloc"])
     parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--protocol", choices=["native", "watermelon"], default="native")
     args = parser.parse_args()
     if args.generate:
         setup(args.backend, DB)
@@ -118,7 +173,8 @@ def main() -> None:
     if args.drop:
         drop(args.backend, DB)
         return
-    emit({"first_sync": measure(args.measure, args.page_size), "mode": args.measure})
+    result = measure(args.measure, args.page_size, args.protocol)
+    emit({"first_sync": result, "mode": args.measure, "protocol": args.protocol})
 
 
 if __name__ == "__main__":

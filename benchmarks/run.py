@@ -192,6 +192,9 @@ def main() -> None:
             )
             sync = run_step("first_sync", *base, "--measure", "rss", library_src=src, timeout=600)
             results["first_sync"][backend] = sync["first_sync"]
+            watermelon = ["--measure", "rss", "--protocol", "watermelon"]
+            wm = run_step("first_sync", *base, *watermelon, library_src=src, timeout=600)
+            results.setdefault("watermelon_first_sync", {})[backend] = wm["first_sync"]
             if args.tracemalloc:
                 traced = run_step(
                     "first_sync", *base, "--measure", "tracemalloc", library_src=src, timeout=900

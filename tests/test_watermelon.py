@@ -273,6 +273,19 @@ def test_a_push_with_a_record_changed_since_the_pull_is_refused_whole(client):
     assert Task.objects.get(mobile_id=edited).title == "device"
 
 
+def test_the_devices_own_changes_after_the_pull_do_not_refuse_its_push(client):
+    task = new_id()
+    timestamp = pull(client)["timestamp"]
+    created = {"tasks": change_set(created=[{"id": task, "title": "mine"}])}
+    assert push_changes(client, timestamp, created).status_code == 200
+    # The next sync's pull could not move past the push (a long transaction elsewhere
+    # holding the horizon): the device pushes an edit of its own record with that timestamp.
+    edited = {"tasks": change_set(updated=[{"id": task, "title": "mine, edited"}])}
+    assert push_changes(client, timestamp, edited, device="another-phone").status_code == 409
+    assert push_changes(client, timestamp, edited).status_code == 200
+    assert Task.objects.get(mobile_id=task).title == "mine, edited"
+
+
 def test_a_deletion_of_a_record_changed_since_the_pull_is_refused_too(client):
     task = new_id()
     push(client, [{"mobile_id": task, "title": "a"}])
@@ -326,6 +339,23 @@ def test_a_push_is_idempotent_with_an_idempotency_key(client):
     assert first.status_code == replay.status_code == 200
     assert replay.json() == first.json()
     assert Task.objects.get(mobile_id=task).title == "changed on the server"
+
+
+def test_a_refused_push_frees_its_idempotency_key_for_the_retry(client):
+    task = new_id()
+    push(client, [{"mobile_id": task, "title": "a"}])
+    timestamp = pull(client)["timestamp"]
+    push(client, [{"mobile_id": task, "version": 1, "title": "server"}])
+    body = {"changes": {"tasks": change_set(updated=[{"id": task, "title": "device"}])}}
+    headers = {"Idempotency-Key": "wm-push-2"}
+    refused = client.post(
+        f"{URL}?last_pulled_at={timestamp}", body, format="json", headers=headers
+    )
+    assert refused.status_code == 409
+    again = pull(client, timestamp)["timestamp"]
+    retried = client.post(f"{URL}?last_pulled_at={again}", body, format="json", headers=headers)
+    assert retried.status_code == 200
+    assert Task.objects.get(mobile_id=task).title == "device"
 
 
 @pytest.mark.parametrize(
@@ -416,9 +446,11 @@ def test_pull_and_push_are_throttled_like_the_native_endpoints(db, org):
 def test_the_mapping_is_checked_at_start_up(mapping, message):
     from django.core.management.base import SystemCheckError
 
-    with override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": mapping}):
-        with pytest.raises(SystemCheckError, match="E020") as raised:
-            call_command("check")
+    with (
+        override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": mapping}),
+        pytest.raises(SystemCheckError, match="E020") as raised,
+    ):
+        call_command("check")
     assert message in str(raised.value)
 
 

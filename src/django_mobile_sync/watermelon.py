@@ -108,8 +108,17 @@ class WatermelonView(MultiDomainView):
         try:
             result = apply_changes(tables, changes, since, idempotency_key=key or "")
         except RecordsChangedSincePull as refused:
+            self.release_idempotency()  # the device retries these changes after a pull
             return Response(refused.as_dict(), status=409)
         return Response(result.as_dict())
+
+    def release_idempotency(self) -> None:
+        """Free the request's ``Idempotency-Key``: its answer is not final."""
+        claimed = getattr(self, "idempotency_claim", None)
+        if claimed is not None:
+            record, using = claimed
+            idempotency.release(record, using)
+            del self.idempotency_claim
 
     def read_envelope_key(self, key: str | None) -> None:
         """Validate and keep the ``Idempotency-Key`` header, as a native push does."""

@@ -162,17 +162,7 @@ class WatermelonPull:
 
     def own_writes(self, alias: str, since: int, horizon: int) -> list[int]:
         """Clock values of this device's pushes after ``since``: its records it already has."""
-        if not self.device_id:
-            return []
-        batches = SyncBatch.objects.using(alias).filter(
-            device_id=self.device_id[:255], change_seq__gte=since, change_seq__lt=horizon
-        )
-        batches = (
-            batches.filter(user__isnull=True)
-            if self.user_id is None
-            else batches.filter(user_id=self.user_id)
-        )
-        return sorted({seq for seq in batches.values_list("change_seq", flat=True) if seq})
+        return own_writes(alias, self.device_id, self.user_id, since, horizon)
 
     def add_migration(
         self,
@@ -242,6 +232,26 @@ class Buffer:
     def flush_if_full(self) -> Iterator[bytes]:
         if self.size >= FLUSH_BYTES:
             yield self.flush()
+
+
+def own_writes(
+    using: str, device_id: str, user_id: Any, since: int, below: int | None = None
+) -> list[int]:
+    """Clock values of the pushes a device (``X-Device-Id`` of a user) made from ``since``.
+
+    Read from the batch log; ``[]`` for a device that sends no id.
+    """
+    if not device_id:
+        return []
+    batches = SyncBatch.objects.using(using).filter(
+        device_id=device_id[:255], change_seq__gte=since
+    )
+    if below is not None:
+        batches = batches.filter(change_seq__lt=below)
+    batches = (
+        batches.filter(user__isnull=True) if user_id is None else batches.filter(user_id=user_id)
+    )
+    return sorted({seq for seq in batches.values_list("change_seq", flat=True) if seq})
 
 
 def window(

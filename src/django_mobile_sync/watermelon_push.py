@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from .outcomes import ItemStatus
 from .push import PushBatch
 from .staging import REFERENCED, ApplyMode, DomainWork
+from .watermelon_pull import own_writes
 from .watermelon_tables import Table, to_entry
 
 if TYPE_CHECKING:
@@ -124,11 +125,19 @@ def apply_changes(
     *,
     idempotency_key: str = "",
 ) -> WatermelonPushResult:
-    """Apply ``changes`` in one transaction, or raise :class:`RecordsChangedSincePull`."""
+    """Apply ``changes`` in one transaction, or raise :class:`RecordsChangedSincePull`.
+
+    A record changed at or after ``since`` by the pushing device itself (its batch log)
+    does not refuse the push: the device holds that version. This keeps a device that
+    edits its own new records from being refused while a long transaction holds the
+    PostgreSQL horizon, and so its ``timestamp``, below its own pushes.
+    """
     names = [name for name in tables if name in changes and changes[name].size]
     if not names:
         return WatermelonPushResult()
-    using = tables[names[0]][1].using
+    service = tables[names[0]][1]
+    using = service.using
+    own = set(own_writes(using, service.device_id, getattr(service.user, "pk", None), since))
     table_of: dict[int, str] = {}
 
     def guard(works: Sequence[DomainWork]) -> None:
@@ -136,7 +145,11 @@ def apply_changes(
         for work in works:
             for entry in work.parsed.entries:
                 record = work.existing.get(entry.mobile_id)
-                if record is not None and record.change_seq >= since:
+                if (
+                    record is not None
+                    and record.change_seq >= since
+                    and (record.change_seq not in own)
+                ):
                     changed.setdefault(table_of[id(work)], []).append(entry.wire_id)
         if changed:
             raise RecordsChangedSincePull(changed)
