@@ -5,7 +5,7 @@ import {
   synchronize,
   type SyncArgs,
   type SyncPullResult,
-  type SyncRejectedIds,
+  type SyncTableChangeSet,
 } from '@nozbe/watermelondb/sync/index.js';
 
 /** A record the server refused in a push (validation, a status transition, tenancy). */
@@ -52,20 +52,30 @@ export type SyncOptions = {
    * need the app's migrations passed to its adapter.
    */
   migrationsEnabledAtVersion?: number;
+  /** Tables of the app that stay on the device: never pushed (the server would refuse them). */
+  localTables?: string[];
+  /** WatermelonDB's flag: the server then sends every record as `updated`. */
+  sendCreatedAsUpdated?: boolean;
 } & Pick<SyncArgs, 'log' | 'conflictResolver' | 'onWillApplyRemoteChanges' | 'onDidPullChanges'>;
 
-type PushResponse = { experimentalRejectedIds?: SyncRejectedIds; rejected?: RejectedRecord[] };
+type PushResponse = {
+  experimentalRejectedIds?: Record<string, string[]>;
+  rejected?: RejectedRecord[];
+};
 
 /** One synchronize(): pull, then push what changed locally. A 409 rejects. */
 export async function syncOnce(database: Database, options: SyncOptions): Promise<void> {
   const { baseUrl, token, deviceId, turbo = false, onUpgradeRequired, onRejected } = options;
   const url = `${baseUrl}watermelon/`;
+  const localTables = new Set(options.localTables);
 
   async function headers(): Promise<Record<string, string>> {
     return {
       Accept: 'application/json',
       Authorization: `Bearer ${typeof token === 'function' ? await token() : token}`,
       'X-Device-Id': deviceId,
+      // The push's schema version (the pull sends it as schema_version): 426 when too old.
+      'X-Client-Schema-Version': String(database.schema.version),
     };
   }
 
@@ -93,6 +103,7 @@ export async function syncOnce(database: Database, options: SyncOptions): Promis
         schema_version: String(schemaVersion),
         migration: JSON.stringify(migration ?? null),
       });
+      if (options.sendCreatedAsUpdated) query.set('send_created_as_updated', 'true');
       const response = await fetch(`${url}?${query}`, { headers: await headers() });
       if (!response.ok) await failed(response);
       if (turbo) return { syncJson: await response.text() };
@@ -101,10 +112,17 @@ export async function syncOnce(database: Database, options: SyncOptions): Promis
       return (await response.json()) as SyncPullResult;
     },
     async pushChanges({ changes, lastPulledAt }) {
+      // WatermelonDB lists every table of the app; the server knows the mapped ones.
+      const pushed: Record<string, SyncTableChangeSet> = {};
+      for (const [table, set] of Object.entries(changes as Record<string, SyncTableChangeSet>)) {
+        const size = set.created.length + set.updated.length + set.deleted.length;
+        if (size && !localTables.has(table)) pushed[table] = set;
+      }
+      if (!Object.keys(pushed).length) return {};
       const response = await fetch(`${url}?last_pulled_at=${lastPulledAt}`, {
         method: 'POST',
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
-        body: JSON.stringify({ changes }),
+        body: JSON.stringify({ changes: pushed }),
       });
       if (!response.ok) await failed(response);
       const body = (await response.json()) as PushResponse;
@@ -113,6 +131,7 @@ export async function syncOnce(database: Database, options: SyncOptions): Promis
       return { experimentalRejectedIds: body.experimentalRejectedIds };
     },
     migrationsEnabledAtVersion: options.migrationsEnabledAtVersion ?? 1,
+    sendCreatedAsUpdated: options.sendCreatedAsUpdated,
     unsafeTurbo: turbo,
     log: options.log,
     conflictResolver: options.conflictResolver,
