@@ -16,7 +16,7 @@ const MINIMUM = 2; // the example project's MOBILE_SYNC["WATERMELON"] minimum
 test('schema 1 is refused with 426, and nothing is applied locally', async () => {
   await assert.rejects(old.sync(), (error) => {
     assert.equal(error.status, 426);
-    const body = JSON.parse(error.body);
+    const body = error.body;
     assert.equal(body.code, 'upgrade_required');
     assert.equal(body.minimum_schema_version, MINIMUM);
     return true;

@@ -26,6 +26,8 @@ from tests.live import PROJECT
 CLIENTS = PROJECT.parent / "clients"
 MIN_NODE = 20  # rxdb 17 declares node >= 20
 PREFIX = "/api/v1/sync/"
+# The folders of TypeScript that tsconfig.json compiles: the build is redone when they change.
+TYPESCRIPT = ("rxdb", "watermelon")
 
 
 def _digest(*paths: Path) -> str:
@@ -72,7 +74,9 @@ def node_project() -> Path:
         if not stamp.exists() or stamp.read_text() != lock:
             _run([npm, "ci", "--no-audit", "--no-fund"], timeout=600)
             stamp.write_text(lock)
-        sources = [CLIENTS / "tsconfig.json", *sorted((CLIENTS / "rxdb").glob("*.ts"))]
+        sources = [CLIENTS / "tsconfig.json"]
+        for recipe in TYPESCRIPT:
+            sources += (CLIENTS / recipe).glob("*.ts")
         built = _digest(*sources) + lock
         build_stamp = CLIENTS / "build" / ".built-from"
         if not build_stamp.exists() or build_stamp.read_text() != built:
