@@ -229,6 +229,14 @@ def test_a_push_applies_creates_updates_and_deletes_of_several_tables(client):
     assert Task.all_objects.get(mobile_id=old).deleted
 
 
+def test_empty_change_sets_of_tables_the_server_does_not_sync_are_ignored(client):
+    timestamp = pull(client)["timestamp"]
+    task = new_id()
+    changes = {"drafts": change_set(), "tasks": change_set(created=[{"id": task, "title": "x"}])}
+    assert push_changes(client, timestamp, changes).status_code == 200
+    assert Task.objects.filter(mobile_id=task).exists()
+
+
 def test_a_created_record_that_exists_is_updated_and_an_updated_one_that_does_not_is_created(
     client,
 ):
@@ -365,7 +373,7 @@ def test_a_refused_push_frees_its_idempotency_key_for_the_retry(client):
         ("?last_pulled_at=abc", {"changes": {}}, "invalid_last_pulled_at"),
         ("?last_pulled_at=-4", {"changes": {}}, "invalid_last_pulled_at"),
         ("?last_pulled_at=5", {"tasks": change_set()}, "invalid_envelope"),
-        ("?last_pulled_at=5", {"changes": {"nope": change_set()}}, "unknown_table"),
+        ("?last_pulled_at=5", {"changes": {"nope": change_set(deleted=["x"])}}, "unknown_table"),
         ("?last_pulled_at=5", {"changes": {"tasks": {"created": {}}}}, "invalid_envelope"),
         ("?last_pulled_at=5", {"changes": {"tasks": {"created": [1]}}}, "invalid_envelope"),
         ("?last_pulled_at=5", {"changes": {"tasks": {"deleted": [{}]}}}, "invalid_envelope"),

@@ -84,6 +84,8 @@ def read_changes(body: Any, tables: Mapping[str, Table]) -> dict[str, TableChang
         )
     changes: dict[str, TableChanges] = {}
     for name, change_set in body["changes"].items():
+        if name not in tables and is_empty(change_set):
+            continue  # WatermelonDB lists every table of the app, local-only ones too
         if name not in tables:
             known = ", ".join(sorted(tables)) or "none"
             raise ValidationError(
@@ -92,6 +94,11 @@ def read_changes(body: Any, tables: Mapping[str, Table]) -> dict[str, TableChang
             )
         changes[name] = read_change_set(name, change_set)
     return changes
+
+
+def is_empty(change_set: Any) -> bool:
+    """A change set with nothing in it (``{"created": [], "updated": [], "deleted": []}``)."""
+    return isinstance(change_set, dict) and not any(change_set.get(k) for k in CHANGE_LISTS)
 
 
 def read_change_set(name: str, change_set: Any) -> TableChanges:
