@@ -263,3 +263,34 @@ def test_the_minimum_must_be_a_positive_whole_number(value, valid):
     assert "'tasks'" in error.msg and "min_client_schema_version" in error.msg
     assert repr(value) in error.msg
     assert error.hint and "domains.md#client-schema-versions" in error.hint
+
+
+# -- the OpenAPI description --------------------------------------------------------------
+
+
+def test_the_schema_documents_the_header_and_the_426(minimum, settings):
+    pytest.importorskip("drf_spectacular")
+    from drf_spectacular.generators import SchemaGenerator
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    operations = {
+        "tasks push": paths["/api/sync/tasks/sync/"]["post"],
+        "tasks pull": paths["/api/sync/tasks/changes/"]["get"],
+        "notes pull": paths["/api/sync/notes/changes/"]["get"],
+        "multi push": paths["/api/sync/sync/"]["post"],
+        "multi pull": paths["/api/sync/changes/"]["get"],
+    }
+    for name, operation in operations.items():
+        [header] = [p for p in operation["parameters"] if p["name"] == HEADER]
+        assert header["in"] == "header" and header["schema"] == {"type": "integer", "minimum": 0}
+        refused = operation["responses"].get("426")
+        if name == "notes pull":
+            assert refused is None  # no minimum, never a 426
+            continue
+        assert refused["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/UpgradeRequired"
+        ), name
