@@ -48,7 +48,7 @@ from django_mobile_sync.serializers import (
     PushRequestSerializer,
 )
 from django_mobile_sync.service import SyncService
-from tests.conftest import new_id, pull, pull_all, push
+from tests.conftest import PULL_URL, new_id, pull, pull_all, push
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -445,6 +445,8 @@ def real_shapes(client: Any, domain_options: Any) -> dict[str, set[str]]:
     page = pull(client).json()
     tombstone = next(i for i in page["items"] if i["deleted"])
     error = pull(client, cursor="forged").json()
+    with domain_options(min_client_schema_version=2):
+        too_old = client.get(PULL_URL.format("tasks"), headers={"X-Client-Schema-Version": "1"})
     multi = client.post(
         "/api/sync/sync/", {"domains": {"notes": {"entries": []}}}, format="json"
     ).json()
@@ -461,7 +463,7 @@ def real_shapes(client: Any, domain_options: Any) -> dict[str, set[str]]:
         "error": set(conflict["errors"][0]),
         "pull": set(page),
         "tombstone": set(tombstone),
-        "error_body": set(error) | {"reset_required"},
+        "error_body": set(error) | {"reset_required"} | set(too_old.json()),
         "envelope": set(PushRequestSerializer().fields),
     }
 

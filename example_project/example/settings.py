@@ -208,6 +208,7 @@ MOBILE_SYNC: dict[str, Any] = {
             },
             filters={"status": "status"},
             resolver="reject",
+            min_client_schema_version=2,  # apps of schema 1 lack actual_start / actual_end
             **TENANCY,
         ),
         SyncDomain(
@@ -251,6 +252,7 @@ MOBILE_SYNC: dict[str, Any] = {
             model="field_ops.ChecklistStep",
             fields=["work_order", "label", "done", "position"],
             resolver="merge",
+            min_client_schema_version=2,
             **TENANCY,
         ),
         SyncDomain(

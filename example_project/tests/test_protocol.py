@@ -234,3 +234,20 @@ def test_responses_are_gzipped_when_the_device_accepts_it(alice):
     assert "Content-Encoding" not in plain
     assert zipped["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(zipped.content))["items"] == plain.json()["items"]
+
+
+@pytest.mark.parametrize("domain", ["work-orders", "checklist"])
+def test_schema_1_apps_must_upgrade_for_work_orders_and_checklist(alice, domain):
+    old = {"X-Client-Schema-Version": "1"}
+    refused = alice.api.get(f"{PREFIX}{domain}/changes/", headers=old)
+    assert refused.status_code == 426
+    assert refused.json()["code"] == "upgrade_required"
+    assert refused.json()["minimum_schema_version"] == 2
+    entries = {"entries": [{"mobile_id": new_id(), "description": "From an old app"}]}
+    pushed = alice.api.post(f"{PREFIX}{domain}/sync/", entries, format="json", headers=old)
+    assert pushed.status_code == 426
+    assert alice.pull_all(domain)[0] == []  # nothing was pushed
+    current = alice.api.get(f"{PREFIX}{domain}/changes/", headers={"X-Client-Schema-Version": "2"})
+    assert current.status_code == 200
+    # The other domains declare no minimum; apps that send no version are not refused.
+    assert alice.api.get(f"{PREFIX}activity/changes/", headers=old).status_code == 200

@@ -3,7 +3,8 @@
 Each message names the setting (``MOBILE_SYNC['MAX_BATCH_SIZE']``) or the domain and its
 option, and its hint says what to do or links to the documentation. Ids are stable:
 
-- ``E001`` to ``E012``, ``E015`` to ``E017``: the domains (see :mod:`.domain_checks`);
+- ``E001`` to ``E012``, ``E015`` to ``E017``, ``E019``: the domains (see
+  :mod:`.domain_checks`);
 - ``E013``: an unknown key (the hint suggests the closest valid one);
 - ``E014``: a value of the wrong type (``MAX_BATCH_SIZE = "abc"``) or outside its choices;
 - ``E015``: a bad rate string;
@@ -225,7 +226,7 @@ def pull_database_errors(value: dict[str, Any]) -> Iterator[checks.CheckMessage]
 
 @checks.register()
 def check_mobile_sync(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """The declared domains (E001 to E012, E015 to E017)."""
+    """The declared domains (E001 to E012, E015 to E017, E019)."""
     errors: list[checks.CheckMessage] = []
     declared = sync_settings.DOMAINS
     if not isinstance(declared, list | tuple):

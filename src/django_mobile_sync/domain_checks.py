@@ -184,6 +184,15 @@ def option_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]
             f"Add models.UniqueConstraint(fields=[...]) on ({together}) to "
             f"{model.__name__}.Meta.constraints.",
         )
+    minimum = domain.min_client_schema_version
+    if minimum is not None and (type(minimum) is not int or minimum < 1):
+        yield Problem(
+            "E019",
+            f"{domain.option('min_client_schema_version')}: must be a whole number of at "
+            f"least 1 (or None), not {minimum!r}.",
+            "Give the oldest client schema version devices may sync this domain with, such "
+            f"as 2; see {DOCS_URL}domains.md#client-schema-versions",
+        )
     for kind, rate in (domain.throttle_rates or {}).items():
         problem = rate_problem(rate)
         if problem is not None:

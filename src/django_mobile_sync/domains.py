@@ -67,6 +67,8 @@ class SyncDomain:
             ``pull_device``) overriding ``MOBILE_SYNC["THROTTLE_RATES"]`` key by key.
         authentication_classes / permission_classes / throttle_classes: DRF classes (or
             import paths) for this domain's views, overriding the ``MOBILE_SYNC`` ones.
+        min_client_schema_version: the oldest client schema a device may sync this domain
+            with (``X-Client-Schema-Version``); older ones get ``426``. ``None``: any.
     """
 
     name: str
@@ -90,6 +92,7 @@ class SyncDomain:
     authentication_classes: Sequence[str | type[Any]] | None = None
     permission_classes: Sequence[str | type[Any]] | None = None
     throttle_classes: Sequence[str | type[Any]] | None = None
+    min_client_schema_version: int | None = None
 
     def option(self, name: str) -> str:
         return f"MOBILE_SYNC['DOMAINS'][{self.name!r}].{name}"

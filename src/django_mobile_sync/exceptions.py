@@ -81,6 +81,25 @@ class UnsupportedContentEncoding(APIException):
         )
 
 
+class UpgradeRequired(APIException):
+    """The device's client schema is older than a domain accepts (426): update the app.
+
+    The answer names the minimum as ``minimum_schema_version``. RFC 9110 asks a 426 for an
+    ``Upgrade`` header naming a protocol; there is none to name (a newer app is needed, not
+    another protocol), and WSGI servers refuse that hop-by-hop header from an application.
+    """
+
+    status_code = status.HTTP_426_UPGRADE_REQUIRED
+    default_code = "upgrade_required"
+
+    def __init__(self, minimum_schema_version: int) -> None:
+        super().__init__(
+            f"This app's data schema is too old: the server accepts client schema version "
+            f"{minimum_schema_version} or later. Update the app, then sync again."
+        )
+        self.minimum_schema_version = minimum_schema_version
+
+
 class IdempotencyConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "A request with this Idempotency-Key is still being processed; retry later."

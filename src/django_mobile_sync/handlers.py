@@ -1,7 +1,7 @@
 """The DRF exception handler of the sync views: JSON error bodies, never HTML.
 
-Every error answers ``{"detail": ..., "code": ...}`` (plus ``errors`` for a 400 and
-``reset_required`` for a 410).
+Every error answers ``{"detail": ..., "code": ...}`` (plus ``errors`` for a 400,
+``reset_required`` for a 410 and ``minimum_schema_version`` for a 426).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .exceptions import CursorExpired, InvalidCursor, UnsupportedContentEncoding
+from .exceptions import CursorExpired, InvalidCursor, UnsupportedContentEncoding, UpgradeRequired
 from .parsers import ACCEPTED_ENCODINGS
 
 logger = logging.getLogger("django_mobile_sync")
@@ -59,6 +59,8 @@ def sync_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         }
     elif isinstance(exc, exceptions.APIException):
         response.data = {"detail": str(exc.detail), "code": _first_code(exc.get_codes())}
+    if isinstance(exc, UpgradeRequired):
+        response.data["minimum_schema_version"] = exc.minimum_schema_version
     if isinstance(exc, UnsupportedContentEncoding):
         response["Accept-Encoding"] = ", ".join(ACCEPTED_ENCODINGS)
     return response

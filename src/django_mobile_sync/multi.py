@@ -89,6 +89,7 @@ class MultiPushView(MultiDomainView):
         envelope = self.read_envelope(MultiPushRequestSerializer, "a 'domains' object")
         parts: dict[str, dict[str, Any]] = envelope.validated_data["domains"]
         domains = self.named_domains(list(parts), "domains")
+        self.check_schema_version(domains)
         check_batch_size(sum(len(part["entries"]) for part in parts.values()), batch_limit())
         for domain in domains:
             check_batch_size(len(parts[domain.name]["entries"]), domain.batch_limit)
@@ -117,6 +118,7 @@ class MultiChangesView(MultiDomainView):
             name for name in get_domains() if self.may_use(name)
         ]
         domains = self.named_domains(names, "domains")
+        self.check_schema_version(domains)
         if not domains:
             return Response({"changes": {}, "has_more": False, "next_cursor": ""})
         feed = ChangeFeed(self.services(domains))

@@ -11,9 +11,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from .client_versions import minimum_schema_version
 from .domains import SyncDomain, get_domains
 from .schema import (
     RecordSchemaMixin,
+    client_schema_version,
     domain_components,
     pull_responses,
     push_parameters,
@@ -151,14 +153,17 @@ class MultiSchemaMixin(RecordSchemaMixin):
     def get_response_serializers(self) -> Any:
         from drf_spectacular.utils import OpenApiResponse
 
+        minimum = minimum_schema_version(get_domains().values())
         if self.is_push:
             ok = OpenApiResponse(multi_components()["answer"], description="Each domain's lists.")
-            return push_responses(ok)
+            return push_responses(ok, minimum)
         page = OpenApiResponse(multi_components()["page"], description="One page of changes.")
-        return pull_responses(page)
+        return pull_responses(page, minimum)
 
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())
+        # The highest minimum of any domain; a request is held to its own domains' ones.
+        schema_version = client_schema_version(minimum_schema_version(get_domains().values()))
         if self.is_push:
-            return [*params, *push_parameters()]
-        return [*params, MultiPullQuerySerializer, retry_after()]
+            return [*params, *push_parameters(), schema_version]
+        return [*params, MultiPullQuerySerializer, schema_version, retry_after()]

@@ -20,6 +20,7 @@ from rest_framework import serializers
 from rest_framework.schemas.inspectors import DefaultSchema, ViewInspector
 from rest_framework.settings import api_settings
 
+from .client_versions import HEADER as SCHEMA_VERSION_HEADER
 from .domains import SyncDomain, get_domain
 from .serializers import (
     ErrorResponseSerializer,
@@ -29,6 +30,7 @@ from .serializers import (
     PushRequestSerializer,
     PushResponseSerializer,
     ResetRequiredSerializer,
+    UpgradeRequiredSerializer,
 )
 
 if TYPE_CHECKING:
@@ -170,26 +172,28 @@ class SyncSchemaMixin(RecordSchemaMixin):
     def get_response_serializers(self) -> Any:
         from drf_spectacular.utils import OpenApiResponse
 
+        minimum = self._domain().min_client_schema_version
         if self.is_push:
             ok = OpenApiResponse(PushResponseSerializer, description="The outcome of every entry.")
-            return push_responses(ok)
+            return push_responses(ok, minimum)
         pulled = pull_response_serializer(self._domain())
-        return pull_responses(OpenApiResponse(pulled, description="One page of changes."))
+        return pull_responses(OpenApiResponse(pulled, description="One page of changes."), minimum)
 
     def get_override_parameters(self) -> list[Any]:
         from drf_spectacular.utils import OpenApiParameter
 
         params = list(super().get_override_parameters())
-        if self.is_push:
-            return [*params, *push_parameters()]
         domain = self._domain()
+        schema_version = client_schema_version(domain.min_client_schema_version)
+        if self.is_push:
+            return [*params, *push_parameters(), schema_version]
         filters = [
             OpenApiParameter(
                 param, _filter_type(domain, lookup), description=f"Domain filter (`{lookup}`)."
             )
             for param, lookup in domain.filters.items()
         ]
-        return [*params, PullQuerySerializer, *filters, retry_after()]
+        return [*params, PullQuerySerializer, *filters, schema_version, retry_after()]
 
     def _domain(self) -> SyncDomain:
         domain = self.get_sync_domain()
@@ -203,44 +207,74 @@ def error_response(description: str, serializer: Any = ErrorResponseSerializer) 
     return OpenApiResponse(serializer, description=description)
 
 
-def with_common_responses(responses: dict[int, Any]) -> dict[int, Any]:
+def with_common_responses(responses: dict[int, Any], minimum: int | None = None) -> dict[int, Any]:
+    """``responses`` and the answers of every endpoint; a ``426`` below ``minimum``."""
     common = {
         401: error_response("Not authenticated."),
         403: error_response("Not allowed (for example: the user belongs to no tenant)."),
         429: error_response("Throttled; retry after `Retry-After` seconds."),
     }
+    if minimum is not None:
+        common[426] = error_response(
+            f"The device's {SCHEMA_VERSION_HEADER} is below the minimum of the domains "
+            f"involved (`minimum_schema_version`; {minimum} at most): update the app. "
+            "Nothing was read or applied.",
+            UpgradeRequiredSerializer,
+        )
     return dict(sorted({**responses, **common}.items()))
 
 
-def push_responses(ok: Any) -> dict[int, Any]:
-    """The answers of a push endpoint, ``ok`` for the 200."""
+def push_responses(ok: Any, minimum: int | None = None) -> dict[int, Any]:
+    """The answers of a push endpoint, ``ok`` for the 200; a ``426`` below ``minimum``."""
     return with_common_responses(
         {
             200: ok,
             400: error_response(
-                "Malformed JSON, envelope or Idempotency-Key, or too many entries."
+                "Malformed JSON, envelope, Idempotency-Key or X-Client-Schema-Version, or "
+                "too many entries."
             ),
             409: error_response("A request with this Idempotency-Key is still running."),
             413: error_response("The body (after gunzip) exceeds MAX_BODY_BYTES."),
             415: error_response("Unsupported Content-Encoding (see the Accept-Encoding header)."),
             422: error_response("This Idempotency-Key was used with another body."),
-        }
+        },
+        minimum,
     )
 
 
-def pull_responses(ok: Any) -> dict[int, Any]:
-    """The answers of a pull endpoint, ``ok`` for the 200."""
+def pull_responses(ok: Any, minimum: int | None = None) -> dict[int, Any]:
+    """The answers of a pull endpoint, ``ok`` for the 200; a ``426`` below ``minimum``."""
     return with_common_responses(
         {
             200: ok,
             400: error_response(
-                "A malformed or foreign cursor, a bad limit or a bad filter value."
+                "A malformed or foreign cursor, or a bad limit, filter value or "
+                "X-Client-Schema-Version."
             ),
             410: error_response(
                 "The cursor is older than the last tombstone purge: resync.",
                 ResetRequiredSerializer,
             ),
-        }
+        },
+        minimum,
+    )
+
+
+def client_schema_version(minimum: int | None) -> Any:
+    """The ``X-Client-Schema-Version`` request header; ``minimum``: the endpoint's."""
+    from drf_spectacular.utils import OpenApiParameter
+
+    refused = (
+        f"below the minimum of the domains involved ({minimum} at most) is a 426"
+        if minimum is not None
+        else "is never refused here"
+    )
+    return OpenApiParameter(
+        SCHEMA_VERSION_HEADER,
+        {"type": "integer", "minimum": 0},
+        OpenApiParameter.HEADER,
+        description="The app's client schema version, a whole number ≥ 0 (else 400). "
+        f"Optional: a device that sends none is not refused. A version {refused}.",
     )
 
 

@@ -277,3 +277,9 @@ class ErrorResponseSerializer(serializers.Serializer[Any]):
 
 class ResetRequiredSerializer(ErrorResponseSerializer):
     reset_required = serializers.BooleanField()
+
+
+class UpgradeRequiredSerializer(ErrorResponseSerializer):
+    minimum_schema_version = serializers.IntegerField(
+        help_text="The oldest client schema version the server accepts here."
+    )

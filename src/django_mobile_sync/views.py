@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.http import HttpResponse
@@ -14,7 +14,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from . import idempotency
+from . import client_versions, idempotency
 from .conf import sync_settings
 from .domains import SyncDomain, get_domain
 from .handlers import sync_exception_handler
@@ -90,6 +90,12 @@ class SyncAPIView(APIView):
             )
         return domain
 
+    def check_schema_version(self, domains: Iterable[SyncDomain]) -> None:
+        """A ``426`` when the device's ``X-Client-Schema-Version`` is older than one of
+        ``domains`` accepts; call it before reading or applying anything."""
+        version = self.request.headers.get(client_versions.HEADER)
+        client_versions.check_client_schema(version, domains)
+
     def read_envelope(
         self, serializer_class: type[Serializer[Any]], expected: str
     ) -> Serializer[Any]:
@@ -149,6 +155,7 @@ class PushView(SyncAPIView):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         domain = self.get_domain()
+        self.check_schema_version([domain])
         envelope = self.read_envelope(PushRequestSerializer, "an 'entries' list")
         entries: list[Any] = request.data["entries"]  # type: ignore[call-overload]
         check_batch_size(len(entries), domain.batch_limit)
@@ -169,6 +176,7 @@ class ChangesView(SyncAPIView):
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         domain = self.get_domain()
+        self.check_schema_version([domain])
         query = PullQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = self.get_service(domain).pull(
