@@ -474,3 +474,23 @@ def test_deleted_at_is_not_a_column(client):
     Task.all_objects.filter(mobile_id=task).update(deleted_at=timezone.now())
     [record] = pull(client)["changes"]["tasks"]["created"]
     assert "deleted_at" not in record and "updated_at" not in record
+
+
+def test_a_schema_version_below_a_tables_minimum_is_refused_with_426(client, domain_options):
+    with domain_options("checkitems", min_client_schema_version=3):
+        refused = pull_response(client, schema_version=2)
+        accepted = pull_response(client, schema_version=3)
+        pushed = client.post(
+            f"{URL}?last_pulled_at=5",
+            {"changes": {}},
+            format="json",
+            headers={"X-Client-Schema-Version": "1"},
+        )
+    assert refused.status_code == 426
+    assert refused.json() == {
+        "detail": refused.json()["detail"],
+        "code": "upgrade_required",
+        "minimum_schema_version": 3,
+    }
+    assert accepted.status_code == 200
+    assert pushed.status_code == 426
