@@ -113,6 +113,8 @@ MOBILE_SYNC = {
                 ("attachments", "Attachment", ["task", "name"]),
                 ("reminders", "Reminder", ["task", "text"]),
                 ("labels", "Label", ["name"]),
+                ("folders", "Folder", ["name", "parent"]),  # text ids
+                ("sheets", "Sheet", ["folder", "task", "title"]),  # text ids
             ]
         ],
         {

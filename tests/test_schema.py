@@ -66,3 +66,37 @@ def test_the_push_operation_describes_the_idempotency_key(openapi):
     from django_mobile_sync.schema import IDEMPOTENCY_KEY_PATTERN
 
     assert header["schema"]["pattern"] == IDEMPOTENCY_KEY_PATTERN
+
+
+def test_ids_are_described_per_model_uuid_or_text(openapi):
+    """``format: uuid`` where the model has UUID ids; the text-id rule where it opted in."""
+    from django_mobile_sync.ids import TEXT_ID_PATTERN
+
+    schemas = openapi["components"]["schemas"]
+    text = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TEXT_ID_PATTERN}
+    tasks, sheets, folders = (schemas[f"{n}Record"] for n in ("Tasks", "Sheets", "Folders"))
+    assert tasks["properties"]["mobile_id"] == {"type": "string", "format": "uuid"}
+    assert schemas["CheckitemsRecord"]["properties"]["task"]["format"] == "uuid"
+    for record in (sheets, folders):
+        assert text.items() <= record["properties"]["mobile_id"].items()
+    assert text.items() <= sheets["properties"]["folder"].items()
+    assert "format" not in sheets["properties"]["folder"]
+    assert sheets["properties"]["task"]["format"] == "uuid"
+    assert sheets["properties"]["task"]["nullable"] is True
+    assert text.items() <= folders["properties"]["parent"].items()
+    # Answers echo the id as the device sent it: any text.
+    for name in ("SyncedItem", "ConflictItem"):
+        assert schemas[name]["properties"]["mobile_id"]["type"] == "string"
+        assert "format" not in schemas[name]["properties"]["mobile_id"]
+
+
+@given(st.text(max_size=70) | st.from_regex(r"[A-Za-z0-9_-]{1,70}", fullmatch=True))
+def test_the_text_id_pattern_is_what_the_server_accepts(value):
+    from django_mobile_sync.ids import TEXT_ID_PATTERN, read_mobile_id, uuid_spelling
+
+    described = re.search(TEXT_ID_PATTERN, value) is not None and "\n" not in value
+    accepted = read_mobile_id(value, text=True)
+    if described:
+        assert accepted == (uuid_spelling(value) or value)
+    else:  # only another spelling of a UUID is accepted besides
+        assert accepted == uuid_spelling(value)

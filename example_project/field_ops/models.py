@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from django_mobile_sync.models import SyncableModelMixin
+from django_mobile_sync.models import SyncableModelMixin, TextMobileIdField
 
 EARTH_RADIUS_M = 6_371_000
 LATITUDE_VALIDATORS = [MinValueValidator(-90), MaxValueValidator(90)]
@@ -84,8 +84,13 @@ class Priority(models.TextChoices):
 
 
 class TenantRecord(SyncableModelMixin):
-    """A synced record of one client and business unit."""
+    """A synced record of one client and business unit.
 
+    Its id is a UUID or a WatermelonDB id (``k3XqP0AbZ9wQ1mNs``): the WatermelonDB app names
+    records with its own ids, and a record's id is its ``mobile_id`` (SPEC §9).
+    """
+
+    mobile_id = TextMobileIdField()
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
     bu = models.ForeignKey(
         BusinessUnit, on_delete=models.PROTECT, related_name="+", verbose_name="business unit"

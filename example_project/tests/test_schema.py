@@ -13,6 +13,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from django_mobile_sync.ids import TEXT_ID_PATTERN
+
 DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal"]
 
 
@@ -138,12 +140,16 @@ def component(schema: dict[str, Any], ref: str) -> dict[str, Any]:
     return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]  # type: ignore[no-any-return]
 
 
-def test_a_reference_is_a_uuid_and_the_multi_domain_endpoints_name_every_domain(
+def test_a_reference_is_a_text_id_and_the_multi_domain_endpoints_name_every_domain(
     schema: dict[str, Any],
 ) -> None:
+    # The models take WatermelonDB's ids besides UUIDs: ids and references say so.
     record = component(schema, "#/components/schemas/ChecklistRecord")
-    assert record["properties"]["work_order"]["type"] == "string"
-    assert record["properties"]["work_order"]["format"] == "uuid"
+    for name in ("mobile_id", "work_order"):
+        assert record["properties"][name]["type"] == "string"
+        assert record["properties"][name]["pattern"] == TEXT_ID_PATTERN
+        assert record["properties"][name]["maxLength"] == 64
+        assert "format" not in record["properties"][name]
     push = schema["paths"]["/api/v1/sync/sync/"]["post"]
     body = component(schema, push["requestBody"]["content"]["application/json"]["schema"]["$ref"])
     domains = component(schema, body["properties"]["domains"]["$ref"])

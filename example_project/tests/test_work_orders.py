@@ -112,3 +112,27 @@ def test_status_filter(alice: Device) -> None:
     items, _ = alice.pull_all("work-orders", status="in_progress")
     assert [i["mobile_id"] for i in items] == [started]
     assert alice.pull_all("work-orders", status="closed")[0] == []
+
+
+def test_watermelondb_ids_name_a_work_order_and_its_checklist(alice: Device) -> None:
+    """The models take WatermelonDB's 16-character ids (SPEC §9), kept exactly as sent."""
+    order, step = "k3XqP0AbZ9wQ1mNs", "Zq81LmNoPq2RsTuv"
+    kind, item = alice.push_one(
+        "checklist", {"mobile_id": step, "work_order": order, "label": "x"}
+    )
+    assert (kind, item["error_message"]) == (
+        "errors",
+        "work_order: No record with this id exists in your scope.",
+    )
+    kind, item = alice.push_one("work-orders", {"mobile_id": order, "description": "Chiller"})
+    assert (kind, item["mobile_id"], item["status"]) == ("synced_items", order, "created")
+    kind, item = alice.push_one(
+        "checklist", {"mobile_id": step, "work_order": order, "label": "x"}
+    )
+    assert (kind, item["status"]) == ("synced_items", "created")
+    pulled = alice.record("checklist", step)
+    assert pulled is not None and pulled["work_order"] == order
+    kind, item = alice.push_one(
+        "checklist", {"mobile_id": step.lower(), "work_order": order.lower()}
+    )
+    assert item["error_message"] == "work_order: No record with this id exists in your scope."

@@ -4,16 +4,18 @@
 objects, and answers the entries that cannot be applied at all (not an object, no usable
 ``mobile_id``, a bad ``version`` or ``deleted``, a value no database can store, the same
 record twice in the batch) with their :class:`~django_mobile_sync.outcomes.EntryOutcome`.
+A ``mobile_id`` is read by :func:`~django_mobile_sync.ids.read_mobile_id`: a UUID, or a text
+id for a model that takes them.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .domains import SYSTEM_FIELDS
+from .ids import MobileId, id_rule, read_mobile_id
 from .outcomes import EntryOutcome
 from .storable import UNSTORABLE, entry_problems
 
@@ -24,7 +26,7 @@ class Entry:
 
     Attributes:
         index: its position in the batch.
-        mobile_id: the record's id.
+        mobile_id: the record's id (a ``UUID``, or a ``str`` for a model with text ids).
         wire_id: the ``mobile_id`` exactly as the device sent it, echoed in the answer.
         version: the server version the edit is based on (0: the device believes it new).
         deleted: the entry deletes the record.
@@ -33,7 +35,7 @@ class Entry:
     """
 
     index: int
-    mobile_id: uuid.UUID
+    mobile_id: MobileId
     wire_id: str
     version: int
     deleted: bool
@@ -50,17 +52,22 @@ class ParsedEntries:
     size: int
 
 
-def parse_entries(raw_entries: Sequence[Any], read_only: Iterable[str] = ()) -> ParsedEntries:
-    """Read ``raw_entries``; ``read_only`` fields are dropped from each entry's data."""
+def parse_entries(
+    raw_entries: Sequence[Any], read_only: Iterable[str] = (), text_ids: bool = False
+) -> ParsedEntries:
+    """Read ``raw_entries``; ``read_only`` fields are dropped from each entry's data.
+
+    ``text_ids``: the model takes text ids besides UUIDs (:func:`~.ids.uses_text_ids`).
+    """
     dropped = SYSTEM_FIELDS | set(read_only)
     entries: list[Entry] = []
     answered: dict[int, EntryOutcome] = {}
-    seen: set[uuid.UUID] = set()
+    seen: set[MobileId] = set()
     for index, raw in enumerate(raw_entries):
         if not isinstance(raw, dict):
             answered[index] = EntryOutcome.error(None, "Each entry must be a JSON object.")
             continue
-        envelope = read_envelope(raw)
+        envelope = read_envelope(raw, text_ids)
         if isinstance(envelope, EntryOutcome):
             answered[index] = envelope
             continue
@@ -83,15 +90,17 @@ def parse_entries(raw_entries: Sequence[Any], read_only: Iterable[str] = ()) -> 
     return ParsedEntries(entries, answered, len(raw_entries))
 
 
-def read_envelope(raw: dict[str, Any]) -> tuple[uuid.UUID, int, bool] | EntryOutcome:
+def read_envelope(
+    raw: dict[str, Any], text_ids: bool = False
+) -> tuple[MobileId, int, bool] | EntryOutcome:
     """``(mobile_id, version, deleted)`` of an entry, or its error."""
     raw_id = raw.get("mobile_id")
-    try:
-        mobile_id = uuid.UUID(raw_id) if isinstance(raw_id, str) else None
-    except ValueError:
-        mobile_id = None
+    mobile_id = read_mobile_id(raw_id, text_ids)
     if mobile_id is None:
-        message = "mobile_id is required." if raw_id is None else "mobile_id must be a UUID."
+        if raw_id is None:
+            message = "mobile_id is required."
+        else:
+            message = f"mobile_id must be {id_rule(text_ids)}."
         return EntryOutcome.error(
             raw_id if isinstance(raw_id, str) else None, message, {"mobile_id": [message]}
         )

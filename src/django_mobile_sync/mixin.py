@@ -158,6 +158,9 @@ class SyncableModelMixin(models.Model):
     Add a ``UniqueConstraint`` on ``(tenant fields..., "mobile_id")`` to the model's Meta
     (a system check asks for it). ``objects`` hides tombstones, ``all_objects`` does not.
 
+    ``mobile_id`` is a UUID; a model whose devices name records with text ids (WatermelonDB)
+    declares ``mobile_id = TextMobileIdField()`` instead (see :mod:`.ids`).
+
     Pulls read a tenant's rows in ``(change_seq, pk)`` order from a cursor: give the model
     an index on the tenant fields, then ``change_seq``, then the primary key, such as
     ``models.Index(fields=["org", "change_seq", "id"], name="fieldwork_task_pull")`` (names

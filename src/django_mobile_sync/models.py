@@ -1,5 +1,6 @@
 """The app's own models (clock, idempotency, audit and batch logs, purges, throttle counters),
-and ``SyncableModelMixin`` (defined in :mod:`.mixin`), importable from here as documented.
+and ``SyncableModelMixin`` (defined in :mod:`.mixin`) and ``TextMobileIdField`` (defined in
+:mod:`.ids`), importable from here as documented.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .ids import TextMobileIdField
 from .mixin import (
     STAMP_FIELDS,
     AllObjectsManager,
@@ -27,6 +29,7 @@ __all__ = [
     "SyncManager",
     "SyncQuerySet",
     "SyncableModelMixin",
+    "TextMobileIdField",
     "ThrottleCounter",
     "TombstonePurge",
     "tenant_field_names",
@@ -81,7 +84,7 @@ class SyncConflict(models.Model):
 
     domain = models.CharField(max_length=100, db_index=True)
     model = models.CharField(max_length=150)
-    mobile_id = models.UUIDField(db_index=True)
+    mobile_id = models.CharField(max_length=64, db_index=True)  # a UUID or a text id
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -2,7 +2,8 @@
 
 The request and answer name each declared domain, with that domain's record (the same
 components as its own endpoints, :func:`.schema.domain_components`): drf-spectacular then
-documents every domain's entries and items, references included (``format: uuid``).
+documents every domain's entries and items, references included (``format: uuid``, or the
+text-id pattern where the referenced model takes text ids).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from django.utils import timezone
 from . import signals
 from .clock import next_change_seq
 from .entries import parse_entries
+from .ids import uses_text_ids
 from .models import SyncBatch, SyncConflict
 from .outcomes import DomainResult, ItemStatus
 from .references import RequestRecords, parents_first
@@ -74,7 +75,8 @@ class PushBatch:
                 f"{service.domain.name} runs on the database {service.using!r}, this push "
                 f"on {self.using!r}: one push writes one database."
             )
-        parsed = parse_entries(entries, service.domain.read_only_fields)
+        text_ids = uses_text_ids(service.model)
+        parsed = parse_entries(entries, service.domain.read_only_fields, text_ids)
         work = DomainWork(service, parsed, mode)
         self.works.append(work)
         return work

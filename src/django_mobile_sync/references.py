@@ -17,7 +17,6 @@ message whatever the reason, so nothing reveals another tenant's records.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from django.db.models import Model
 from .bulk import in_values
 from .domains import SyncDomain, get_domains
 from .entries import Entry
+from .ids import MobileId, id_order, read_mobile_id, uses_text_ids
 from .outcomes import EntryOutcome, ItemStatus
 from .serializers import UNKNOWN_REFERENCE
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 #: What a device is told of a reference that resolves to nothing in its scope.
 UNKNOWN_MESSAGE = "No record with this id exists in your scope."
 
-Key = tuple[str, uuid.UUID]  # (model label, mobile_id)
+Key = tuple[str, MobileId]  # (model label, mobile_id)
 
 
 def parents_first_domains(domains: Sequence[SyncDomain]) -> list[SyncDomain]:
@@ -72,14 +72,16 @@ def entry_order(work: DomainWork) -> list[Entry]:
     if not own:
         return list(entries)
     by_id = {entry.mobile_id: entry for entry in entries}
+    text = uses_text_ids(work.model)
     ordered: list[Entry] = []
-    placed: set[uuid.UUID] = set()
+    placed: set[MobileId] = set()
 
-    def place(entry: Entry, path: set[uuid.UUID]) -> None:
+    def place(entry: Entry, path: set[MobileId]) -> None:
         if entry.mobile_id in placed or entry.mobile_id in path:
             return
         for name in own:
-            parent = by_id.get(parse_id(entry.data.get(name)) or uuid.UUID(int=0))
+            parent_id = read_mobile_id(entry.data.get(name), text)
+            parent = by_id.get(parent_id) if parent_id is not None else None
             if parent is not None:
                 place(parent, path | {entry.mobile_id})
         placed.add(entry.mobile_id)
@@ -90,14 +92,10 @@ def entry_order(work: DomainWork) -> list[Entry]:
     return ordered
 
 
-def parse_id(value: Any) -> uuid.UUID | None:
-    """``value`` as a ``mobile_id``, or ``None`` if it is not one (the field reports it)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+def parse_id(value: Any, model: type[Model]) -> MobileId | None:
+    """``value`` as the ``mobile_id`` of a ``model`` record, or ``None`` if it is not one
+    (the field reports it)."""
+    return read_mobile_id(value, uses_text_ids(model))
 
 
 class RequestRecords:
@@ -106,7 +104,7 @@ class RequestRecords:
     def __init__(self, works: Sequence[DomainWork]) -> None:
         self.works = list(works)
         self.known: dict[Key, Model | None] = {}
-        self.leaving: set[tuple[type[Model], uuid.UUID]] = {
+        self.leaving: set[tuple[type[Model], MobileId]] = {
             (work.model, entry.mobile_id)
             for work in works
             for entry in work.parsed.entries
@@ -134,24 +132,25 @@ class RequestRecords:
     # -- resolving ----------------------------------------------------------------------------
     def prefetch(self, work: DomainWork) -> None:
         """Find the existing, live parents the domain's entries reference: one query a model."""
-        wanted: dict[type[Model], set[uuid.UUID]] = {}
+        wanted: dict[type[Model], set[MobileId]] = {}
         for entry in work.parsed.entries:
             for name, model in work.domain.references.items():
-                mobile_id = parse_id(entry.data.get(name))
-                key = (model._meta.label, mobile_id) if mobile_id else None
-                if key is not None and key not in self.known and key not in self.found:
-                    wanted.setdefault(model, set()).add(mobile_id)  # type: ignore[arg-type]
+                mobile_id = parse_id(entry.data.get(name), model)
+                if mobile_id is None:
+                    continue
+                key = (model._meta.label, mobile_id)
+                if key not in self.known and key not in self.found:
+                    wanted.setdefault(model, set()).add(mobile_id)
         for model, ids in wanted.items():
             queryset = self.scoped_queryset(model, work)
-            for record in in_values(queryset, "mobile_id", sorted(ids, key=lambda u: u.int)):
+            for record in in_values(queryset, "mobile_id", sorted(ids, key=id_order)):
                 self.found[(model._meta.label, record.mobile_id)] = record
 
     def resolve(self, work: DomainWork, entry: Entry) -> EntryOutcome | None:
         """Replace ``entry``'s references by their records; an error if one is unknown."""
         unknown: dict[str, list[str]] = {}
         for name, model in work.domain.references.items():
-            value = entry.data.get(name)
-            mobile_id = parse_id(value)
+            mobile_id = parse_id(entry.data.get(name), model)
             if mobile_id is None:
                 continue  # absent, null, or malformed: the serializer says so
             key = (model._meta.label, mobile_id)

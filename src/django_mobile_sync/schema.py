@@ -22,6 +22,7 @@ from rest_framework.settings import api_settings
 
 from .client_versions import HEADER as SCHEMA_VERSION_HEADER
 from .domains import SyncDomain, get_domain
+from .ids import TEXT_ID_MAX_LENGTH, TEXT_ID_PATTERN, TEXT_ID_RULE, uses_text_ids
 from .serializers import (
     ErrorResponseSerializer,
     PullQuerySerializer,
@@ -29,6 +30,7 @@ from .serializers import (
     PushEntrySerializer,
     PushRequestSerializer,
     PushResponseSerializer,
+    ReferenceField,
     ResetRequiredSerializer,
     UpgradeRequiredSerializer,
 )
@@ -110,6 +112,14 @@ class RecordSchemaMixin(_SchemaBase):
             if required:
                 schema["required"] = required
         return schema
+
+    def _map_serializer_field(self, field: Any, direction: str, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(field, ReferenceField):
+            return super()._map_serializer_field(field, direction, *args, **kwargs)  # type: ignore[no-untyped-call]
+        from drf_spectacular.plumbing import append_meta
+
+        meta = self._get_serializer_field_meta(field, direction)  # type: ignore[no-untyped-call]
+        return append_meta(id_schema(field.text_ids), meta)
 
 
 class SyncSchemaMixin(RecordSchemaMixin):
@@ -199,6 +209,28 @@ class SyncSchemaMixin(RecordSchemaMixin):
         domain = self.get_sync_domain()
         assert domain is not None  # excluded otherwise
         return domain
+
+
+def id_schema(text_ids: bool) -> dict[str, Any]:
+    """The OpenAPI schema of a ``mobile_id``: a UUID, or a text id of a model that takes them."""
+    if not text_ids:
+        return {"type": "string", "format": "uuid"}
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": TEXT_ID_MAX_LENGTH,
+        "pattern": TEXT_ID_PATTERN,
+    }
+
+
+def text_id_field() -> serializers.Field[Any, Any, Any, Any]:
+    """The record's ``mobile_id`` of a domain whose model takes text ids."""
+    return serializers.RegexField(
+        TEXT_ID_PATTERN,
+        min_length=1,
+        max_length=TEXT_ID_MAX_LENGTH,
+        help_text=f"The record's id: {TEXT_ID_RULE}.",
+    )
 
 
 def error_response(description: str, serializer: Any = ErrorResponseSerializer) -> Any:
@@ -385,6 +417,8 @@ def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializ
         for name, field in domain.serializer_class().fields.items()
         if name not in PushEntrySerializer._declared_fields
     }
+    if uses_text_ids(domain.model_class):
+        fields["mobile_id"] = text_id_field()
     required = [name for name, field in domain.serializer_class().fields.items() if field.required]
     doc = (
         f"One `{domain.name}` record: its fields plus `mobile_id`, `version`, `deleted` and "

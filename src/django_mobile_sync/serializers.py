@@ -10,6 +10,7 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
+from .ids import TEXT_ID_RULE, read_mobile_id, uses_text_ids
 from .relations import is_synced
 from .storable import utc_timestamp
 
@@ -39,29 +40,34 @@ def format_timestamp(value: datetime.datetime) -> str:
 UNKNOWN_REFERENCE = "unknown_reference"
 
 
-class ReferenceField(serializers.UUIDField):
+class ReferenceField(serializers.Field[Any, Any, Any, Any]):
     """A foreign key to another synced model, on the wire as that record's ``mobile_id``.
 
     A device never knows server primary keys: it names the parent it created offline by the
-    id it gave it. The push engine resolves the ``mobile_id`` to the record (in the device's
-    scope, or created earlier in the same request) before validation, so
-    :meth:`to_internal_value` receives the record; any id it still receives is unknown.
-    Pull annotates each row with the parent's ``mobile_id`` (``sync_ref_<field>``), so a
-    page costs no query per record.
+    id it gave it: a UUID, or a text id where the parent's model takes them
+    (:class:`~django_mobile_sync.ids.TextMobileIdField`). The push engine resolves the
+    ``mobile_id`` to the record (in the device's scope, or created earlier in the same
+    request) before validation, so :meth:`to_internal_value` receives the record; any id it
+    still receives is malformed or unknown. Pull annotates each row with the parent's
+    ``mobile_id`` (``sync_ref_<field>``), so a page costs no query per record.
     """
 
     default_error_messages = {
+        "invalid": "Must be a valid UUID.",
+        "invalid_text_id": f"Must be {TEXT_ID_RULE}.",
         UNKNOWN_REFERENCE: "No record with this id exists in your scope.",
     }
 
     def __init__(self, *, related_model: type[models.Model], **kwargs: Any) -> None:
         self.related_model = related_model
+        self.text_ids = uses_text_ids(related_model)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, self.related_model):
             return data
-        super().to_internal_value(data)  # a malformed id says so
+        if read_mobile_id(data, self.text_ids) is None:
+            self.fail("invalid_text_id" if self.text_ids else "invalid")
         self.fail(UNKNOWN_REFERENCE)
 
     def get_attribute(self, instance: Any) -> Any:
@@ -223,7 +229,7 @@ class MultiPullQuerySerializer(serializers.Serializer[Any]):
 
 
 class SyncedItemSerializer(serializers.Serializer[Any]):
-    mobile_id = serializers.UUIDField()
+    mobile_id = serializers.CharField(help_text="As the device sent it.")
     status = serializers.ChoiceField(choices=ITEM_STATUSES)
     server_version = serializers.IntegerField()
     resolution = serializers.CharField(required=False)
@@ -231,7 +237,7 @@ class SyncedItemSerializer(serializers.Serializer[Any]):
 
 
 class ConflictItemSerializer(serializers.Serializer[Any]):
-    mobile_id = serializers.UUIDField()
+    mobile_id = serializers.CharField(help_text="As the device sent it.")
     status = serializers.ChoiceField(choices=["conflict"])
     server_version = serializers.IntegerField()
     client_version = serializers.IntegerField()

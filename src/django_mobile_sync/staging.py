@@ -10,7 +10,6 @@ writes it at once (:meth:`~DomainWork.write`). Every decision goes through the d
 from __future__ import annotations
 
 import datetime
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from rest_framework.exceptions import ValidationError
 from .bulk import bulk_update, in_values
 from .entries import Entry, ParsedEntries, unstorable
 from .exceptions import UnstorableValue
+from .ids import MobileId, id_order
 from .mixin import STAMP_FIELDS, SyncableModelMixin
 from .models import SyncConflict
 from .outcomes import DomainResult, EntryOutcome, ItemStatus
@@ -72,8 +72,8 @@ class Staged:
     created: list[SyncableModelMixin] = field(default_factory=list)
     updated: list[SyncableModelMixin] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
-    entries: dict[uuid.UUID, Entry] = field(default_factory=dict)
-    instances: dict[uuid.UUID, SyncableModelMixin] = field(default_factory=dict)
+    entries: dict[MobileId, Entry] = field(default_factory=dict)
+    instances: dict[MobileId, SyncableModelMixin] = field(default_factory=dict)
 
     def deleted_pks(self) -> list[Any]:
         """Primary keys of the records this batch turns into tombstones."""
@@ -90,7 +90,7 @@ class DomainWork:
         self.domain, self.model, self.using = service.domain, service.model, service.using
         self.outcomes: dict[int, EntryOutcome] = dict(parsed.answered)
         self.audits: list[SyncConflict] = []
-        self.existing: dict[uuid.UUID, SyncableModelMixin] = {}
+        self.existing: dict[MobileId, SyncableModelMixin] = {}
         self.staged = Staged()
         self.protected: Counter[Any] = Counter()
         self.resolver: ConflictResolver | None = None
@@ -314,7 +314,7 @@ class DomainWork:
         return SyncConflict(
             domain=self.domain.name,
             model=self.model._meta.label,
-            mobile_id=entry.mobile_id,
+            mobile_id=str(entry.mobile_id),
             user_id=getattr(service.user, "pk", None),
             device_id=service.device_id[:255],
             client_version=entry.version,
@@ -342,8 +342,7 @@ class DomainWork:
             level = level or remaining  # a cycle: let the database refuse it
             remaining = [obj for obj in remaining if obj not in level]
             level = self.drop_orphans(level, records)
-            # Same lock order everywhere; .int: UUID.__lt__ is Python code, int's is not.
-            level.sort(key=lambda obj: obj.mobile_id.int)
+            level.sort(key=lambda obj: id_order(obj.mobile_id))  # same lock order everywhere
             self.write_isolated(level, manager.bulk_create, stamp, creating=True)
             for obj in level:
                 staged.created.append(obj)

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from django_mobile_sync.models import SyncableModelMixin
+from django_mobile_sync.models import SyncableModelMixin, TextMobileIdField
 
 
 class Org(models.Model):
@@ -133,3 +133,40 @@ class Label(SyncableModelMixin):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Folder(SyncableModelMixin):
+    """Text ids (WatermelonDB's): a folder of an org, maybe inside another folder."""
+
+    mobile_id = TextMobileIdField()
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = org_constraint("folder")
+        indexes = pull_index("folder")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sheet(SyncableModelMixin):
+    """Text ids: a sheet of a folder (CASCADE), maybe about a task (UUID ids)."""
+
+    mobile_id = TextMobileIdField()
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="sheets")
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = org_constraint("sheet")
+        indexes = pull_index("sheet")
+
+    def __str__(self) -> str:
+        return self.title

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_mobile_sync', '0003_throttle_counter'),
+        ('django_mobile_sync', '0004_text_mobile_ids'),
     ]
 
     operations = [
