@@ -1,7 +1,10 @@
 """``{prefix}watermelon/``: WatermelonDB's sync backend protocol (SPEC §9), rule by rule.
 
-The test settings map the WatermelonDB tables ``tasks`` and ``checkitems`` to the domains of
-the same names (``checkitems.task`` is the column ``task_id``).
+These tests map the WatermelonDB tables ``tasks`` and ``checkitems`` to the domains of the
+same names (``checkitems.task`` is the column ``task_id``): a state machine, a history
+field, references. Their models keep UUID ids, which WatermelonDB apps may use; the
+settings' own mapping (``folders``, ``sheets``: text ids) carries WatermelonDB's default
+16-character ids.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from tests.conftest import make_user, new_id, push
 from tests.testapp.models import Checkitem, Task
 
 URL = "/api/sync/watermelon/"
+TABLES = {"tasks": "tasks", "checkitems": "checkitems"}
+
+
+@pytest.fixture(autouse=True)
+def _uuid_tables() -> Any:
+    with override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": TABLES}):
+        yield
 
 
 def pull(api: APIClient, last_pulled_at: Any = None, **params: Any) -> dict[str, Any]:
@@ -468,14 +478,6 @@ def _settings() -> dict[str, Any]:
     return dict(settings.MOBILE_SYNC)
 
 
-def test_deleted_at_is_not_a_column(client):
-    task = new_id()
-    push(client, [{"mobile_id": task, "title": "x"}])
-    Task.all_objects.filter(mobile_id=task).update(deleted_at=timezone.now())
-    [record] = pull(client)["changes"]["tasks"]["created"]
-    assert "deleted_at" not in record and "updated_at" not in record
-
-
 def test_a_schema_version_below_a_tables_minimum_is_refused_with_426(client, domain_options):
     with domain_options("checkitems", min_client_schema_version=3):
         refused = pull_response(client, schema_version=2)
@@ -494,3 +496,11 @@ def test_a_schema_version_below_a_tables_minimum_is_refused_with_426(client, dom
     }
     assert accepted.status_code == 200
     assert pushed.status_code == 426
+
+
+def test_deleted_at_is_not_a_column(client):
+    task = new_id()
+    push(client, [{"mobile_id": task, "title": "x"}])
+    Task.all_objects.filter(mobile_id=task).update(deleted_at=timezone.now())
+    [record] = pull(client)["changes"]["tasks"]["created"]
+    assert "deleted_at" not in record and "updated_at" not in record
