@@ -185,7 +185,8 @@ def main() -> None:
                 timeout=900,
             )
         if "first_sync" in steps:
-            rows = "20000" if quick else "100000"
+            # 1 row in 100 is a tombstone: 101,011 rows are 100,000 live records.
+            rows = "20000" if quick else "101011"
             base = ["--backend", backend]
             run_step(
                 "first_sync", *base, "--generate", "--rows", rows, library_src=src, timeout=600
