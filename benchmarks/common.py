@@ -183,5 +183,17 @@ def generate_tasks(
         sql, params = insert_tasks_sql(org.pk, n, start, rows_per_seq, seq_base, vendor)
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(sql, params)
+    if vendor != "postgresql":
+        # The rows look written by transactions up to their change_seq: the counter clock
+        # must have reached it, or pulls (which read below it) would not see them.
+        from django.db.models import Max
+
+        from benchmarks.benchapp.models import Task
+        from django_mobile_sync.models import ChangeClock
+
+        top = Task.all_objects.using(using).aggregate(top=Max("change_seq"))["top"] or 0
+        clock, _ = ChangeClock.objects.using(using).get_or_create(pk=1, defaults={"value": 0})
+        if clock.value < top:
+            ChangeClock.objects.using(using).filter(pk=1).update(value=top)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) benchapp_task" if vendor == "postgresql" else "ANALYZE")
