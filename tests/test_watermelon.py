@@ -9,11 +9,13 @@ settings' own mapping (``folders``, ``sheets``: text ids) carries WatermelonDB's
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -21,8 +23,10 @@ from rest_framework.test import APIClient
 
 from django_mobile_sync.domains import get_domain
 from django_mobile_sync.purge import purge_tombstones
+from django_mobile_sync.watermelon_tables import Table, to_entry, to_raw
+from django_mobile_sync.watermelon_timestamp import Timestamp
 from tests.conftest import make_user, new_id, push
-from tests.testapp.models import Checkitem, Task
+from tests.testapp.models import Checkitem, Member, Task
 
 URL = "/api/sync/watermelon/"
 TABLES = {"tasks": "tasks", "checkitems": "checkitems"}
@@ -191,10 +195,12 @@ def test_purged_tombstones_turn_an_old_timestamp_into_a_replacement_sync(client)
 def test_a_timestamp_above_the_clock_is_a_replacement_sync(client):
     task = new_id()
     push(client, [{"mobile_id": task, "title": "x"}])
-    body = pull(client, 2**40)  # e.g. the database was restored from an older backup
+    timestamp = pull(client)["timestamp"]
+    # e.g. the database was restored from a backup older than the device's last pull
+    body = pull(client, timestamp + 1_000_000)
     assert body["experimentalStrategy"] == "replacement"
     assert ids(body["changes"]["tasks"]["updated"]) == [task]
-    assert body["timestamp"] < 2**40
+    assert body["timestamp"] == timestamp
 
 
 def test_a_migration_sync_sends_new_tables_and_records_with_new_columns_set(client):
@@ -504,3 +510,106 @@ def test_deleted_at_is_not_a_column(client):
     Task.all_objects.filter(mobile_id=task).update(deleted_at=timezone.now())
     [record] = pull(client)["changes"]["tasks"]["created"]
     assert "deleted_at" not in record and "updated_at" not in record
+
+
+# -- the timestamp's state: epoch, scope, tables ------------------------------------------------
+
+
+def test_a_timestamp_stays_a_whole_number_watermelondb_keeps_exactly(client):
+    push(client, [{"mobile_id": new_id(), "title": "x"}])
+    timestamp = pull(client)["timestamp"]
+    assert 0 < timestamp < 2**53
+    assert Timestamp.of(timestamp).number == timestamp
+
+
+def test_a_sync_reset_turns_an_old_timestamp_into_a_replacement_sync(client):
+    task = new_id()
+    push(client, [{"mobile_id": task, "title": "x"}])
+    timestamp = pull(client)["timestamp"]
+    call_command("sync_reset", stdout=io.StringIO())
+    body = pull(client, timestamp)
+    assert body["experimentalStrategy"] == "replacement"
+    assert ids(body["changes"]["tasks"]["updated"]) == [task]
+    refused = push_changes(
+        client, timestamp, {"tasks": change_set(updated=[{"id": task, "title": "y"}])}
+    )
+    assert refused.status_code == 409  # the device pulls (a replacement), then pushes
+    assert Task.objects.get(mobile_id=task).title == "x"
+
+
+def test_a_user_moved_to_another_tenant_gets_a_replacement_sync(client, user, other_org):
+    ours = new_id()
+    push(client, [{"mobile_id": ours, "title": "ours"}])
+    timestamp = pull(client)["timestamp"]
+    theirs = Task.objects.create(org=other_org, mobile_id=new_id(), title="theirs")
+    member = Member.objects.get(user=user)
+    member.org = other_org
+    member.save()
+    client.force_authenticate(User.objects.get(pk=user.pk))  # a new request's user
+
+    body = pull(client, timestamp)
+    assert body["experimentalStrategy"] == "replacement"
+    assert ids(body["changes"]["tasks"]["updated"]) == [str(theirs.mobile_id)]
+
+
+def test_a_newly_mapped_table_gets_a_replacement_sync(client):
+    item, task = new_id(), new_id()
+    push(client, [{"mobile_id": task, "title": "x"}])
+    push(client, [{"mobile_id": item, "task": task, "label": "l"}], "checkitems")
+    with override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": {"tasks": "tasks"}}):
+        timestamp = pull(client)["timestamp"]
+    body = pull(client, timestamp)  # the server now maps checkitems too
+    assert body["experimentalStrategy"] == "replacement"
+    assert ids(body["changes"]["checkitems"]["updated"]) == [item]
+
+
+def test_a_user_who_may_use_no_table_is_refused_with_403(client, domain_options):
+    from rest_framework.permissions import IsAdminUser
+
+    with (
+        domain_options("tasks", permission_classes=[IsAdminUser]),
+        domain_options("checkitems", permission_classes=[IsAdminUser]),
+    ):
+        response = pull_response(client)
+    assert response.status_code == 403
+
+
+# -- hostile input ------------------------------------------------------------------------------
+
+
+def test_a_deeply_nested_migration_is_a_400(client):
+    response = client.get(URL, {"last_pulled_at": "5", "migration": "[" * 5000})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_migration"
+
+
+def test_a_record_both_created_and_deleted_is_rejected_not_lost(client):
+    task = new_id()
+    timestamp = pull(client)["timestamp"]
+    changes = {"tasks": change_set(created=[{"id": task, "title": "x"}], deleted=[task])}
+    body = push_changes(client, timestamp, changes).json()
+    assert body["experimentalRejectedIds"] == {"tasks": [task]}
+    assert Task.objects.filter(mobile_id=task).exists()  # the create was applied
+
+
+def test_deleted_ids_no_record_can_have_are_ignored(client):
+    timestamp = pull(client)["timestamp"]
+    changes = {"tasks": change_set(deleted=["not a uuid", "x" * 300])}
+    assert push_changes(client, timestamp, changes).json()["experimentalRejectedIds"] == {}
+
+
+def test_json_fields_travel_as_json_text_whatever_they_hold():
+    domain = get_domain("tasks")
+    table = Table(
+        "tasks",
+        domain,
+        columns={"history": "history"},
+        readable={"history": "history"},
+        json_fields=frozenset({"history"}),
+    )
+    for value in (5, "text", [1, {"a": None}], True, {"nested": ["x"]}):
+        raw = to_raw(table, {"mobile_id": "a", "history": value})
+        assert isinstance(raw["history"], str)
+        assert to_entry(table, raw)["history"] == value
+    assert to_raw(table, {"mobile_id": "a", "history": None})["history"] is None
+    assert to_entry(table, {"id": "a", "history": ""})["history"] is None

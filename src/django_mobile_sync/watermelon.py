@@ -52,6 +52,10 @@ class WatermelonView(MultiDomainView):
                 code="watermelon_not_configured",
             )
         usable = {name: t for name, t in tables.items() if self.may_use(t.domain.name)}
+        if not usable:
+            raise exceptions.PermissionDenied(
+                "You may not sync any of the WatermelonDB tables.", code="permission_denied"
+            )
         services = self.services([table.domain for table in usable.values()])
         return {
             name: (table, service)
@@ -68,9 +72,6 @@ class WatermelonView(MultiDomainView):
         )
         since = read_timestamp(params.get("last_pulled_at"), required=False)
         migration = read_migration(params.get("migration"))
-        if not tables:
-            body = {"changes": {}, "timestamp": 1}
-            return Response(body)
         pull = WatermelonPull(tables)
         plan = pull.plan(since, migration if since is not None else None)
         if params.get("send_created_as_updated") in ("true", "1"):
@@ -100,11 +101,10 @@ class WatermelonView(MultiDomainView):
                 },
                 code="batch_too_large",
             )
-        if tables:
-            using = next(iter(tables.values()))[1].using
-            replay = self.claim_idempotency(IDEMPOTENCY_SCOPE, using)
-            if replay is not None:
-                return replay
+        using = next(iter(tables.values()))[1].using
+        replay = self.claim_idempotency(IDEMPOTENCY_SCOPE, using)
+        if replay is not None:
+            return replay
         try:
             result = apply_changes(tables, changes, since, idempotency_key=key or "")
         except RecordsChangedSincePull as refused:
@@ -160,7 +160,7 @@ def read_migration(value: str | None) -> Migration | None:
     try:
         data = json.loads(value)
         return migration_of(data)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         raise exceptions.ValidationError(
             {
                 "migration": [

@@ -6,13 +6,15 @@ check) and then streamed record by record (:meth:`WatermelonPull.stream`), so a 
 of any size holds a few hundred records in memory at a time.
 
 ``timestamp`` is the change clock's horizon (:mod:`django_mobile_sync.clock`), never the
-time: every row written by a transaction below it has been served, and the next pull asks
-for rows from it. A ``created`` record is one created after ``last_pulled_at`` by another
+time, tagged with the state it belongs to (:mod:`django_mobile_sync.watermelon_timestamp`):
+every row written by a transaction below it has been served, and the next pull asks for
+rows from it. A ``created`` record is one created after ``last_pulled_at`` by another
 device; the requesting device's own new records (known by ``X-Device-Id`` from the batch log)
 come back as ``updated``. When the server can no longer tell what changed after
-``last_pulled_at`` (tombstones it needs were purged, or the database was restored or reset
-to a lower clock), the answer is the whole data set with ``"experimentalStrategy":
-"replacement"``: WatermelonDB drops local records not in it and keeps unpushed changes.
+``last_pulled_at`` (tombstones it needs were purged; the database was reset or restored; the
+device's tenant scope or tables changed), the answer is the whole data set with
+``"experimentalStrategy": "replacement"``: WatermelonDB drops local records not in it and
+keeps unpushed changes.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 
 from .clock import after_position, read_clock
-from .exceptions import CursorExpired, ReadOnPrimary
+from .exceptions import CursorExpired
 from .mixin import SyncableModelMixin
 from .models import SyncBatch
 from .pull import check_not_purged
-from .replicas import check_reader, read_with_fallback
 from .watermelon_tables import Table, empty_value, to_raw
+from .watermelon_timestamp import Timestamp, state_tag
 
 if TYPE_CHECKING:
     from .service import SyncService
@@ -99,70 +101,62 @@ class WatermelonPull:
         self.tables = dict(tables)
         services = [service for _table, service in self.tables.values()]
         self.using = services[0].using
-        self.reader = services[0].get_pull_database()
         self.device_id = services[0].device_id
         self.user_id = getattr(services[0].user, "pk", None)
 
     def plan(self, since: int | None, migration: Migration | None = None) -> PullPlan:
         """What the pull after ``since`` (``None``: a first sync) sends.
 
-        Read on a hot standby of the database when ``PULL_DATABASES`` names one that has
-        seen ``since``, on the database otherwise.
+        Read on the domains' database (a WatermelonDB pull is one response, streamed after
+        this plan: a hot standby could not promise to serve all of it from one state).
         """
-        return read_with_fallback(
-            self.using, self.reader, lambda alias: self.plan_on(alias, since, migration)
-        )
-
-    def plan_on(self, alias: str, since: int | None, migration: Migration | None) -> PullPlan:
-        """:meth:`plan` on the server ``alias`` reaches.
-
-        Raises:
-            ReadOnPrimary: ``alias`` is a standby that cannot serve this pull.
-        """
+        alias = self.using
         reading = read_clock(alias)
-        check_reader(alias, self.using, reading)
-        if since is not None and reading.standby and since > reading.horizon:
-            raise ReadOnPrimary("the standby has not replayed up to last_pulled_at yet")
+        tag = state_tag(alias, reading, self.services())
         horizon = reading.horizon
-        if since is None or since > reading.clock:  # a first sync, or a clock gone back
-            return self.full(alias, horizon, replacement=since is not None)
+        if since is None:
+            return self.full(alias, Timestamp(tag, horizon), replacement=False)
+        last = Timestamp.of(since)
+        if last.tag != tag or last.position > reading.clock:
+            # Another epoch, scope or set of tables, or a clock gone back (a restore).
+            return self.full(alias, Timestamp(tag, horizon), replacement=True)
+        start = last.position
         plans = [TablePlan(table, service) for table, service in self.tables.values()]
         for plan in plans:
             plan.deleted = [
                 str(mobile_id)
-                for mobile_id in window(plan.service, alias, since, horizon)
+                for mobile_id in window(plan.service, alias, start, horizon)
                 .filter(deleted=True)
                 .order_by("change_seq", "pk")
                 .values_list("mobile_id", flat=True)
             ]
         try:  # after the deleted ids: a purge that removed some of them is seen here
-            # Every row below ``since`` was read: a purge up to it took nothing needed.
-            check_not_purged(alias, 0, {p.table.domain.name: since for p in plans})
+            # Every row below ``start`` was read: a purge up to it took nothing needed.
+            check_not_purged(alias, 0, {p.table.domain.name: start for p in plans})
         except CursorExpired:
-            return self.full(alias, horizon, replacement=True)
-        own = self.own_writes(alias, since, horizon)
+            return self.full(alias, Timestamp(tag, horizon), replacement=True)
+        own = own_writes(alias, self.device_id, self.user_id, start, horizon)
         for plan in plans:
-            changed = window(plan.service, alias, since, horizon).filter(deleted=False)
+            changed = window(plan.service, alias, start, horizon).filter(deleted=False)
             created = Q(version=1) & ~Q(change_seq__in=own)
             plan.created.append(changed.filter(created))
             plan.updated.append(changed.exclude(created))
         if migration is not None:
-            self.add_migration(plans, migration, alias, since, horizon)
-        return PullPlan(plans, alias, max(horizon, since))
+            self.add_migration(plans, migration, alias, start, horizon)
+        return PullPlan(plans, alias, Timestamp(tag, max(horizon, start)).number)
 
-    def full(self, alias: str, horizon: int, *, replacement: bool) -> PullPlan:
+    def services(self) -> list[tuple[str, SyncService]]:
+        return [(name, service) for name, (_table, service) in self.tables.items()]
+
+    def full(self, alias: str, timestamp: Timestamp, *, replacement: bool) -> PullPlan:
         """Every live record: a first sync (``created``) or a replacement (``updated``)."""
         plans = []
         for table, service in self.tables.values():
-            live = window(service, alias, None, horizon).filter(deleted=False)
+            live = window(service, alias, None, timestamp.position).filter(deleted=False)
             plan = TablePlan(table, service)
             (plan.updated if replacement else plan.created).append(live)
             plans.append(plan)
-        return PullPlan(plans, alias, horizon, replacement)
-
-    def own_writes(self, alias: str, since: int, horizon: int) -> list[int]:
-        """Clock values of this device's pushes after ``since``: its records it already has."""
-        return own_writes(alias, self.device_id, self.user_id, since, horizon)
+        return PullPlan(plans, alias, timestamp.number, replacement)
 
     def add_migration(
         self,
@@ -280,7 +274,11 @@ def in_chunks(queryset: QuerySet[Any], model: type[Any]) -> Iterator[Any]:
 
 
 def filled_condition(table: Table, model: type[Any], columns: Sequence[str]) -> Q | None:
-    """Rows where one of ``columns`` holds a value (not WatermelonDB's empty one)."""
+    """Rows where one of ``columns`` holds a value (not WatermelonDB's empty one).
+
+    ``None`` when no column is one of the table's; every row when one cannot be tested in
+    SQL (a value the serializer computes).
+    """
     conditions = []
     for column in columns:
         wire = table.readable.get(column)
@@ -289,7 +287,7 @@ def filled_condition(table: Table, model: type[Any], columns: Sequence[str]) -> 
         try:
             model_field = model._meta.get_field(wire)
         except FieldDoesNotExist:
-            continue  # computed by the serializer: no column to test
+            return Q()  # computed by the serializer: no way to tell, send every record
         empty = empty_value(model_field)
         filled = ~Q(**{f"{wire}__isnull": True})
         if empty is not None:

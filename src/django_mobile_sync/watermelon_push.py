@@ -19,15 +19,23 @@ from typing import TYPE_CHECKING, Any
 
 from rest_framework.exceptions import ValidationError
 
+from .clock import read_clock
+from .ids import read_mobile_id, uses_text_ids
 from .outcomes import ItemStatus
 from .push import PushBatch
-from .staging import REFERENCED, ApplyMode, DomainWork
+from .staging import ApplyMode, DomainWork
 from .watermelon_pull import own_writes
 from .watermelon_tables import Table, to_entry
+from .watermelon_timestamp import Timestamp, state_tag
 
 if TYPE_CHECKING:
     from .service import SyncService
 
+#: Why a push whose ``last_pulled_at`` belongs to another state of the server is refused.
+STALE = (
+    "last_pulled_at was not given by this server in its current state (a reset, a restore, "
+    "another tenant or set of tables); nothing was applied. Pull, then push again."
+)
 #: The three lists of a table's change set.
 CHANGE_LISTS = ("created", "updated", "deleted")
 
@@ -39,11 +47,12 @@ class RecordsChangedSincePull(Exception):
         records: ``{table: [id, ...]}``.
     """
 
-    def __init__(self, records: Mapping[str, list[str]]) -> None:
+    def __init__(self, records: Mapping[str, list[str]], detail: str = "") -> None:
         self.records = dict(records)
         count = sum(len(ids) for ids in self.records.values())
         super().__init__(
-            f"{count} pushed record(s) changed on the server after last_pulled_at; "
+            detail
+            or f"{count} pushed record(s) changed on the server after last_pulled_at; "
             "nothing was applied. Pull, then push again."
         )
 
@@ -144,6 +153,12 @@ def apply_changes(
         return WatermelonPushResult()
     service = tables[names[0]][1]
     using = service.using
+    reading = read_clock(using)
+    last = Timestamp.of(since)
+    services = [(name, table_service) for name, (_table, table_service) in tables.items()]
+    if last.tag != state_tag(using, reading, services) or last.position > reading.clock:
+        raise RecordsChangedSincePull({}, STALE)
+    since = last.position
     own = set(own_writes(using, service.device_id, getattr(service.user, "pk", None), since))
     table_of: dict[int, str] = {}
 
@@ -162,19 +177,23 @@ def apply_changes(
             raise RecordsChangedSincePull(changed)
 
     batch = PushBatch(using, idempotency_key=idempotency_key, guard=guard)
+    unusable_deletes: dict[str, set[str]] = {}
     for name in names:
         table, service = tables[name]
         change_set = changes[name]
         entries = [to_entry(table, raw) for raw in [*change_set.created, *change_set.updated]]
         entries += [to_entry(table, {"id": gone}, deleted=True) for gone in change_set.deleted]
+        text = uses_text_ids(table.domain.model_class)
+        unusable_deletes[name] = {
+            gone for gone in change_set.deleted if read_mobile_id(gone, text) is None
+        }
         table_of[id(batch.add(service, entries, ApplyMode.CURRENT))] = name
     result = WatermelonPushResult()
     for name, domain_result in zip(names, batch.apply(), strict=True):
-        deleted = set(changes[name].deleted)
         for outcome in domain_result.of(ItemStatus.ERROR):
             record_id = str(outcome.mobile_id)
-            if record_id in deleted and outcome.code != REFERENCED:
-                continue  # a deleted id that names no record: nothing to delete (rule 4)
+            if record_id in unusable_deletes[name]:
+                continue  # a deleted id no record can have: nothing to delete (rule 4)
             result.rejected.setdefault(name, []).append(record_id)
             result.reasons.append(
                 {

@@ -14,6 +14,7 @@ columns the domain does not have.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -102,11 +103,19 @@ def to_raw(table: Table, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def raw_value(table: Table, wire: str, value: Any) -> Any:
-    """``value`` as a WatermelonDB column keeps it: strings, finite numbers, booleans."""
+    """``value`` as a WatermelonDB column keeps it: strings, finite numbers, booleans.
+
+    A JSON field's value, whatever it holds, is its JSON text (what ``@json`` stores).
+    """
+    if wire in table.json_fields:
+        return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # not JSON: WatermelonDB would fail the whole pull
     if value is None or isinstance(value, bool | int | float):
         return value
     if wire in table.decimals:
-        return float(Decimal(str(value)))
+        number = float(Decimal(str(value)))
+        return number if math.isfinite(number) else None
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), default=str)
@@ -140,10 +149,12 @@ def entry_value(table: Table, wire: str, value: Any) -> Any:
     if wire in table.references and value == "":
         return None
     if wire in table.json_fields and isinstance(value, str):
+        if value == "":
+            return None
         try:
             return json.loads(value)
-        except ValueError:
-            return value  # the serializer reports it
+        except (ValueError, RecursionError):
+            return value  # the serializer reports it, or stores the text
     return value
 
 

@@ -1,0 +1,60 @@
+"""The WatermelonDB ``timestamp`` keeps the no-missed-change guarantee on PostgreSQL, with
+transactions that commit out of order (real threads, each on its own connection)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connections, transaction
+from django.test import override_settings
+
+from tests.conftest import new_id
+from tests.test_watermelon import TABLES, _settings, ids, pull
+from tests.testapp.models import Task
+
+pytestmark = pytest.mark.postgres
+
+
+class SlowWriter(threading.Thread):
+    """Creates a task in a transaction it keeps open until ``release`` is set."""
+
+    def __init__(self, org: Any) -> None:
+        super().__init__(daemon=True)
+        self.org, self.mobile_id = org, new_id()
+        self.wrote, self.release = threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic():
+                Task.objects.create(org=self.org, mobile_id=self.mobile_id, title="slow")
+                self.wrote.set()
+                assert self.release.wait(20)
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+            self.wrote.set()
+        finally:
+            connections.close_all()
+
+
+def test_a_transaction_committing_after_a_later_one_is_not_skipped(transactional_db, client, org):
+    with override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": TABLES}):
+        slow = SlowWriter(org)
+        slow.start()
+        assert slow.wrote.wait(20)
+        fast = new_id()
+        Task.objects.create(org=org, mobile_id=fast, title="fast")  # commits first
+
+        first = pull(client)  # the slow transaction is still open
+        seen = ids(first["changes"]["tasks"]["created"])
+        assert slow.mobile_id not in seen
+        slow.release.set()
+        slow.join(20)
+        assert slow.error is None, slow.error
+
+        second = pull(client, first["timestamp"], device="another-phone")
+        seen += ids(second["changes"]["tasks"]["created"])
+        assert sorted(seen) == sorted([fast, slow.mobile_id])  # each once, none skipped
+        assert second["timestamp"] >= first["timestamp"]
