@@ -73,7 +73,10 @@ CANONICAL = UPPER.lower()
         ("with_under-score", "with_under-score"),
         (UPPER, CANONICAL),
         (CANONICAL, CANONICAL),
-        (CANONICAL.replace("-", ""), CANONICAL),
+        # 32 hex digits: what many id generators make, kept as sent (the device matches
+        # ids as strings); only hyphenated, braced and URN spellings are UUIDs here.
+        (CANONICAL.replace("-", ""), CANONICAL.replace("-", "")),
+        (UPPER.replace("-", ""), UPPER.replace("-", "")),
         ("{" + UPPER + "}", CANONICAL),
         ("urn:uuid:" + CANONICAL, CANONICAL),
         # uuid.UUID() takes underscores between digits (int()'s leniency): a text id here.

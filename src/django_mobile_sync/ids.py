@@ -43,6 +43,9 @@ TEXT_ID_RULE = "a UUID or 1 to 64 characters from A-Z, a-z, 0-9, _ and -"
 
 _TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HEX32 = re.compile(r"[0-9A-Fa-f]{32}")
+_HYPHENATED_UUID = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
 _HELP_TEXT = "Client-generated id of the record."
 
 
@@ -101,8 +104,10 @@ def read_mobile_id(value: Any, text: bool) -> MobileId | None:
         text: whether the model takes text ids (:func:`uses_text_ids`).
 
     Returns:
-        For a UUID model, a ``UUID``. For a text-id model, a ``str``: a UUID in its canonical
-        lower-case hyphenated form, any other id exactly as sent.
+        For a UUID model, a ``UUID``. For a text-id model, a ``str``: a UUID written with
+        hyphens (any case), braces or ``urn:uuid:`` in its canonical lower-case hyphenated
+        form, any other id exactly as sent (32 hex digits without hyphens included: that is
+        what many id generators make, and the device matches ids as strings).
     """
     if not isinstance(value, str):
         return None
@@ -111,10 +116,9 @@ def read_mobile_id(value: Any, text: bool) -> MobileId | None:
             return uuid.UUID(value)
         except ValueError:
             return None
-    canonical = uuid_spelling(value)
-    if canonical is not None:
-        return canonical
-    return value if _TEXT_ID.fullmatch(value) else None
+    if _TEXT_ID.fullmatch(value) and not _HYPHENATED_UUID.fullmatch(value):
+        return value  # 32 hex digits too: a generator's id, not a UUID spelling
+    return uuid_spelling(value)
 
 
 def uuid_spelling(value: str) -> str | None:
