@@ -70,7 +70,7 @@ class WatermelonView(MultiDomainView):
             [table.domain for table, _service in tables.values()],
             source="schema_version",
         )
-        since = read_timestamp(params.get("last_pulled_at"), required=False)
+        since = read_timestamp(params.get("last_pulled_at"))
         migration = read_migration(params.get("migration"))
         pull = WatermelonPull(tables)
         plan = pull.plan(since, migration if since is not None else None)
@@ -84,8 +84,12 @@ class WatermelonView(MultiDomainView):
             request.headers.get("X-Client-Schema-Version"),
             [table.domain for table, _service in tables.values()],
         )
-        since = read_timestamp(request.query_params.get("last_pulled_at"), required=True)
-        assert since is not None
+        since = read_timestamp(request.query_params.get("last_pulled_at"))
+        if since is None:
+            raise exceptions.ValidationError(
+                {"last_pulled_at": ["Send the timestamp of the pull this push follows."]},
+                code="invalid_last_pulled_at",
+            )
         key = request.headers.get("Idempotency-Key")
         self.read_envelope_key(key)
         changes = read_changes(request.data, {name: t for name, (t, _s) in tables.items()})
@@ -127,14 +131,9 @@ class WatermelonView(MultiDomainView):
         self.idempotency_key = key
 
 
-def read_timestamp(value: str | None, *, required: bool) -> int | None:
-    """``last_pulled_at`` as a change position; ``None`` for a device that never pulled."""
+def read_timestamp(value: str | None) -> int | None:
+    """``last_pulled_at`` as a number; ``None`` for a device that never pulled."""
     if value is None or value.strip() in NEVER:
-        if required:
-            raise exceptions.ValidationError(
-                {"last_pulled_at": ["Send the timestamp of the pull this push follows."]},
-                code="invalid_last_pulled_at",
-            )
         return None
     try:
         number = int(value)
