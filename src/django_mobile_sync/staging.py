@@ -337,10 +337,12 @@ class DomainWork:
         staged, manager = self.staged, self.model._base_manager.db_manager(self.using)
         remaining = staged.created
         staged.created = []
-        while remaining:
-            level = [obj for obj in remaining if not self.waits_for_parent(obj, remaining)]
+        while remaining:  # sets of id(): Model.__eq__ in a list scan is quadratic
+            pending = {id(obj) for obj in remaining}
+            level = [obj for obj in remaining if not self.waits_for_parent(obj, pending)]
             level = level or remaining  # a cycle: let the database refuse it
-            remaining = [obj for obj in remaining if obj not in level]
+            placed = {id(obj) for obj in level}
+            remaining = [obj for obj in remaining if id(obj) not in placed]
             level = self.drop_orphans(level, records)
             level.sort(key=lambda obj: id_order(obj.mobile_id))  # same lock order everywhere
             self.write_isolated(level, manager.bulk_create, stamp, creating=True)
@@ -387,11 +389,12 @@ class DomainWork:
         parent: SyncableModelMixin | None = field.get_cached_value(obj, None)
         return parent
 
-    def waits_for_parent(self, obj: SyncableModelMixin, pending: list[SyncableModelMixin]) -> bool:
-        """Whether ``obj`` references a record of ``pending`` other than itself."""
+    def waits_for_parent(self, obj: SyncableModelMixin, pending: set[int]) -> bool:
+        """Whether ``obj`` references a record still to write (``pending``: their ``id()``)
+        other than itself."""
         for name in self.domain.references:
             parent = self.parent(obj, name)
-            if parent is not None and parent is not obj and any(parent is p for p in pending):
+            if parent is not None and parent is not obj and id(parent) in pending:
                 return True
         return False
 
