@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.domains import get_domains
 
 logger = logging.getLogger(__name__)
@@ -21,7 +22,11 @@ INDEX_PAGE = """<!DOCTYPE html>
 line-height: 1.5; padding: 0 1rem; }} code {{ font-size: .95em; }}</style></head>
 <body><h1>{title}</h1><ul>{links}</ul>
 <p>Sync endpoints (<code>Authorization: Bearer &lt;token&gt;</code>; a token comes from
-<code>manage.py sync_user USERNAME --client C --bu B</code>):</p><ul>{domains}</ul></body></html>
+<code>manage.py sync_user USERNAME --client C --bu B</code>):</p><ul>{domains}
+<li>several domains in one request: <code>POST {multi_push}</code>,
+<code>GET {multi_pull}</code></li>
+<li>WatermelonDB apps (tables {tables}): <code>GET</code> and <code>POST {watermelon}</code></li>
+</ul></body></html>
 """
 
 
@@ -41,6 +46,12 @@ def index(request: HttpRequest) -> HttpResponse:
         }
         for name in get_domains()
     }
+    several = {
+        "push": reverse("mobile_sync:multi-sync"),
+        "pull": reverse("mobile_sync:multi-changes"),
+    }
+    watermelon = reverse("mobile_sync:watermelon")
+    tables = ", ".join(sync_settings.WATERMELON)
     if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
         page = format_html(
             INDEX_PAGE,
@@ -53,6 +64,10 @@ def index(request: HttpRequest) -> HttpResponse:
                 "<li>{}: <code>POST {}</code>, <code>GET {}</code></li>",
                 ((name, d["push"], d["pull"]) for name, d in domains.items()),
             ),
+            multi_push=several["push"],
+            multi_pull=several["pull"],
+            tables=tables,
+            watermelon=watermelon,
         )
         return HttpResponse(page)
     return JsonResponse(
@@ -63,6 +78,10 @@ def index(request: HttpRequest) -> HttpResponse:
                 name: {kind: request.build_absolute_uri(url) for kind, url in d.items()}
                 for name, d in domains.items()
             },
+            "several_domains": {
+                kind: request.build_absolute_uri(url) for kind, url in several.items()
+            },
+            "watermelon": request.build_absolute_uri(watermelon),
         }
     )
 

@@ -53,6 +53,8 @@ def test_the_index_links_docs_admin_and_health(live_example: Any) -> None:
         assert live_example.request("GET", url.removeprefix(live_example.url))[0] == 200
     pull = index["sync_domains"]["activity"]["pull"]
     assert pull == f"{live_example.url}{PREFIX}activity/changes/"
+    assert index["several_domains"]["pull"] == f"{live_example.url}{PREFIX}changes/"
+    assert index["watermelon"] == f"{live_example.url}{PREFIX}watermelon/"
     status, headers, page = live_example.request("GET", "/", headers={"Accept": "text/html"})
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert b'<a href="/api/docs/">' in page and b'<a href="/admin/">' in page
