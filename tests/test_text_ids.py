@@ -395,6 +395,14 @@ def test_migration_0004_keeps_audited_uuids_canonical_on_every_database():
     before = ("django_mobile_sync", "0003_throttle_counter")
     after = ("django_mobile_sync", "0004_text_mobile_ids")
     executor = MigrationExecutor(connection)
+    try:
+        check_migration_0004(executor, before, after)
+    finally:  # every later migration back, whatever happened
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def check_migration_0004(executor: Any, before: Any, after: Any) -> None:
     executor.migrate([before])
     old = executor.loader.project_state([before]).apps.get_model(
         "django_mobile_sync", "SyncConflict"
