@@ -21,6 +21,7 @@ import json
 import resource
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,41 +81,42 @@ def measure(mode: str, page_size: int, protocol: str = "native") -> dict[str, An
     if protocol == "watermelon":
         return measure_watermelon(api, mode, expected)
     page(None)  # warm-up: imports, serializers, connections
+
+    def follow() -> dict[str, Any]:
+        cursor, seen, pages, tombstones = None, 0, 0, 0
+        while True:
+            body = page(cursor)
+            pages += 1
+            seen += len(body["items"])
+            tombstones += sum(1 for item in body["items"] if item["deleted"])
+            cursor = body["next_cursor"]
+            if not body["has_more"]:
+                break
+        return {"rows": expected, "items": seen, "tombstones": tombstones, "pages": pages}
+
+    result = measured(mode, follow)
+    result["page_size"] = page_size
+    assert result["items"] == expected, f"the first sync saw {result['items']} of {expected}"
+    return result
+
+
+def measured(mode: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()``'s result with its ``seconds`` and its memory: the peak resident set above
+    the idle process (``rss``) or the peak of Python allocations (``tracemalloc``)."""
     gc.collect()
     idle = rss_kib()
     exact = reset_peak()
     if mode == "tracemalloc":
         tracemalloc.start()
     started = time.perf_counter()
-    cursor, seen, pages, tombstones = None, 0, 0, 0
-    while True:
-        body = page(cursor)
-        pages += 1
-        seen += len(body["items"])
-        tombstones += sum(1 for item in body["items"] if item["deleted"])
-        cursor = body["next_cursor"]
-        if not body["has_more"]:
-            break
-    seconds = time.perf_counter() - started
-    result: dict[str, Any] = {
-        "rows": expected,
-        "items": seen,
-        "tombstones": tombstones,
-        "pages": pages,
-        "page_size": page_size,
-        "seconds": seconds,
-    }
+    result = run()
+    result["seconds"] = time.perf_counter() - started
     if mode == "tracemalloc":
         result["python_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-    else:
-        peak = (
-            rss_kib("VmHWM") if exact else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-        )
-        result.update(
-            idle_mib=idle / 1024, peak_mib=peak / 1024, above_idle_mib=(peak - idle) / 1024
-        )
-    assert seen == expected, f"the first sync saw {seen} of {expected} records"
+        return result
+    peak = rss_kib("VmHWM") if exact else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    result.update(idle_mib=idle / 1024, peak_mib=peak / 1024, above_idle_mib=(peak - idle) / 1024)
     return result
 
 
@@ -137,33 +139,13 @@ def measure_watermelon_pull(api: Any, mode: str, expected: int) -> dict[str, Any
 
     live = Task.objects.filter(org__member__user__username="device").count()
     api.get("/api/sync/watermelon/", {"last_pulled_at": "null", "schema_version": "1"})
-    gc.collect()
-    idle = rss_kib()
-    exact = reset_peak()
-    if mode == "tracemalloc":
-        tracemalloc.start()
-    started = time.perf_counter()
-    records, size = watermelon_pull(api)
-    seconds = time.perf_counter() - started
-    result: dict[str, Any] = {
-        "rows": live,
-        "stored_rows": expected,
-        "items": records,
-        "pages": 1,
-        "bytes": size,
-        "seconds": seconds,
-    }
-    if mode == "tracemalloc":
-        result["python_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    else:
-        peak = (
-            rss_kib("VmHWM") if exact else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-        )
-        result.update(
-            idle_mib=idle / 1024, peak_mib=peak / 1024, above_idle_mib=(peak - idle) / 1024
-        )
-    assert records == live, f"the WatermelonDB first sync sent {records} of {live} records"
+
+    def pull() -> dict[str, Any]:
+        records, size = watermelon_pull(api)
+        return {"rows": live, "stored_rows": expected, "items": records, "pages": 1, "bytes": size}
+
+    result = measured(mode, pull)
+    assert result["items"] == live, f"WatermelonDB's first sync sent {result['items']} of {live}"
     return result
 
 
