@@ -204,8 +204,7 @@ class SyncDomain:
         option = self.option("related_scopes")
         if not isinstance(self.related_scopes, Mapping):
             raise ImproperlyConfigured(
-                f"{option}: must be a dict of {{field: import path}}, not "
-                f"{self.related_scopes!r}."
+                f"{option}: must be a dict of {{field: import path}}, not {self.related_scopes!r}."
             )
         return {
             name: import_from_setting(value, f"{option}[{name!r}]")
