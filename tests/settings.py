@@ -117,6 +117,14 @@ MOBILE_SYNC = {
                 ("sheets", "Sheet", ["folder", "task", "title"]),  # text ids
             ]
         ],
+        SyncDomain(
+            name="visits",
+            model="testapp.Visit",
+            fields=["site", "assignee", "note"],  # foreign keys to models that are not synced
+            tenant_fields=["org"],
+            scope="tests.testapp.scopes.org_scope",
+            related_scopes={"assignee": "tests.testapp.scopes.users_of_org"},
+        ),
         {
             "name": "routed-notes",
             "model": "testapp.Note",

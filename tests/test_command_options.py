@@ -65,5 +65,5 @@ def test_unknown_domains_are_refused_before_any_purge() -> None:
     assert_one_line_error(
         manage("purge_tombstones", "tasks", "nope", "gone"),
         "Unknown sync domain 'nope', 'gone'; declared: tasks, notes, checkitems, "
-        "attachments, reminders, labels, folders, sheets, routed-notes.",
+        "attachments, reminders, labels, folders, sheets, visits, routed-notes.",
     )

@@ -48,6 +48,7 @@ def test_purge_tombstones(client):
         "sheets: purged 0 tombstone(s)",
         "tasks: purged 1 tombstone(s)",  # after the domains that point to it
         "folders: purged 0 tombstone(s)",
+        "visits: purged 0 tombstone(s)",
         "routed-notes: purged 0 tombstone(s)",
     ]
     assert [str(m) for m in Task.all_objects.values_list("mobile_id", flat=True)] == [recent]

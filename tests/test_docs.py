@@ -276,6 +276,7 @@ SAMPLES = {  # model: (a valid new record, a field the server edits, a stale dev
     "testapp.Note": ({"text": "From the docs"}, "text", {"text": "device"}),
     # "<task>": the mobile_id of a task of the user's org, made first
     "testapp.Checkitem": ({"label": "From the docs", "task": "<task>"}, "label", {"done": True}),
+    "testapp.Visit": ({"note": "From the docs"}, "note", {"note": "device"}),
 }
 
 

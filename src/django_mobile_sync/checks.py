@@ -3,8 +3,9 @@
 Each message names the setting (``MOBILE_SYNC['MAX_BATCH_SIZE']``) or the domain and its
 option, and its hint says what to do or links to the documentation. Ids are stable:
 
-- ``E001`` to ``E012``, ``E015`` to ``E017``, ``E019``: the domains (see
-  :mod:`.domain_checks`);
+- ``E001`` to ``E012``, ``E015`` to ``E017``, ``E019``, ``E021``: the domains (see
+  :mod:`.domain_checks`; ``E021``: a foreign key in ``fields`` to a model that is not synced
+  that neither a shared tenant field nor ``related_scopes`` confines to the tenant);
 - ``E013``: an unknown key (the hint suggests the closest valid one);
 - ``E014``: a value of the wrong type (``MAX_BATCH_SIZE = "abc"``) or outside its choices;
 - ``E015``: a bad rate string;

@@ -7,7 +7,7 @@ id, a message naming the domain and the option, and a hint saying what to do.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from .conf import DOCS_URL
 from .domains import SyncDomain
 from .mixin import SyncableModelMixin
+from .related_scopes import plain_foreign_keys, unscoped_foreign_keys
 from .resolvers import LastWriteWinsResolver
 
 #: Query parameters of the pull protocol; a domain filter may not take these names.
@@ -83,6 +84,7 @@ def domain_problems(domain: SyncDomain) -> list[Problem]:
     found.extend(import_problems(domain))
     found.extend(transition_problems(domain, model))
     found.extend(option_problems(domain, model))
+    found.extend(related_scope_problems(domain))
     return found
 
 
@@ -120,6 +122,7 @@ def import_problems(domain: SyncDomain) -> Iterator[Problem]:
         "service": lambda: domain.service_class,
         "scope": lambda: domain.scope_callable,
         "database": lambda: domain.database_callable,
+        "related_scopes": lambda: domain.related_scope_callables,
     }
     for option in ("authentication_classes", "permission_classes", "throttle_classes"):
         parts[option] = lambda option=option: domain.api_classes(option)  # type: ignore[misc]
@@ -201,6 +204,35 @@ def option_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]
                 f"{domain.option('throttle_rates')}[{kind!r}]: {problem}.",
                 "Write a DRF rate such as '100/hour' (per second, minute, hour or day), "
                 "or None for no limit.",
+            )
+
+
+def related_scope_problems(domain: SyncDomain) -> Iterator[Problem]:
+    """Foreign keys to models that are not synced that nothing confines to the tenant."""
+    hint_doc = f"{DOCS_URL}relations.md#foreign-keys-to-models-that-are-not-synced"
+    tenant = ", ".join(domain.tenant_fields)
+    for name, target in unscoped_foreign_keys(domain).items():
+        yield Problem(
+            "E021",
+            f"{domain.option('fields')}: {name!r} is a foreign key to {target.__name__}, which "
+            f"is not synced and has no tenant field of this domain ({tenant}): a device could "
+            f"name another tenant's {target._meta.verbose_name}.",
+            f"Give {target.__name__} the domain's tenant field ({tenant}), or declare "
+            f"related_scopes={{{name!r}: 'myapp.tenancy.<function>'}}: a function "
+            f"(queryset, scope, request) that narrows {target.__name__}'s queryset to the "
+            f"request's tenant; see {hint_doc}",
+        )
+    if not isinstance(domain.related_scopes, Mapping):
+        return  # check E006
+    plain = plain_foreign_keys(domain)
+    for name in domain.related_scopes:
+        if name not in plain:
+            yield Problem(
+                "E021",
+                f"{domain.option('related_scopes')}[{name!r}]: {name!r} is not a foreign key "
+                "to a model that is not synced among the fields a device writes.",
+                "Name a field of fields that points to a model without SyncableModelMixin; "
+                f"references to synced models are scoped by their own domain. See {hint_doc}",
             )
 
 

@@ -16,12 +16,15 @@ from .conf import import_from_setting, sync_settings
 from .relations import references
 
 if TYPE_CHECKING:
-    from django.db.models import Model
+    from django.db.models import Model, QuerySet
     from rest_framework.request import Request
     from rest_framework.serializers import Serializer
 
     from .resolvers import ConflictResolver
     from .service import SyncService
+
+#: ``narrow(queryset, scope, request)``: the targets of a foreign key a request may name.
+RelatedScope = Callable[["QuerySet[Any]", Mapping[str, Any], "Request | None"], "QuerySet[Any]"]
 
 #: Fields the mixin owns; never taken from a device.
 SYSTEM_FIELDS = frozenset(
@@ -56,6 +59,10 @@ class SyncDomain:
         scope: import path of ``scope(request) -> dict`` giving the tenant field values of
             the requesting user; used to filter every query and to stamp new records.
         database: import path of ``database(request) -> str``, the alias for the request.
+        related_scopes: ``{field: import path}`` of ``narrow(queryset, scope, request) ->
+            QuerySet`` for a foreign key in ``fields`` to a model that is not synced (a user):
+            the targets a device of that scope may name. Without one, such a field takes the
+            targets whose tenant fields equal the scope's (docs/relations.md).
         status_field / transitions: a state machine, ``{state: [reachable states]}``.
         server_owned_fields: fields a device can read but never write.
         filters: pull filters, ``{query parameter: ORM lookup}``.
@@ -79,6 +86,7 @@ class SyncDomain:
     tenant_fields: Sequence[str] = ()
     scope: str | Callable[[Request], Mapping[str, Any]] | None = None
     database: str | Callable[[Request], str] | None = None
+    related_scopes: Mapping[str, str | RelatedScope] = field(default_factory=dict)
     status_field: str | None = None
     transitions: Mapping[str, Sequence[str]] | None = None
     server_owned_fields: Sequence[str] = ()
@@ -189,6 +197,19 @@ class SyncDomain:
             self.database, self.option("database")
         )
         return database
+
+    @cached_property
+    def related_scope_callables(self) -> dict[str, RelatedScope]:
+        """``related_scopes`` imported: ``{field: narrow(queryset, scope, request)}``."""
+        option = self.option("related_scopes")
+        if not isinstance(self.related_scopes, Mapping):
+            raise ImproperlyConfigured(
+                f"{option}: must be a dict of {{field: import path}}, not {self.related_scopes!r}."
+            )
+        return {
+            name: import_from_setting(value, f"{option}[{name!r}]")
+            for name, value in self.related_scopes.items()
+        }
 
     @property
     def batch_limit(self) -> int:

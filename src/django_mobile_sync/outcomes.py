@@ -43,6 +43,11 @@ class ItemStatus(StrEnum):
 #: The three lists of a push answer, in the order the answer writes them.
 LIST_NAMES = ("synced_items", "conflicts", "errors")
 
+#: The ``code``s of an ``error`` item (docs/protocol.md#item-statuses). A serializer or a hook
+#: that raises a ``ValidationError`` with one of these codes gets it in the answer; the codes
+#: of DRF's and Django's own messages (``required``, ``invalid``...) stay off the wire.
+ITEM_CODES = frozenset({"unstorable", "unknown_reference", "referenced"})
+
 
 @dataclass
 class EntryOutcome:
@@ -79,9 +84,10 @@ class EntryOutcome:
 
     @classmethod
     def invalid(cls, mobile_id: Any, exc: Exception) -> EntryOutcome:
-        """The error for an entry its serializer or a hook refused."""
+        """The error for an entry its serializer or a hook refused, with the item ``code``
+        its messages carry, if any (:data:`ITEM_CODES`)."""
         errors = field_errors_of(exc)
-        return cls.error(mobile_id, summary(errors), errors)
+        return cls.error(mobile_id, summary(errors), errors, code=item_code(exc))
 
     @classmethod
     def error(
@@ -139,6 +145,36 @@ def field_errors_of(exc: Exception) -> dict[str, list[str]]:
         }
     messages = detail if isinstance(detail, list) else [detail]
     return {"non_field_errors": [str(m) for m in messages]}
+
+
+def item_code(exc: Exception) -> str | None:
+    """The first of ``exc``'s message codes (in field order) that is an item code."""
+    for code in error_codes(exc):
+        if code in ITEM_CODES:
+            return code
+    return None
+
+
+def error_codes(exc: Exception) -> list[str]:
+    """The codes of the messages of a DRF or Django ``ValidationError``, in order."""
+    get_codes = getattr(exc, "get_codes", None)
+    if get_codes is not None:  # DRF: codes nested as the messages are
+        return flat_codes(get_codes())
+    error_dict = getattr(exc, "error_dict", None)
+    errors = [e for es in error_dict.values() for e in es] if error_dict else []
+    errors = errors or getattr(exc, "error_list", [])
+    return [e.code for e in errors if isinstance(getattr(e, "code", None), str)]
+
+
+def flat_codes(codes: Any) -> list[str]:
+    """DRF's nested codes (``{field: [code]}``, lists, a code) as one list, in order."""
+    if isinstance(codes, str):
+        return [codes]
+    if isinstance(codes, Mapping):
+        codes = list(codes.values())
+    if isinstance(codes, list):
+        return [code for item in codes for code in flat_codes(item)]
+    return []
 
 
 def summary(field_errors: Mapping[str, list[str]]) -> str:

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 from .ids import TEXT_ID_RULE, read_mobile_id, uses_text_ids
+from .related_scopes import scope_related_fields
 from .relations import is_synced
 from .storable import utc_timestamp
 
@@ -38,6 +40,8 @@ def format_timestamp(value: datetime.datetime) -> str:
 
 #: The ``code`` of the per-item error for a reference to no record of the device's scope.
 UNKNOWN_REFERENCE = "unknown_reference"
+#: Its message, the same whatever the reason (unknown, deleted, another tenant's).
+UNKNOWN_MESSAGE = "No record with this id exists in your scope."
 
 
 class ReferenceField(serializers.Field[Any, Any, Any, Any]):
@@ -55,7 +59,7 @@ class ReferenceField(serializers.Field[Any, Any, Any, Any]):
     default_error_messages = {
         "invalid": "Must be a valid UUID.",
         "invalid_text_id": f"Must be {TEXT_ID_RULE}.",
-        UNKNOWN_REFERENCE: "No record with this id exists in your scope.",
+        UNKNOWN_REFERENCE: UNKNOWN_MESSAGE,
     }
 
     def __init__(self, *, related_model: type[models.Model], **kwargs: Any) -> None:
@@ -93,7 +97,14 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
     rules in ``validate()`` should read missing values from ``self.instance``: updates are
     partial. Model ``DateTimeField``s become :class:`UTCDateTimeField`. A value outside a
     field's choices is refused with the choices listed, as pull filters do.
+
+    A relational field to a model that is not synced (generated or declared) takes only the
+    targets of the request's scope (:mod:`~django_mobile_sync.related_scopes`); a target it
+    does not find is an ``unknown_reference``, worded as for synced references.
     """
+
+    #: The relational fields to models that are not synced (set by :meth:`get_fields`).
+    scoped_relations: frozenset[str] = frozenset()
 
     serializer_field_mapping = {
         **serializers.ModelSerializer[Any].serializer_field_mapping,
@@ -106,7 +117,19 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
             field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
             if isinstance(field, serializers.ChoiceField):  # MultipleChoiceField included
                 field.error_messages["invalid_choice"] = invalid_choice_message(field)
+        # Once per serializer, and one serializer serves a whole batch: no query per entry.
+        self.scoped_relations = frozenset(
+            scope_related_fields(fields, self.context.get("service"))
+        )
         return fields
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(
+                as_unknown_references(exc.detail, self.scoped_relations)
+            ) from exc
 
     def get_validators(self) -> list[Any]:
         return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
@@ -134,6 +157,26 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
         if name in attrs:
             return attrs[name]
         return getattr(self.instance, name, None)
+
+
+def as_unknown_references(detail: Any, names: frozenset[str]) -> Any:
+    """A serializer's error ``detail`` where each field of ``names`` that found no target
+    (DRF's ``does_not_exist``) is an ``unknown_reference``, worded as for synced references:
+    an id of another tenant and an id that exists nowhere answer alike."""
+    if not isinstance(detail, dict):
+        return detail
+    unknown = [ErrorDetail(UNKNOWN_MESSAGE, code=UNKNOWN_REFERENCE)]
+    return {
+        name: unknown if name in names and not_found(errors) else errors
+        for name, errors in detail.items()
+    }
+
+
+def not_found(errors: Any) -> bool:
+    """Whether a field's errors say its target does not exist."""
+    return isinstance(errors, list) and any(
+        getattr(error, "code", None) == "does_not_exist" for error in errors
+    )
 
 
 def invalid_choice_message(field: serializers.ChoiceField) -> str:

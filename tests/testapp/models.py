@@ -170,3 +170,34 @@ class Sheet(SyncableModelMixin):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Site(models.Model):
+    """A place of an org. Not synced: records name it by primary key."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE)
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Visit(SyncableModelMixin):
+    """A visit to a site of the org by a user of the org: foreign keys to models that are not
+    synced, scoped by the shared tenant field (``site``) and by a callable (``assignee``)."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
+    )
+    assignee = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = org_constraint("visit")
+        indexes = pull_index("visit")
+
+    def __str__(self) -> str:
+        return self.note or f"visit {self.mobile_id}"
