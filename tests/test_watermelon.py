@@ -57,12 +57,17 @@ def response_json(response: Any) -> Any:
 
 
 def push_changes(
-    api: APIClient, last_pulled_at: Any, changes: dict[str, Any], device: str = "phone-1"
+    api: APIClient,
+    last_pulled_at: Any,
+    changes: dict[str, Any],
+    device: str = "phone-1",
+    *,
+    wrapped: bool = False,
 ) -> Any:
+    """WatermelonDB's documented push: the changes object itself is the body."""
     query = "" if last_pulled_at is None else f"?last_pulled_at={last_pulled_at}"
-    return api.post(
-        URL + query, {"changes": changes}, format="json", headers={"X-Device-Id": device}
-    )
+    body = {"changes": changes} if wrapped else changes
+    return api.post(URL + query, body, format="json", headers={"X-Device-Id": device})
 
 
 def change_set(created=(), updated=(), deleted=()) -> dict[str, list[Any]]:
@@ -245,6 +250,50 @@ def test_a_push_applies_creates_updates_and_deletes_of_several_tables(client):
     assert Task.all_objects.get(mobile_id=old).deleted
 
 
+def test_the_documented_body_the_changes_object_itself_is_applied(client):
+    """WatermelonDB's docs: ``body: JSON.stringify(changes)``, sent by fetch as text/plain."""
+    task, gone = new_id(), new_id()
+    push(client, [{"mobile_id": gone, "title": "gone"}])
+    timestamp = pull(client)["timestamp"]
+    changes = {
+        "tasks": change_set(created=[{"id": task, "title": "documented"}], deleted=[gone]),
+        "checkitems": change_set(),
+        "local_drafts": change_set(),  # a table the server does not sync, empty
+    }
+    response = client.post(
+        f"{URL}?last_pulled_at={timestamp}",
+        json.dumps(changes),
+        content_type="text/plain;charset=UTF-8",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"experimentalRejectedIds": {}, "rejected": []}
+    assert Task.objects.get(mobile_id=task).title == "documented"
+    assert Task.all_objects.get(mobile_id=gone).deleted
+
+
+def test_the_wrapped_body_is_still_accepted(client):
+    task = new_id()
+    timestamp = pull(client)["timestamp"]
+    changes = {"tasks": change_set(created=[{"id": task, "title": "wrapped"}])}
+    response = push_changes(client, timestamp, changes, wrapped=True)
+    assert response.status_code == 200, response.content
+    assert Task.objects.get(mobile_id=task).title == "wrapped"
+
+
+def test_a_table_named_changes_is_a_table_not_the_wrapper(client):
+    task = new_id()
+    with override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": {"changes": "tasks"}}):
+        timestamp = pull(client)["timestamp"]
+        changes = {"changes": change_set(created=[{"id": task, "title": "in changes"}])}
+        response = push_changes(client, timestamp, changes)
+        assert response.status_code == 200, response.content
+        assert Task.objects.get(mobile_id=task).title == "in changes"
+        # The wrapped form cannot be told from it: {"changes": {"changes": ...}} is refused.
+        refused = push_changes(client, timestamp, changes, wrapped=True)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_envelope"
+
+
 def test_empty_change_sets_of_tables_the_server_does_not_sync_are_ignored(client):
     timestamp = pull(client)["timestamp"]
     task = new_id()
@@ -388,7 +437,11 @@ def test_a_refused_push_frees_its_idempotency_key_for_the_retry(client):
         ("", {"changes": {}}, "invalid_last_pulled_at"),
         ("?last_pulled_at=abc", {"changes": {}}, "invalid_last_pulled_at"),
         ("?last_pulled_at=-4", {"changes": {}}, "invalid_last_pulled_at"),
-        ("?last_pulled_at=5", {"tasks": change_set()}, "invalid_envelope"),
+        ("?last_pulled_at=5", [change_set()], "invalid_envelope"),
+        ("?last_pulled_at=5", {"tasks": []}, "invalid_envelope"),
+        ("?last_pulled_at=5", {"changes": []}, "invalid_envelope"),
+        ("?last_pulled_at=5", {"tasks": {"created": [1]}}, "invalid_envelope"),
+        ("?last_pulled_at=5", {"nope": change_set(deleted=["x"])}, "unknown_table"),
         ("?last_pulled_at=5", {"changes": {"nope": change_set(deleted=["x"])}}, "unknown_table"),
         ("?last_pulled_at=5", {"changes": {"tasks": {"created": {}}}}, "invalid_envelope"),
         ("?last_pulled_at=5", {"changes": {"tasks": {"created": [1]}}}, "invalid_envelope"),

@@ -1,7 +1,7 @@
 """The push of WatermelonDB's sync protocol: every local change, applied whole or refused.
 
-:func:`read_changes` checks the shape of ``{"changes": {table: {created, updated,
-deleted}}}``; :func:`apply_changes` applies it through the push engine
+:func:`read_changes` checks the shape of the pushed changes object, ``{table: {created,
+updated, deleted}}`` (the body WatermelonDB's documented ``pushChanges`` sends); :func:`apply_changes` applies it through the push engine
 (:class:`~django_mobile_sync.push.PushBatch`) in one transaction. The engine's guard refuses
 the whole push (:class:`RecordsChangedSincePull`, a ``409``) when a pushed record changed on
 the server at or after ``last_pulled_at``: the device pulls, merges and pushes again.
@@ -38,6 +38,8 @@ STALE = (
 )
 #: The three lists of a table's change set.
 CHANGE_LISTS = ("created", "updated", "deleted")
+#: The key of the wrapped push body, ``{"changes": {...}}``.
+WRAPPER = "changes"
 
 
 class RecordsChangedSincePull(Exception):
@@ -85,14 +87,25 @@ class WatermelonPushResult:
 
 
 def read_changes(body: Any, tables: Mapping[str, Table]) -> dict[str, TableChanges]:
-    """The pushed change sets, by table; a ``400`` naming what is wrong with the shape."""
-    if not isinstance(body, dict) or not isinstance(body.get("changes"), dict):
+    """The pushed change sets, by table; a ``400`` naming what is wrong with the shape.
+
+    The body is the changes object itself, as WatermelonDB's documented ``pushChanges``
+    sends it (``JSON.stringify(changes)``); ``{"changes": {...}}`` is read the same way
+    unless a mapped table is named ``changes``.
+    """
+    changes_object = unwrapped(body, tables)
+    if changes_object is None:
         raise ValidationError(
-            {"changes": ['The body must be {"changes": {"<table>": {"created": [...], ...}}}.']},
+            {
+                "changes": [
+                    'The body must be the changes object, {"<table>": {"created": [...], '
+                    '"updated": [...], "deleted": [...]}}.'
+                ]
+            },
             code="invalid_envelope",
         )
     changes: dict[str, TableChanges] = {}
-    for name, change_set in body["changes"].items():
+    for name, change_set in changes_object.items():
         if name not in tables and is_empty(change_set):
             continue  # WatermelonDB lists every table of the app, local-only ones too
         if name not in tables:
@@ -103,6 +116,20 @@ def read_changes(body: Any, tables: Mapping[str, Table]) -> dict[str, TableChang
             )
         changes[name] = read_change_set(name, change_set)
     return changes
+
+
+def unwrapped(body: Any, tables: Mapping[str, Table]) -> dict[str, Any] | None:
+    """The changes object of a push body, or ``None`` if the body is not an object.
+
+    ``{"changes": {...}}`` alone is the wrapped form when no mapped table is named
+    ``changes``; otherwise the body is the changes object.
+    """
+    if not isinstance(body, dict):
+        return None
+    if set(body) == {WRAPPER} and WRAPPER not in tables:
+        inner = body[WRAPPER]
+        return inner if isinstance(inner, dict) else None
+    return body
 
 
 def is_empty(change_set: Any) -> bool:
