@@ -36,7 +36,7 @@ export type SyncOptions = {
   baseUrl: string;
   /** The API token, sent as `Authorization: Bearer <token>`; a function for refreshed tokens. */
   token: string | (() => string | Promise<string>);
-  /** Identifies this install (X-Device-Id): the server sends your own creates as `updated`. */
+  /** Identifies this install (X-Device-Id) in the server's batch log and per-device throttles. */
   deviceId: string;
   /**
    * Turbo login: the first sync's response goes to the native SQLite adapter (JSI) as
