@@ -24,7 +24,13 @@ ALIASES = ", ".join(settings.DATABASES)
 
 
 def test_every_command_is_covered() -> None:
-    assert COMMANDS == ["purge_idempotency_keys", "purge_tombstones", "sync_doctor", "sync_reset"]
+    assert COMMANDS == [
+        "purge_idempotency_keys",
+        "purge_tombstones",
+        "purge_watermelon_checkpoints",
+        "sync_doctor",
+        "sync_reset",
+    ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -71,14 +71,15 @@ CANONICAL = UPPER.lower()
         ("ABC", "ABC"),
         ("x" * 64, "x" * 64),
         ("with_under-score", "with_under-score"),
-        (UPPER, CANONICAL),
+        # A UUID is an id like any other, kept byte for byte: the device (WatermelonDB, an
+        # iOS uuidString) matches ids as strings.
+        (UPPER, UPPER),
         (CANONICAL, CANONICAL),
-        # 32 hex digits: what many id generators make, kept as sent (the device matches
-        # ids as strings); only hyphenated, braced and URN spellings are UUIDs here.
         (CANONICAL.replace("-", ""), CANONICAL.replace("-", "")),
         (UPPER.replace("-", ""), UPPER.replace("-", "")),
-        ("{" + UPPER + "}", CANONICAL),
-        ("urn:uuid:" + CANONICAL, CANONICAL),
+        # Braces and colons are not in the alphabet: no spelling is rewritten into another.
+        ("{" + UPPER + "}", None),
+        ("urn:uuid:" + CANONICAL, None),
         # uuid.UUID() takes underscores between digits (int()'s leniency): a text id here.
         ("aaaaaaaaaaaaaaaa_bbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa_bbbbbbbbbbbbbbb"),
         ("x" * 65, None),
@@ -160,37 +161,56 @@ def test_text_ids_are_case_sensitive(client):
     assert Sheet.objects.get().folder.name == "upper"
 
 
-def test_a_uuid_in_upper_case_is_stored_canonical_and_echoed_as_sent(client):
+def test_a_uuid_in_upper_case_is_kept_as_sent_on_the_native_endpoints(client):
     body = ok(push(client, [{"mobile_id": UPPER, "name": "Old folder"}], "folders"))
-    assert statuses(body) == [(UPPER, "created")]  # the echo: exactly as sent
-    assert Folder.objects.get().mobile_id == CANONICAL
-    [item], _ = pull_all(client, "folders")
-    assert item["mobile_id"] == CANONICAL
-    # Any spelling names the same record, in entries and in references.
-    body = ok(push(client, [{"mobile_id": CANONICAL, "version": 1, "name": "Renamed"}], "folders"))
-    assert statuses(body) == [(CANONICAL, "updated")]
-    braces = "{" + UPPER + "}"
-    body = ok(push(client, [{"mobile_id": "s1", "folder": braces, "title": "t"}], "sheets"))
-    assert statuses(body) == [("s1", "created")] and body["errors"] == []
-    assert Folder.objects.count() == 1
-    [sheet], _ = pull_all(client, "sheets")
-    assert sheet["folder"] == CANONICAL
-    # The same record twice in a batch, spelled two ways: the later one is refused.
-    body = ok(
-        push(
-            client,
-            [
-                {"mobile_id": UPPER, "version": 2, "name": "a"},
-                {"mobile_id": CANONICAL, "version": 2, "name": "b"},
-            ],
-            "folders",
-        )
-    )
+    assert statuses(body) == [(UPPER, "created")]
+    assert Folder.objects.get().mobile_id == UPPER
+    [item], cursor = pull_all(client, "folders")
+    assert item["mobile_id"] == UPPER
+    body = ok(push(client, [{"mobile_id": UPPER, "version": 1, "name": "Renamed"}], "folders"))
     assert statuses(body) == [(UPPER, "updated")]
-    assert [e["mobile_id"] for e in body["errors"]] == [CANONICAL]
+    # Another spelling is another id: another record, as "abc" and "ABC" are.
+    body = ok(push(client, [{"mobile_id": CANONICAL, "name": "Lower"}], "folders"))
+    assert statuses(body) == [(CANONICAL, "created")]
+    assert dict(Folder.objects.values_list("mobile_id", "name")) == {
+        UPPER: "Renamed",
+        CANONICAL: "Lower",
+    }
+    # A reference names exactly the record spelled so, and pulls back as it was sent.
+    body = ok(push(client, [{"mobile_id": "s1", "folder": UPPER, "title": "t"}], "sheets"))
+    assert statuses(body) == [("s1", "created")] and body["errors"] == []
+    assert Sheet.objects.get().folder.name == "Renamed"
+    [sheet], _ = pull_all(client, "sheets")
+    assert sheet["folder"] == UPPER
+    # Conflicts carry the id as sent, and so does the audit row.
+    body = ok(push(client, [{"mobile_id": UPPER, "version": 1, "name": "stale"}], "folders"))
+    [conflict] = body["conflicts"]
+    assert conflict["mobile_id"] == UPPER and conflict["server_data"]["mobile_id"] == UPPER
+    assert SyncConflict.objects.get().mobile_id == UPPER
+    items, _ = pull_all(client, "folders", cursor=cursor)
+    assert {i["mobile_id"] for i in items} == {UPPER, CANONICAL}
 
 
-@pytest.mark.parametrize("bad", ["x" * 65, "a/b", "", 12, "a b", "{abc}"])
+def test_a_uuid_in_upper_case_is_kept_as_sent_on_the_multi_domain_endpoints(client):
+    response = multi_push(
+        client,
+        {
+            "sheets": [{"mobile_id": "sheet-1", "folder": UPPER, "title": "One"}],
+            "folders": [{"mobile_id": UPPER, "name": "Inbox"}],
+        },
+    )
+    body = ok(response)["domains"]
+    assert statuses(body["folders"]) == [(UPPER, "created")]
+    assert statuses(body["sheets"]) == [("sheet-1", "created")]
+    pages, _ = multi_pull_all(client, domains="folders,sheets")
+    items = [item for page in pages for found in page["changes"].values() for item in found]
+    assert {item["mobile_id"] for item in items} == {UPPER, "sheet-1"}
+    assert [item["folder"] for item in items if item["mobile_id"] == "sheet-1"] == [UPPER]
+
+
+@pytest.mark.parametrize(
+    "bad", ["x" * 65, "a/b", "", 12, "a b", "{abc}", "{" + UPPER + "}", "urn:uuid:" + CANONICAL]
+)
 def test_a_malformed_text_id_is_an_item_error_naming_the_rule(client, bad):
     body = ok(
         push(

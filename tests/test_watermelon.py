@@ -24,7 +24,6 @@ from rest_framework.test import APIClient
 from django_mobile_sync.domains import get_domain
 from django_mobile_sync.purge import purge_tombstones
 from django_mobile_sync.watermelon_tables import Table, to_entry, to_raw
-from django_mobile_sync.watermelon_timestamp import Timestamp
 from tests.conftest import make_user, new_id, push
 from tests.testapp.models import Checkitem, Member, Task
 
@@ -57,12 +56,17 @@ def response_json(response: Any) -> Any:
 
 
 def push_changes(
-    api: APIClient, last_pulled_at: Any, changes: dict[str, Any], device: str = "phone-1"
+    api: APIClient,
+    last_pulled_at: Any,
+    changes: dict[str, Any],
+    device: str = "phone-1",
+    *,
+    wrapped: bool = False,
 ) -> Any:
+    """WatermelonDB's documented push: the changes object itself is the body."""
     query = "" if last_pulled_at is None else f"?last_pulled_at={last_pulled_at}"
-    return api.post(
-        URL + query, {"changes": changes}, format="json", headers={"X-Device-Id": device}
-    )
+    body = {"changes": changes} if wrapped else changes
+    return api.post(URL + query, body, format="json", headers={"X-Device-Id": device})
 
 
 def change_set(created=(), updated=(), deleted=()) -> dict[str, list[Any]]:
@@ -138,6 +142,7 @@ def test_deleted_records_come_as_ids_only(client):
 
 def test_records_the_device_pushed_itself_come_back_as_updated(client):
     timestamp = pull(client)["timestamp"]
+    elsewhere = pull(client, device="phone-2")["timestamp"]
     mine, theirs = new_id(), new_id()
     pushed = push_changes(
         client, timestamp, {"tasks": change_set(created=[{"id": mine, "title": "mine"}])}
@@ -148,9 +153,9 @@ def test_records_the_device_pushed_itself_come_back_as_updated(client):
     tasks = pull(client, timestamp)["changes"]["tasks"]
     assert ids(tasks["updated"]) == [mine]
     assert ids(tasks["created"]) == [theirs]
-    # Without X-Device-Id the server cannot tell: both are new to this device.
-    anonymous = pull(client, timestamp, device="")["changes"]["tasks"]
-    assert ids(anonymous["created"]) == sorted([mine, theirs])
+    # Another device of the same user (its own timestamp) gets both as new records.
+    other = pull(client, elsewhere, device="phone-2")["changes"]["tasks"]
+    assert ids(other["created"]) == sorted([mine, theirs])
 
 
 def test_send_created_as_updated_puts_every_record_in_updated(client):
@@ -172,9 +177,10 @@ def test_a_pull_costs_a_fixed_number_of_queries(client, org, django_assert_max_n
     Task.objects.bulk_create([Task(org=org, mobile_id=new_id(), title="t") for _ in range(1100)])
     timestamp = pull(client)["timestamp"]
     Task.objects.filter(org=org).update(title="changed")
-    # clock, deleted ids (2 tables), purge check, own pushes, then 3 chunks of tasks and
-    # the empty querysets of the other lists; never one per record.
-    with django_assert_max_num_queries(16):
+    # clock, checkpoint, deleted ids (2 tables), own pushes, purge check, the next position
+    # (2 tables), the new checkpoint (3 with the test's savepoint), then 3 chunks of tasks
+    # and the empty querysets of the other lists; never one per record.
+    with django_assert_max_num_queries(17):
         body = pull(client, timestamp)
     assert len(body["changes"]["tasks"]["updated"]) == 1100
 
@@ -192,7 +198,7 @@ def test_purged_tombstones_turn_an_old_timestamp_into_a_replacement_sync(client)
     assert body["changes"]["tasks"]["deleted"] == []
 
 
-def test_a_timestamp_above_the_clock_is_a_replacement_sync(client):
+def test_a_timestamp_the_server_never_gave_is_a_replacement_sync(client):
     task = new_id()
     push(client, [{"mobile_id": task, "title": "x"}])
     timestamp = pull(client)["timestamp"]
@@ -200,7 +206,7 @@ def test_a_timestamp_above_the_clock_is_a_replacement_sync(client):
     body = pull(client, timestamp + 1_000_000)
     assert body["experimentalStrategy"] == "replacement"
     assert ids(body["changes"]["tasks"]["updated"]) == [task]
-    assert body["timestamp"] == timestamp
+    assert body["timestamp"] > timestamp + 1_000_000
 
 
 def test_a_migration_sync_sends_new_tables_and_records_with_new_columns_set(client):
@@ -243,6 +249,50 @@ def test_a_push_applies_creates_updates_and_deletes_of_several_tables(client):
     assert response.json() == {"experimentalRejectedIds": {}, "rejected": []}
     assert Checkitem.objects.get(mobile_id=item).task == Task.objects.get(mobile_id=task)
     assert Task.all_objects.get(mobile_id=old).deleted
+
+
+def test_the_documented_body_the_changes_object_itself_is_applied(client):
+    """WatermelonDB's docs: ``body: JSON.stringify(changes)``, sent by fetch as text/plain."""
+    task, gone = new_id(), new_id()
+    push(client, [{"mobile_id": gone, "title": "gone"}])
+    timestamp = pull(client)["timestamp"]
+    changes = {
+        "tasks": change_set(created=[{"id": task, "title": "documented"}], deleted=[gone]),
+        "checkitems": change_set(),
+        "local_drafts": change_set(),  # a table the server does not sync, empty
+    }
+    response = client.post(
+        f"{URL}?last_pulled_at={timestamp}",
+        json.dumps(changes),
+        content_type="text/plain;charset=UTF-8",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"experimentalRejectedIds": {}, "rejected": []}
+    assert Task.objects.get(mobile_id=task).title == "documented"
+    assert Task.all_objects.get(mobile_id=gone).deleted
+
+
+def test_the_wrapped_body_is_still_accepted(client):
+    task = new_id()
+    timestamp = pull(client)["timestamp"]
+    changes = {"tasks": change_set(created=[{"id": task, "title": "wrapped"}])}
+    response = push_changes(client, timestamp, changes, wrapped=True)
+    assert response.status_code == 200, response.content
+    assert Task.objects.get(mobile_id=task).title == "wrapped"
+
+
+def test_a_table_named_changes_is_a_table_not_the_wrapper(client):
+    task = new_id()
+    with override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": {"changes": "tasks"}}):
+        timestamp = pull(client)["timestamp"]
+        changes = {"changes": change_set(created=[{"id": task, "title": "in changes"}])}
+        response = push_changes(client, timestamp, changes)
+        assert response.status_code == 200, response.content
+        assert Task.objects.get(mobile_id=task).title == "in changes"
+        # The wrapped form cannot be told from it: {"changes": {"changes": ...}} is refused.
+        refused = push_changes(client, timestamp, changes, wrapped=True)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_envelope"
 
 
 def test_empty_change_sets_of_tables_the_server_does_not_sync_are_ignored(client):
@@ -300,12 +350,13 @@ def test_a_push_with_a_record_changed_since_the_pull_is_refused_whole(client):
 def test_the_devices_own_changes_after_the_pull_do_not_refuse_its_push(client):
     task = new_id()
     timestamp = pull(client)["timestamp"]
+    elsewhere = pull(client, device="another-phone")["timestamp"]
     created = {"tasks": change_set(created=[{"id": task, "title": "mine"}])}
     assert push_changes(client, timestamp, created).status_code == 200
     # The next sync's pull could not move past the push (a long transaction elsewhere
     # holding the horizon): the device pushes an edit of its own record with that timestamp.
     edited = {"tasks": change_set(updated=[{"id": task, "title": "mine, edited"}])}
-    assert push_changes(client, timestamp, edited, device="another-phone").status_code == 409
+    assert push_changes(client, elsewhere, edited, device="another-phone").status_code == 409
     assert push_changes(client, timestamp, edited).status_code == 200
     assert Task.objects.get(mobile_id=task).title == "mine, edited"
 
@@ -388,7 +439,11 @@ def test_a_refused_push_frees_its_idempotency_key_for_the_retry(client):
         ("", {"changes": {}}, "invalid_last_pulled_at"),
         ("?last_pulled_at=abc", {"changes": {}}, "invalid_last_pulled_at"),
         ("?last_pulled_at=-4", {"changes": {}}, "invalid_last_pulled_at"),
-        ("?last_pulled_at=5", {"tasks": change_set()}, "invalid_envelope"),
+        ("?last_pulled_at=5", [change_set()], "invalid_envelope"),
+        ("?last_pulled_at=5", {"tasks": []}, "invalid_envelope"),
+        ("?last_pulled_at=5", {"changes": []}, "invalid_envelope"),
+        ("?last_pulled_at=5", {"tasks": {"created": [1]}}, "invalid_envelope"),
+        ("?last_pulled_at=5", {"nope": change_set(deleted=["x"])}, "unknown_table"),
         ("?last_pulled_at=5", {"changes": {"nope": change_set(deleted=["x"])}}, "unknown_table"),
         ("?last_pulled_at=5", {"changes": {"tasks": {"created": {}}}}, "invalid_envelope"),
         ("?last_pulled_at=5", {"changes": {"tasks": {"created": [1]}}}, "invalid_envelope"),
@@ -513,13 +568,6 @@ def test_deleted_at_is_not_a_column(client):
 
 
 # -- the timestamp's state: epoch, scope, tables ------------------------------------------------
-
-
-def test_a_timestamp_stays_a_whole_number_watermelondb_keeps_exactly(client):
-    push(client, [{"mobile_id": new_id(), "title": "x"}])
-    timestamp = pull(client)["timestamp"]
-    assert 0 < timestamp < 2**53
-    assert Timestamp.of(timestamp).number == timestamp
 
 
 def test_a_sync_reset_turns_an_old_timestamp_into_a_replacement_sync(client):

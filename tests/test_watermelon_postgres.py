@@ -1,5 +1,6 @@
 """The WatermelonDB ``timestamp`` keeps the no-missed-change guarantee on PostgreSQL, with
-transactions that commit out of order (real threads, each on its own connection)."""
+transactions that commit out of order, and a device's own writes stay its own while a
+long transaction holds the horizon (real threads, each on its own connection)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 from django.db import connections, transaction
 from django.test import override_settings
 
-from tests.conftest import new_id
-from tests.test_watermelon import TABLES, _settings, ids, pull
+from tests.conftest import new_id, push
+from tests.test_watermelon import TABLES, _settings, change_set, ids, pull, push_changes
 from tests.testapp.models import Task
 
 pytestmark = pytest.mark.postgres
@@ -58,3 +59,36 @@ def test_a_transaction_committing_after_a_later_one_is_not_skipped(transactional
         seen += ids(second["changes"]["tasks"]["created"])
         assert sorted(seen) == sorted([fast, slow.mobile_id])  # each once, none skipped
         assert second["timestamp"] >= first["timestamp"]
+
+
+def test_a_device_edits_its_own_new_records_while_a_long_transaction_holds_the_horizon(
+    transactional_db, client, org
+):
+    """Why a device's own pushes are exempt: its next timestamp cannot pass them yet."""
+    with override_settings(MOBILE_SYNC={**_settings(), "WATERMELON": TABLES}):
+        first, second, elsewhere = new_id(), new_id(), new_id()
+        phone = pull(client, device="phone")["timestamp"]
+        push(client, [{"mobile_id": elsewhere, "title": "from the web"}])
+        slow = SlowWriter(org)  # a transaction of this database, open the whole time
+        slow.start()
+        assert slow.wrote.wait(20)
+        try:
+            created = [{"id": first, "title": "one"}, {"id": second, "title": "two"}]
+            pushed = push_changes(client, phone, {"tasks": change_set(created=created)})
+            assert pushed.status_code == 200, pushed.content
+            body = pull(client, phone)
+            assert ids(body["changes"]["tasks"]["created"]) == [elsewhere]  # not past slow
+            assert body["timestamp"] > phone
+            # The phone edits its new record and syncs: its own push is no change "since".
+            edited = {"tasks": change_set(updated=[{"id": first, "title": "one, edited"}])}
+            response = push_changes(client, body["timestamp"], edited)
+            assert response.status_code == 200, response.content
+        finally:
+            slow.release.set()
+            slow.join(20)
+        assert slow.error is None, slow.error
+        assert Task.objects.get(mobile_id=first).title == "one, edited"
+
+        tasks = pull(client, body["timestamp"])["changes"]["tasks"]
+        assert ids(tasks["created"]) == [slow.mobile_id]  # another writer's
+        assert ids(tasks["updated"]) == sorted([first, second])  # the phone's own

@@ -36,7 +36,7 @@ export type SyncOptions = {
   baseUrl: string;
   /** The API token, sent as `Authorization: Bearer <token>`; a function for refreshed tokens. */
   token: string | (() => string | Promise<string>);
-  /** Identifies this install (X-Device-Id): the server sends your own creates as `updated`. */
+  /** Identifies this install (X-Device-Id) in the server's batch log and per-device throttles. */
   deviceId: string;
   /**
    * Turbo login: the first sync's response goes to the native SQLite adapter (JSI) as
@@ -112,7 +112,8 @@ export async function syncOnce(database: Database, options: SyncOptions): Promis
       return (await response.json()) as SyncPullResult;
     },
     async pushChanges({ changes, lastPulledAt }) {
-      // WatermelonDB lists every table of the app; the server knows the mapped ones.
+      // The body is the changes object itself, as in WatermelonDB's docs. WatermelonDB
+      // lists every table of the app; tables that stay on the device are left out.
       const pushed: Record<string, SyncTableChangeSet> = {};
       for (const [table, set] of Object.entries(changes as Record<string, SyncTableChangeSet>)) {
         const size = set.created.length + set.updated.length + set.deleted.length;
@@ -122,7 +123,7 @@ export async function syncOnce(database: Database, options: SyncOptions): Promis
       const response = await fetch(`${url}?last_pulled_at=${lastPulledAt}`, {
         method: 'POST',
         headers: { ...(await headers()), 'Content-Type': 'application/json' },
-        body: JSON.stringify({ changes: pushed }),
+        body: JSON.stringify(pushed),
       });
       if (!response.ok) await failed(response);
       const body = (await response.json()) as PushResponse;

@@ -42,6 +42,9 @@ WATERMELON = [
     "watermelon/first-sync.test.mjs",
     # A schema below the minimum gets 426 (WatermelonDB, native endpoint, RxDB recipe).
     "watermelon/schema-minimum.test.mjs",
+    # The pullChanges and pushChanges of WatermelonDB's own docs (the changes object as the
+    # body, as text/plain, no X-Device-Id): two devices, three tables, both ways.
+    "watermelon/documented-sync.test.mjs",
 ]
 
 

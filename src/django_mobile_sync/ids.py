@@ -7,11 +7,12 @@ UUID (the mixin's ``UUIDField``). WatermelonDB gives its records 16-character id
 (push entries, references) goes through :func:`read_mobile_id`, so both kinds follow one
 rule:
 
-- UUID models accept what ``uuid.UUID()`` accepts;
-- text-id models accept 1 to 64 characters from ``[A-Za-z0-9_-]``, kept exactly as sent
-  (``abc`` and ``ABC`` are two records), and store a UUID in any spelling (upper case, 32 hex
-  digits, braces, ``urn:uuid:``) in its canonical form, so that records created while the
-  model had UUID ids keep matching.
+- UUID models accept what ``uuid.UUID()`` accepts, and hold it as a ``UUID`` (any spelling
+  names the same record; pulls return the canonical form);
+- text-id models accept 1 to 64 characters from ``[A-Za-z0-9_-]``, kept byte for byte as
+  sent, UUIDs included: ``abc`` and ``ABC`` are two records, and so are ``9E9D…`` and
+  ``9e9d…`` (WatermelonDB matches ids as strings: an id sent back in another spelling
+  would be a second copy on the device).
 
 :class:`RewriteHexUUIDs` is the migration step a model needs when it switches on SQLite,
 where Django stores a ``UUIDField`` as 32 hex digits without hyphens.
@@ -42,10 +43,6 @@ UUID_RULE = "a UUID"
 TEXT_ID_RULE = "a UUID or 1 to 64 characters from A-Z, a-z, 0-9, _ and -"
 
 _TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_HEX32 = re.compile(r"[0-9A-Fa-f]{32}")
-_HYPHENATED_UUID = re.compile(
-    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
-)
 _HELP_TEXT = "Client-generated id of the record."
 
 
@@ -104,10 +101,8 @@ def read_mobile_id(value: Any, text: bool) -> MobileId | None:
         text: whether the model takes text ids (:func:`uses_text_ids`).
 
     Returns:
-        For a UUID model, a ``UUID``. For a text-id model, a ``str``: a UUID written with
-        hyphens (any case), braces or ``urn:uuid:`` in its canonical lower-case hyphenated
-        form, any other id exactly as sent (32 hex digits without hyphens included: that is
-        what many id generators make, and the device matches ids as strings).
+        For a UUID model, a ``UUID``. For a text-id model, the ``str`` exactly as sent, a
+        UUID in whatever case and spelling included: the device matches ids as strings.
     """
     if not isinstance(value, str):
         return None
@@ -116,22 +111,7 @@ def read_mobile_id(value: Any, text: bool) -> MobileId | None:
             return uuid.UUID(value)
         except ValueError:
             return None
-    if _TEXT_ID.fullmatch(value) and not _HYPHENATED_UUID.fullmatch(value):
-        return value  # 32 hex digits too: a generator's id, not a UUID spelling
-    return uuid_spelling(value)
-
-
-def uuid_spelling(value: str) -> str | None:
-    """The canonical form of ``value`` if it spells a UUID with ASCII hex digits, else ``None``.
-
-    The spellings are those ``uuid.UUID()`` takes (hyphens, braces, ``urn:uuid:``), without
-    its leniencies that come from ``int()`` (signs, spaces, underscores, non-ASCII digits):
-    ``aaaa_bbbb...`` of 32 characters is a text id, not a UUID.
-    """
-    digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
-    if not _HEX32.fullmatch(digits):
-        return None
-    return str(uuid.UUID(digits))
+    return value if _TEXT_ID.fullmatch(value) else None
 
 
 def id_order(mobile_id: MobileId) -> tuple[int, int, str]:
@@ -152,10 +132,11 @@ def rewrite_hex_uuids(model: type[models.Model], using: str, field: str = "mobil
     """Rewrite ``field`` values of 32 hex digits in the canonical UUID form; how many.
 
     Django stores a ``UUIDField`` as 32 hex digits on databases without a UUID type (SQLite,
-    MySQL). Once the column is text, those ids would no longer match the canonical form
-    devices send and pulls return. PostgreSQL's ``uuid`` column becomes text in the canonical
-    form already: nothing matches there. The rows keep their version and change cursor: the
-    ids are the same, only stored differently.
+    MySQL). Once the column is text, ids are compared byte for byte, and those would no
+    longer match the canonical form that devices were given by the model's pulls and
+    answers while it had UUID ids (and send back). PostgreSQL's ``uuid`` column becomes text
+    in the canonical form already: nothing matches there. The rows keep their version and
+    change cursor: the ids are the same, only stored differently.
     """
     column = F(field)
     parts: list[Any] = []

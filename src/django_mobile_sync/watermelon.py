@@ -1,8 +1,8 @@
 """``{prefix}watermelon/``: WatermelonDB's sync backend protocol (SPEC §9).
 
 ``GET ?last_pulled_at=&schema_version=&migration=`` answers every table's change set and a
-``timestamp`` (:mod:`django_mobile_sync.watermelon_pull`); ``POST ?last_pulled_at=`` with
-``{"changes": ...}`` applies the device's changes, or refuses them whole with ``409``
+``timestamp`` (:mod:`django_mobile_sync.watermelon_pull`); ``POST ?last_pulled_at=`` whose
+body is the changes object applies the device's changes, or refuses them whole with ``409``
 (:mod:`django_mobile_sync.watermelon_push`). Tables are the domains of
 ``MOBILE_SYNC["WATERMELON"]`` (:mod:`django_mobile_sync.watermelon_tables`). Authentication,
 permissions, throttling, idempotency, tenancy and client schema versions work as on the
@@ -24,6 +24,7 @@ from . import idempotency
 from .client_versions import check_client_schema
 from .conf import sync_settings
 from .multi import MultiDomainView
+from .parsers import SyncJSONParser
 from .service import SyncService
 from .watermelon_pull import Migration, WatermelonPull
 from .watermelon_push import RecordsChangedSincePull, apply_changes, read_changes
@@ -37,10 +38,21 @@ NEVER = ("", "null", "0")
 MAX_TIMESTAMP = 2**53 - 1
 
 
+class PlainTextJSONParser(SyncJSONParser):
+    """JSON sent as ``text/plain``: what ``fetch`` declares for a string body.
+
+    WatermelonDB's documented ``pushChanges`` posts ``JSON.stringify(changes)`` without a
+    ``Content-Type``. The same limits apply as to ``application/json``.
+    """
+
+    media_type = "text/plain"
+
+
 class WatermelonView(MultiDomainView):
     """WatermelonDB's ``pullChanges`` (GET) and ``pushChanges`` (POST) endpoint."""
 
     schema = None  # not a REST resource: docs/clients/watermelondb.md documents it
+    parser_classes = [SyncJSONParser, PlainTextJSONParser]
 
     def tables(self) -> dict[str, tuple[Table, SyncService]]:
         """The mapped tables this request may use, each with its domain's service."""

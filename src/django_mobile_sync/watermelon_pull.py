@@ -5,16 +5,16 @@ planned first (:meth:`WatermelonPull.plan`: the change clock, the deleted ids, t
 check) and then streamed record by record (:meth:`WatermelonPull.stream`), so a first sync
 of any size holds a few hundred records in memory at a time.
 
-``timestamp`` is the change clock's horizon (:mod:`django_mobile_sync.clock`), never the
-time, tagged with the state it belongs to (:mod:`django_mobile_sync.watermelon_timestamp`):
-every row written by a transaction below it has been served, and the next pull asks for
-rows from it. A ``created`` record is one created after ``last_pulled_at`` by another
-device; the requesting device's own new records (known by ``X-Device-Id`` from the batch log)
-come back as ``updated``. When the server can no longer tell what changed after
-``last_pulled_at`` (tombstones it needs were purged; the database was reset or restored; the
-device's tenant scope or tables changed), the answer is the whole data set with
-``"experimentalStrategy": "replacement"``: WatermelonDB drops local records not in it and
-keeps unpushed changes.
+``timestamp`` is a checkpoint (:mod:`django_mobile_sync.watermelon_checkpoint`), never the
+time: a row recording the user and the state the pull was served for, and the position in
+the change clock (:mod:`django_mobile_sync.clock`) the next pull reads from. A ``created``
+record is one created after ``last_pulled_at`` by someone else than the device; the
+device's own new records (its pushes made with the checkpoint it presents) come back as
+``updated``. When the server cannot tell what changed after ``last_pulled_at`` (no such
+checkpoint of this user; tombstones it needs were purged; the database was reset or
+restored; the device's tenant scope or tables changed), the answer is the whole data set
+with ``"experimentalStrategy": "replacement"``: WatermelonDB drops local records not in it
+and keeps unpushed changes.
 """
 
 from __future__ import annotations
@@ -27,15 +27,12 @@ from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from .clock import after_position, read_clock
-from .exceptions import CursorExpired
 from .mixin import SyncableModelMixin
-from .models import SyncBatch
-from .pull import check_not_purged
+from .watermelon_checkpoint import Checkpoints, is_fresh, purges_since, state_of
 from .watermelon_tables import Table, empty_value, to_raw
-from .watermelon_timestamp import Timestamp, state_tag
 
 if TYPE_CHECKING:
     from .service import SyncService
@@ -101,8 +98,7 @@ class WatermelonPull:
         self.tables = dict(tables)
         services = [service for _table, service in self.tables.values()]
         self.using = services[0].using
-        self.device_id = services[0].device_id
-        self.user_id = getattr(services[0].user, "pk", None)
+        self.checkpoints = Checkpoints(self.using, services[0].user)
 
     def plan(self, since: int | None, migration: Migration | None = None) -> PullPlan:
         """What the pull after ``since`` (``None``: a first sync) sends.
@@ -112,15 +108,18 @@ class WatermelonPull:
         """
         alias = self.using
         reading = read_clock(alias)
-        tag = state_tag(alias, reading, self.services())
-        horizon = reading.horizon
+        state = state_of(alias, reading, self.services())
         if since is None:
-            return self.full(alias, Timestamp(tag, horizon), replacement=False)
-        last = Timestamp.of(since)
-        if last.tag != tag or last.position > reading.clock:
-            # Another epoch, scope or set of tables, or a clock gone back (a restore).
-            return self.full(alias, Timestamp(tag, horizon), replacement=True)
-        start = last.position
+            return self.full(state, reading.horizon, after=0, replacement=False)
+        held = self.checkpoints.find(since)
+        if held is not None:
+            self.checkpoints.forget_predecessor(held)
+        if held is None or not held.serves(state, reading.clock):
+            # No such checkpoint of this user (another user's, or purged), or one of
+            # another database, epoch, tenant scope or set of tables, or of a lost history.
+            predecessor = None if held is None else held.pk
+            return self.full(state, reading.horizon, after=since, predecessor=predecessor)
+        start, horizon = held.position, reading.horizon
         plans = [TablePlan(table, service) for table, service in self.tables.values()]
         for plan in plans:
             plan.deleted = [
@@ -130,12 +129,11 @@ class WatermelonPull:
                 .order_by("change_seq", "pk")
                 .values_list("mobile_id", flat=True)
             ]
-        try:  # after the deleted ids: a purge that removed some of them is seen here
-            # Every row below ``start`` was read: a purge up to it took nothing needed.
-            check_not_purged(alias, 0, {p.table.domain.name: start for p in plans})
-        except CursorExpired:
-            return self.full(alias, Timestamp(tag, horizon), replacement=True)
-        own = own_writes(alias, self.device_id, self.user_id, start, horizon)
+        own = self.checkpoints.own_writes(held)
+        # After the deleted ids: a purge that removed some of them is seen here.
+        purged = purges_since(alias, [p.table.domain.name for p in plans], held.horizon)
+        if any(purge_horizon > held.horizon for purge_horizon in purged):
+            return self.full(state, horizon, after=since, predecessor=held.pk, own=own)
         for plan in plans:
             changed = window(plan.service, alias, start, horizon).filter(deleted=False)
             created = Q(version=1) & ~Q(change_seq__in=own)
@@ -143,20 +141,57 @@ class WatermelonPull:
             plan.updated.append(changed.exclude(created))
         if migration is not None:
             self.add_migration(plans, migration, alias, start, horizon)
-        return PullPlan(plans, alias, Timestamp(tag, max(horizon, start)).number)
+        position = self.next_position(start, horizon)
+        if position == held.position and not purged and is_fresh(held):
+            return PullPlan(plans, alias, held.pk)  # nothing new: the device keeps it
+        successor = self.checkpoints.mint(
+            state, position, horizon, after=since, predecessor=held.pk, own=own
+        )
+        return PullPlan(plans, alias, successor.pk)
 
     def services(self) -> list[tuple[str, SyncService]]:
         return [(name, service) for name, (_table, service) in self.tables.items()]
 
-    def full(self, alias: str, timestamp: Timestamp, *, replacement: bool) -> PullPlan:
+    def next_position(self, start: int | None, horizon: int) -> int:
+        """Where the next pull starts: one above the newest change of the scope served now.
+
+        Every row below the horizon is committed, and every later write is stamped at or
+        above it: a row of the scope can never appear between this position and the
+        horizon. So the next pull misses nothing, and a device whose scope did not change
+        keeps its position (and its checkpoint) however the clock moves elsewhere.
+        """
+        newest = [
+            window(service, self.using, start, horizon).aggregate(m=Max("change_seq"))["m"]
+            for _table, service in self.tables.values()
+        ]
+        return max([start or 0, *(int(seq) + 1 for seq in newest if seq is not None)])
+
+    def full(
+        self,
+        state: str,
+        horizon: int,
+        *,
+        after: int,
+        replacement: bool = True,
+        predecessor: int | None = None,
+        own: Sequence[int] = (),
+    ) -> PullPlan:
         """Every live record: a first sync (``created``) or a replacement (``updated``)."""
         plans = []
         for table, service in self.tables.values():
-            live = window(service, alias, None, timestamp.position).filter(deleted=False)
+            live = window(service, self.using, None, horizon).filter(deleted=False)
             plan = TablePlan(table, service)
             (plan.updated if replacement else plan.created).append(live)
             plans.append(plan)
-        return PullPlan(plans, alias, timestamp.number, replacement)
+        checkpoint = self.checkpoints.mint(
+            state,
+            self.next_position(None, horizon),
+            horizon,
+            after=after,
+            predecessor=predecessor,
+            own=own,
+        )
+        return PullPlan(plans, self.using, checkpoint.pk, replacement)
 
     def add_migration(
         self,
@@ -226,26 +261,6 @@ class Buffer:
     def flush_if_full(self) -> Iterator[bytes]:
         if self.size >= FLUSH_BYTES:
             yield self.flush()
-
-
-def own_writes(
-    using: str, device_id: str, user_id: Any, since: int, below: int | None = None
-) -> list[int]:
-    """Clock values of the pushes a device (``X-Device-Id`` of a user) made from ``since``.
-
-    Read from the batch log; ``[]`` for a device that sends no id.
-    """
-    if not device_id:
-        return []
-    batches = SyncBatch.objects.using(using).filter(
-        device_id=device_id[:255], change_seq__gte=since
-    )
-    if below is not None:
-        batches = batches.filter(change_seq__lt=below)
-    batches = (
-        batches.filter(user__isnull=True) if user_id is None else batches.filter(user_id=user_id)
-    )
-    return sorted({seq for seq in batches.values_list("change_seq", flat=True) if seq})
 
 
 def window(

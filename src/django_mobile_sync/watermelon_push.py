@@ -1,10 +1,13 @@
 """The push of WatermelonDB's sync protocol: every local change, applied whole or refused.
 
-:func:`read_changes` checks the shape of ``{"changes": {table: {created, updated,
-deleted}}}``; :func:`apply_changes` applies it through the push engine
+:func:`read_changes` checks the shape of the pushed changes object, ``{table: {created,
+updated, deleted}}``: the body WatermelonDB's documented ``pushChanges`` sends.
+:func:`apply_changes` applies it through the push engine
 (:class:`~django_mobile_sync.push.PushBatch`) in one transaction. The engine's guard refuses
-the whole push (:class:`RecordsChangedSincePull`, a ``409``) when a pushed record changed on
-the server at or after ``last_pulled_at``: the device pulls, merges and pushes again.
+the whole push (:class:`RecordsChangedSincePull`, a ``409``) when ``last_pulled_at`` is not
+a checkpoint of this user and state (:mod:`django_mobile_sync.watermelon_checkpoint`), or
+when a pushed record changed on the server at or after its position, other than by the
+device's own pushes made with that checkpoint: the device pulls, merges and pushes again.
 Otherwise the device holds the current version of every record it pushes
 (:attr:`~django_mobile_sync.staging.ApplyMode.CURRENT`). A record refused on its own
 (validation, workflow, a reference to nothing) goes in ``experimentalRejectedIds``: it
@@ -21,23 +24,26 @@ from rest_framework.exceptions import ValidationError
 
 from .clock import read_clock
 from .ids import read_mobile_id, uses_text_ids
-from .outcomes import ItemStatus
+from .models import SyncBatch
+from .outcomes import DomainResult, ItemStatus
 from .push import PushBatch
 from .staging import ApplyMode, DomainWork
-from .watermelon_pull import own_writes
+from .watermelon_checkpoint import Checkpoints, state_of
 from .watermelon_tables import Table, to_entry
-from .watermelon_timestamp import Timestamp, state_tag
 
 if TYPE_CHECKING:
     from .service import SyncService
 
-#: Why a push whose ``last_pulled_at`` belongs to another state of the server is refused.
+#: Why a push whose ``last_pulled_at`` is not a checkpoint of this user and state is refused.
 STALE = (
-    "last_pulled_at was not given by this server in its current state (a reset, a restore, "
-    "another tenant or set of tables); nothing was applied. Pull, then push again."
+    "last_pulled_at is not a timestamp this server gave you in its current state (another "
+    "user's, a reset, a restore, another tenant or set of tables); nothing was applied. "
+    "Pull, then push again."
 )
 #: The three lists of a table's change set.
 CHANGE_LISTS = ("created", "updated", "deleted")
+#: The key of the wrapped push body, ``{"changes": {...}}``.
+WRAPPER = "changes"
 
 
 class RecordsChangedSincePull(Exception):
@@ -85,14 +91,25 @@ class WatermelonPushResult:
 
 
 def read_changes(body: Any, tables: Mapping[str, Table]) -> dict[str, TableChanges]:
-    """The pushed change sets, by table; a ``400`` naming what is wrong with the shape."""
-    if not isinstance(body, dict) or not isinstance(body.get("changes"), dict):
+    """The pushed change sets, by table; a ``400`` naming what is wrong with the shape.
+
+    The body is the changes object itself, as WatermelonDB's documented ``pushChanges``
+    sends it (``JSON.stringify(changes)``); ``{"changes": {...}}`` is read the same way
+    unless a mapped table is named ``changes``.
+    """
+    changes_object = unwrapped(body, tables)
+    if changes_object is None:
         raise ValidationError(
-            {"changes": ['The body must be {"changes": {"<table>": {"created": [...], ...}}}.']},
+            {
+                "changes": [
+                    'The body must be the changes object, {"<table>": {"created": [...], '
+                    '"updated": [...], "deleted": [...]}}.'
+                ]
+            },
             code="invalid_envelope",
         )
     changes: dict[str, TableChanges] = {}
-    for name, change_set in body["changes"].items():
+    for name, change_set in changes_object.items():
         if name not in tables and is_empty(change_set):
             continue  # WatermelonDB lists every table of the app, local-only ones too
         if name not in tables:
@@ -103,6 +120,41 @@ def read_changes(body: Any, tables: Mapping[str, Table]) -> dict[str, TableChang
             )
         changes[name] = read_change_set(name, change_set)
     return changes
+
+
+def unwrapped(body: Any, tables: Mapping[str, Table]) -> dict[str, Any] | None:
+    """The changes object of a push body, or ``None`` if the body is not an object.
+
+    ``{"changes": {...}}`` alone is the wrapped form when no mapped table is named
+    ``changes``; otherwise the body is the changes object.
+    """
+    if not isinstance(body, dict):
+        return None
+    if set(body) == {WRAPPER} and WRAPPER not in tables:
+        inner = body[WRAPPER]
+        return inner if isinstance(inner, dict) else None
+    return body
+
+
+class CheckpointPush(PushBatch):
+    """A WatermelonDB push: its batch log rows record the checkpoint it was made with.
+
+    Args:
+        using: the database.
+        checkpoint: the checkpoint the device presented (``last_pulled_at``).
+        **options: :class:`~django_mobile_sync.push.PushBatch`'s.
+    """
+
+    def __init__(self, using: str, checkpoint: int, **options: Any) -> None:
+        super().__init__(using, **options)
+        self.checkpoint = checkpoint
+
+    def batch_row(
+        self, work: DomainWork, result: DomainResult, duration_ms: int, change_seq: int
+    ) -> SyncBatch:
+        row = super().batch_row(work, result, duration_ms, change_seq)
+        row.watermelon_checkpoint = self.checkpoint
+        return row
 
 
 def is_empty(change_set: Any) -> bool:
@@ -143,10 +195,13 @@ def apply_changes(
 ) -> WatermelonPushResult:
     """Apply ``changes`` in one transaction, or raise :class:`RecordsChangedSincePull`.
 
-    A record changed at or after ``since`` by the pushing device itself (its batch log)
-    does not refuse the push: the device holds that version. This keeps a device that
-    edits its own new records from being refused while a long transaction holds the
-    PostgreSQL horizon, and so its ``timestamp``, below its own pushes.
+    ``since`` is the checkpoint of the device's last pull: a checkpoint of another user or
+    state, or none at all, refuses the push. A record changed at or after its position by
+    the device's own pushes made with that checkpoint (or carried into it from the one it
+    replaced) does not refuse the push: the device holds that version. This keeps a device
+    that edits its own new records from being refused while a long transaction holds the
+    PostgreSQL horizon, and so its checkpoint's position, below its own pushes. Another
+    device, whatever ``X-Device-Id`` it sends, holds another checkpoint.
     """
     names = [name for name in tables if name in changes and changes[name].size]
     if not names:
@@ -154,12 +209,13 @@ def apply_changes(
     service = tables[names[0]][1]
     using = service.using
     reading = read_clock(using)
-    last = Timestamp.of(since)
+    checkpoints = Checkpoints(using, service.user)
+    held = checkpoints.find(since)
     services = [(name, table_service) for name, (_table, table_service) in tables.items()]
-    if last.tag != state_tag(using, reading, services) or last.position > reading.clock:
+    if held is None or not held.serves(state_of(using, reading, services), reading.clock):
         raise RecordsChangedSincePull({}, STALE)
-    since = last.position
-    own = set(own_writes(using, service.device_id, getattr(service.user, "pk", None), since))
+    start = held.position
+    own = set(checkpoints.own_writes(held))
     table_of: dict[int, str] = {}
 
     def guard(works: Sequence[DomainWork]) -> None:
@@ -169,14 +225,14 @@ def apply_changes(
                 record = work.existing.get(entry.mobile_id)
                 if (
                     record is not None
-                    and record.change_seq >= since
+                    and record.change_seq >= start
                     and (record.change_seq not in own)
                 ):
                     changed.setdefault(table_of[id(work)], []).append(entry.wire_id)
         if changed:
             raise RecordsChangedSincePull(changed)
 
-    batch = PushBatch(using, idempotency_key=idempotency_key, guard=guard)
+    batch = CheckpointPush(using, held.pk, idempotency_key=idempotency_key, guard=guard)
     unusable_deletes: dict[str, set[str]] = {}
     for name in names:
         table, service = tables[name]
