@@ -17,7 +17,7 @@ throttles count every other method — ``GET``, ``HEAD`` (Django answers it by r
 whole pull), ``OPTIONS`` and the methods the views refuse with ``405``.
 
 A request one throttle refuses is not counted by the throttles after it
-(:func:`check_throttles`): a flood of pushes with invented device ids that the per-user
+(:func:`first_refusal`): a flood of pushes with invented device ids that the per-user
 rate refuses adds no per-device counter, so the counters of a user in a window are at most
 the user's rate plus one.
 """
@@ -200,8 +200,9 @@ def first_refusal(throttles: Iterable[BaseThrottle], request: Any, view: Any) ->
     Unlike DRF's ``APIView.check_throttles``, the throttles after the first that refuses do
     not count the request, so a refused push with an invented device id adds no counter.
     They are still asked how long they would refuse it (:meth:`SyncRateThrottle.pending_wait`)
-    and the wait is the longest, as DRF's ``Retry-After`` is: a retry after it is not
-    refused by any of them. A throttle of another kind after the refusal is not consulted.
+    and the wait is the longest, as DRF's ``Retry-After`` is, so that a retry is not refused
+    by a throttle the header left out. A throttle of another kind after the refusal is not
+    consulted.
     """
     waits: list[float | None] = []
     for throttle in throttles:
