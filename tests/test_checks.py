@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,6 +105,50 @@ def test_unknown_option_in_dict_declaration():
     with override_settings(MOBILE_SYNC={"DOMAINS": [{**BASE, "colour": "red"}]}):
         [error] = check_mobile_sync()
     assert error.id == "django_mobile_sync.E010" and "colour" in error.msg
+
+
+@pytest.mark.parametrize(
+    ("declaration", "words"),
+    [
+        # A typo: the domain, the key and the option it was meant to be.
+        (
+            {"name": "jobs", "model": "testapp.Note", "scoep": "tests.testapp.scopes.org_scope"},
+            ["'jobs'", "'scoep'", "did you mean 'scope'?"],
+        ),
+        ({"name": "jobs"}, ["'jobs'", "'model'"]),  # a required option missing
+        ({"model": "testapp.Note"}, ["DOMAINS'][9]", "'name'"]),  # no name: its position
+        ({"name": "jobs", "model": "testapp.Note", 3: "x"}, ["'jobs'", "3"]),
+        ("notes", ["DOMAINS'][9]", "a SyncDomain or a dict"]),  # neither
+    ],
+    ids=["typo", "no-model", "no-name", "not-a-string-key", "not-a-dict"],
+)
+def test_a_broken_dict_domain_is_e010_in_manage_py_check(tmp_path, declaration, words):
+    """As a user meets it: ``manage.py check`` in a project whose URLconf includes the
+    library's URLs (Django imports it for its own URL checks, before the library's)."""
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "broken_settings.py").write_text(
+        "from tests.settings import *  # noqa: F403\n"
+        "MOBILE_SYNC = {**MOBILE_SYNC, 'DOMAINS': [*MOBILE_SYNC['DOMAINS'], "
+        f"{declaration!r}]}}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        cwd=root,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "broken_settings",
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert "django_mobile_sync.E010" in output
+    for word in words:
+        assert word in output, (word, output)
 
 
 @pytest.mark.django_db

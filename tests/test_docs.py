@@ -41,7 +41,7 @@ import tests.testapp.models as testapp_models
 from django_mobile_sync import conf, idempotency, parsers, resolvers, signals
 from django_mobile_sync.checks import check_mobile_sync
 from django_mobile_sync.domain_checks import domain_problems
-from django_mobile_sync.domains import SyncDomain, _as_domain
+from django_mobile_sync.domains import SyncDomain, as_domain
 from django_mobile_sync.serializers import (
     ITEM_STATUSES,
     MultiPushRequestSerializer,
@@ -248,7 +248,7 @@ def declared(block: Block) -> dict[str, Any]:
 
 
 def as_test_app(domain: Any) -> SyncDomain:
-    domain = _as_domain(domain)
+    domain = as_domain(domain)
     assert domain.model.startswith("fieldwork."), domain.model
     return dataclasses.replace(domain, model=domain.model.replace("fieldwork.", "testapp."))
 

@@ -213,7 +213,68 @@ def test_counters_live_in_the_database_by_default(client, settings):
 
     rates(settings, user="2/hour", device="5/hour")
     assert [push(client, []).status_code for _ in range(3)] == [200, 200, 429]
-    assert sorted(ThrottleCounter.objects.values_list("hits", flat=True)) == [3, 3]
+    # The user's counter counts the refused push; the device's, after it, does not.
+    assert sorted(ThrottleCounter.objects.values_list("hits", flat=True)) == [2, 3]
+
+
+def test_pushes_with_invented_device_ids_add_at_most_one_row_per_allowed_push(client):
+    """300 pushes, each from a new device id (issue 21, point 8): the user's rate (100 an
+    hour by default) lets 100 through; the 200 it refuses add no device counter."""
+    from django_mobile_sync.models import ThrottleCounter
+
+    answers = [
+        push(client, [], headers={"X-Device-Id": f"invented-{i}"}).status_code for i in range(300)
+    ]
+    assert answers == [200] * 100 + [429] * 200
+    assert ThrottleCounter.objects.count() == 100 + 1  # 100 devices and the user
+
+
+@pytest.mark.parametrize(
+    "url", [PUSH_URL.format("tasks"), "/api/sync/sync/", "/api/sync/watermelon/?last_pulled_at=1"]
+)
+@pytest.mark.parametrize("device_in", ["X-Device-Id", "client_id"])
+def test_a_refused_push_adds_no_counter_on_any_endpoint(client, settings, url, device_in):
+    from django_mobile_sync.models import ThrottleCounter
+
+    rates(settings, user="5/hour", device="50/hour")
+    answers = []
+    for i in range(15):
+        device = f"invented-{i}"
+        headers = {"X-Device-Id": device} if device_in == "X-Device-Id" else {}
+        body = {"client_id": device, "entries": [], "domains": {}, "changes": {}}
+        answers.append(client.post(url, body, format="json", headers=headers).status_code)
+    assert answers[5:] == [429] * 10
+    assert ThrottleCounter.objects.count() == 5 + 1
+
+
+@pytest.mark.parametrize("store", ["database", "cache"])
+def test_retry_after_is_the_longest_wait_of_the_throttles_that_refuse(client, settings, store):
+    """The user's throttle refuses first and the device's is not counted; but the device is
+    over its own rate too, so Retry-After waits for the later of the two windows, as DRF
+    does."""
+    import time
+
+    from django_mobile_sync.models import ThrottleCounter
+
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": store,
+        "THROTTLE_RATES": {"user": "3/hour", "device": "1/day"},
+    }
+    tablet = {"X-Device-Id": "tablet"}
+    assert push(client, [], headers=tablet).status_code == 200
+    assert push(client, [], headers=tablet).status_code == 429  # the device's day is spent
+    assert push(client, [], headers={"X-Device-Id": "phone"}).status_code == 200
+    hits = sorted(ThrottleCounter.objects.values_list("hits", flat=True))
+    refused = push(client, [], headers=tablet)  # the user's hour is spent too
+    assert refused.status_code == 429
+    until_tomorrow = 86400 - time.time() % 86400
+    assert abs(int(refused["Retry-After"]) - until_tomorrow) <= 2
+    if store == "database":  # the user's counter took the refused push; the tablet's was read
+        assert hits == [1, 2, 3]
+        assert sorted(ThrottleCounter.objects.values_list("hits", flat=True)) == [1, 2, 4]
+    else:
+        assert not ThrottleCounter.objects.exists()
 
 
 def test_the_cache_store_keeps_no_rows(client, settings):

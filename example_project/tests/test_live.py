@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import uuid
 from typing import Any
@@ -58,3 +59,36 @@ def test_the_index_links_docs_admin_and_health(live_example: Any) -> None:
     status, headers, page = live_example.request("GET", "/", headers={"Accept": "text/html"})
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert b'<a href="/api/docs/">' in page and b'<a href="/admin/">' in page
+
+
+def test_a_push_over_djangos_upload_limit_is_accepted_and_over_the_cap_is_a_413(
+    live_example: Any,
+) -> None:
+    """``MAX_BODY_BYTES`` (10 MiB) is the only cap: a 3 MB push passes Django's 2.5 MB
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` through gunicorn too; a push declaring 11 MiB is a JSON
+    413 before the server reads its body."""
+    token = live_example.token("bulky")
+    url = f"{PREFIX}work-orders/sync/"
+    note = "Replace the gasket; " * 5_000  # 100 kB
+    entries = [{"mobile_id": str(uuid.uuid4()), "description": note} for _ in range(30)]
+    big = json.dumps({"entries": entries, "client_id": "bulk-phone"}).encode()
+    assert 2.5 * 1000 * 1000 < len(big) < 10 * 1024 * 1024
+    status, body = live_example.json("POST", url, big, token=token)
+    assert status == 200, body
+    assert [item["status"] for item in body["synced_items"]] == ["created"] * 30
+
+    connection = http.client.HTTPConnection("127.0.0.1", live_example.port, timeout=30)
+    try:
+        connection.putrequest("POST", url)
+        for header, value in {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Length": str(11 * 1024 * 1024),
+        }.items():
+            connection.putheader(header, value)
+        connection.endheaders(b'{"entries": [')  # the rest is never sent
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["code"] == "payload_too_large"
+    finally:
+        connection.close()

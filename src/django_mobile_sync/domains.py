@@ -5,6 +5,8 @@ This module imports no models, so settings files can import :class:`SyncDomain`.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -232,14 +234,52 @@ class SyncDomain:
         return old == new or new in (self.transitions or {}).get(old, ())
 
 
-def _as_domain(value: SyncDomain | Mapping[str, Any]) -> SyncDomain:
+def as_domain(value: SyncDomain | Mapping[str, Any], position: int | None = None) -> SyncDomain:
+    """A ``DOMAINS`` item as a :class:`SyncDomain`: itself, or a dict of its arguments.
+
+    Raises:
+        ImproperlyConfigured: for anything else, or a dict with an unknown key (naming the
+            closest option) or without ``name`` or ``model``.
+    """
     if isinstance(value, SyncDomain):
         return value
-    if isinstance(value, Mapping):
-        return SyncDomain(**value)
-    raise ImproperlyConfigured(
-        f"MOBILE_SYNC['DOMAINS'] items must be SyncDomain instances or dicts, not {value!r}."
-    )
+    where = "MOBILE_SYNC['DOMAINS']" + (f"[{position}]" if position is not None else "")
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(
+            f"{where} must be a SyncDomain or a dict of its arguments, not {value!r}."
+        )
+    problem = declaration_problem(value)
+    if problem is not None:
+        name = value.get("name")
+        named = f"MOBILE_SYNC['DOMAINS'][{name!r}]" if isinstance(name, str) else where
+        raise ImproperlyConfigured(f"{named}: {problem}")
+    return SyncDomain(**value)
+
+
+def declaration_problem(value: Mapping[Any, Any]) -> str | None:
+    """What keeps a dict from being ``SyncDomain``'s arguments, or ``None``."""
+    options = [f.name for f in dataclasses.fields(SyncDomain)]
+    for key in value:
+        if key in options:
+            continue
+        if not isinstance(key, str):
+            return f"the key {key!r} is not an option name (a string)."
+        close = difflib.get_close_matches(key, options, n=1)
+        advice = (
+            f"did you mean {close[0]!r}?" if close else f"the options are {', '.join(options)}."
+        )
+        return f"unknown option {key!r}; {advice}"
+    missing = [
+        f.name
+        for f in dataclasses.fields(SyncDomain)
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f.name not in value
+    ]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        return f"{' and '.join(repr(name) for name in missing)} {verb} required."
+    return None
 
 
 _cache: list[Any] = [None, {}]  # [the DOMAINS list seen last, its domains by name]
@@ -254,7 +294,8 @@ def get_domains() -> dict[str, SyncDomain]:
     """
     declared = sync_settings.DOMAINS
     if _cache[0] is not declared:
-        _cache[:] = [declared, {d.name: d for d in map(_as_domain, declared)}]
+        built = (as_domain(value, position) for position, value in enumerate(declared))
+        _cache[:] = [declared, {d.name: d for d in built}]
     domains: dict[str, SyncDomain] = _cache[1]
     return domains
 

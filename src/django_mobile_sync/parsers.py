@@ -1,7 +1,12 @@
 """A JSON parser with a body-size cap and bounded gzip decompression.
 
-DRF's ``request.data`` does not apply Django's upload limit to JSON bodies, so the cap is
-enforced here, on the bytes read and again on the bytes a gzip stream inflates to.
+``MAX_BODY_BYTES`` is the only limit on a sync body (see docs/protocol.md#errors-and-limits),
+enforced here on the bytes read and again on the bytes a gzip stream inflates to.
+
+The parser is deliberately not a DRF ``JSONParser``: from DRF 3.16 on, ``Request`` reads a
+``JSONParser``'s body through Django's ``request.body``, which refuses anything over
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB) with an exception DRF does not answer (a 500). Any
+other parser is handed the request stream, on every DRF version, and reads it in chunks.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 
 from .conf import sync_settings
 from .exceptions import PayloadTooLarge, UnsupportedContentEncoding
@@ -78,8 +83,10 @@ def _parse_int(text: str) -> int | float:
     return int(text)
 
 
-class SyncJSONParser(JSONParser):
+class SyncJSONParser(BaseParser):
     """``application/json`` with ``MAX_BODY_BYTES`` and ``Content-Encoding: gzip``."""
+
+    media_type = "application/json"
 
     def parse(
         self,

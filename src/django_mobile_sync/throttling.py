@@ -15,6 +15,11 @@ names:
 No request reaches a sync view uncounted: the push throttles count ``POST``; the pull
 throttles count every other method — ``GET``, ``HEAD`` (Django answers it by running the
 whole pull), ``OPTIONS`` and the methods the views refuse with ``405``.
+
+A request one throttle refuses is not counted by the throttles after it
+(:func:`first_refusal`): a flood of pushes with invented device ids that the per-user
+rate refuses adds no per-device counter, so the counters of a user in a window are at most
+the user's rate plus one.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, router, transaction
+from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from .conf import DEFAULTS, THROTTLE_STORES, sync_settings
@@ -97,26 +104,45 @@ class SyncRateThrottle(BaseThrottle):
     def get_ident(self, request: Any) -> str | None:  # type: ignore[override]
         raise NotImplementedError(".get_ident() must be overridden")
 
-    def allow_request(self, request: Any, view: Any) -> bool:
+    def window(self, request: Any, view: Any) -> Window | None:
+        """The counter ``request`` spends from, in the current window; ``None`` when this
+        throttle does not limit it (another method, no rate, no ident)."""
         if not self.counts(request):
-            return True
+            return None
         rate = self.get_rate(view)
         ident = self.get_ident(request)
         if not rate or ident is None:
-            return True
+            return None
         limit, duration = _parse_rate(None, rate)  # type: ignore[arg-type]
         if limit is None or duration is None:
-            return True
+            return None
         now = time.time()
-        window_start = int(now // duration) * duration
         identity = "\x00".join(
             (self.get_counter_scope(view), self.rate_name, str(duration), ident)
         )
-        hits, expires_at = self.increment(_key_part(identity), window_start, duration)
-        if hits <= limit:
+        start = int(now // duration) * duration
+        return Window(_key_part(identity), limit, start, duration, now)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        window = self.window(request, view)
+        if window is None:
             return True
-        self.wait_seconds = max(expires_at - now, 1.0)
+        hits, expires_at = self.increment(window.key, window.start, window.duration)
+        if hits <= window.limit:
+            return True
+        self.wait_seconds = max(expires_at - window.now, 1.0)
         return False
+
+    def pending_wait(self, request: Any, view: Any) -> float | None:
+        """How long until this throttle would let ``request`` through, without counting it:
+        ``None`` when it would let it through now."""
+        window = self.window(request, view)
+        if window is None:
+            return None
+        hits, expires_at = self.current(window.key, window.start, window.duration)
+        if hits < window.limit:
+            return None
+        return max(expires_at - window.now, 1.0)
 
     def increment(self, key: str, window_start: int, duration: int) -> tuple[int, int]:
         """Add a hit to the counter ``key`` in the window that began at ``window_start``
@@ -135,8 +161,70 @@ class SyncRateThrottle(BaseThrottle):
             f"MOBILE_SYNC['THROTTLE_STORE'] is {store!r}; use one of {', '.join(THROTTLE_STORES)}."
         )
 
+    def current(self, key: str, window_start: int, duration: int) -> tuple[int, int]:
+        """The hits counted so far in the window, and when it ends, without adding one.
+
+        Override it with :meth:`increment` when counting elsewhere. Default: reads the
+        store ``THROTTLE_STORE`` names.
+        """
+        if sync_settings.THROTTLE_STORE == "cache":
+            return read_in_cache(key, window_start, duration)
+        return read_in_database(key, window_start, duration)
+
     def wait(self) -> float | None:
         return self.wait_seconds
+
+
+@dataclass(frozen=True)
+class Window:
+    """One counter of a throttle in the window ``now`` falls in."""
+
+    key: str
+    limit: int
+    start: int
+    duration: int
+    now: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request a throttle refused: ``wait`` is the seconds for ``Retry-After`` (``None``
+    when no throttle knows, as DRF allows)."""
+
+    wait: float | None
+
+
+def first_refusal(throttles: Iterable[BaseThrottle], request: Any, view: Any) -> Refusal | None:
+    """Run ``throttles`` in order until one refuses ``request``; ``None`` if none does.
+
+    Unlike DRF's ``APIView.check_throttles``, the throttles after the first that refuses do
+    not count the request, so a refused push with an invented device id adds no counter.
+    They are still asked how long they would refuse it (:meth:`SyncRateThrottle.pending_wait`)
+    and the wait is the longest, as DRF's ``Retry-After`` is, so that a retry is not refused
+    by a throttle the header left out. A throttle of another kind after the refusal is not
+    consulted.
+    """
+    waits: list[float | None] = []
+    for throttle in throttles:
+        if waits:
+            waits.append(pending_wait(throttle, request, view))
+        elif not throttle.allow_request(request, view):
+            waits.append(throttle.wait())
+    if not waits:
+        return None
+    return Refusal(max((wait for wait in waits if wait is not None), default=None))
+
+
+def pending_wait(throttle: BaseThrottle, request: Any, view: Any) -> float | None:
+    """How long ``throttle`` would refuse ``request``, without counting it; ``None`` if it
+    would not, or cannot tell (not a :class:`SyncRateThrottle`, or a body it cannot read
+    for the device id: the refusal answers before the body's own error)."""
+    if not isinstance(throttle, SyncRateThrottle):
+        return None
+    try:
+        return throttle.pending_wait(request, view)
+    except APIException:
+        return None
 
 
 def throttle_domain(view: Any) -> SyncDomain | None:
@@ -160,6 +248,26 @@ def count_in_cache(key: str, window_start: int, duration: int) -> tuple[int, int
         cache.add(cache_key, 1, timeout=duration + 1)
         hits = 1
     return hits, window_start + duration
+
+
+def read_in_cache(key: str, window_start: int, duration: int) -> tuple[int, int]:
+    """The hits of ``key``'s window in the cache ``THROTTLE_CACHE``, without adding one."""
+    cache = caches[sync_settings.THROTTLE_CACHE]
+    hits = cache.get(f"mobile_sync:throttle:{key}:{window_start}", 0)
+    return int(hits), window_start + duration
+
+
+def read_in_database(key: str, window_start: int, duration: int) -> tuple[int, int]:
+    """The hits of ``key``'s :class:`ThrottleCounter` row in the window that began at
+    ``window_start`` or a newer one (see :func:`count_in_database`), without adding one."""
+    using = router.db_for_write(ThrottleCounter)
+    row = (
+        ThrottleCounter.objects.using(using)
+        .filter(key=key, window_start__gte=window_start)
+        .values_list("hits", "expires_at")
+        .first()
+    )
+    return (int(row[0]), int(row[1])) if row else (0, window_start + duration)
 
 
 def count_in_database(key: str, window_start: int, duration: int) -> tuple[int, int]:

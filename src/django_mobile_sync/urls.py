@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -39,13 +40,26 @@ def missing_slash(request: HttpRequest, **kwargs: Any) -> HttpResponse:
     )
 
 
+def declared_names() -> list[str]:
+    """The names of the declared domains; none while ``DOMAINS`` is misdeclared.
+
+    Django imports the URLconf for its own system checks, before the library's: raising
+    here would end ``manage.py check`` with a traceback instead of the library's check
+    naming the problem (``E010``, ``E014``).
+    """
+    try:
+        return list(get_domains())
+    except (ImproperlyConfigured, TypeError):
+        return []
+
+
 def build_urlpatterns() -> list[Any]:
     patterns = [
         path("sync/", MultiPushView.as_view(), name="multi-sync"),
         path("changes/", MultiChangesView.as_view(), name="multi-changes"),
         path("watermelon/", WatermelonView.as_view(), name="watermelon"),
     ]
-    for name in get_domains():
+    for name in declared_names():
         push, changes = sync_views(name)
         patterns += [
             path(f"{name}/sync/", push.as_view(), name=f"{name}-sync"),

@@ -24,6 +24,7 @@ from .schema import SyncViewSchema
 from .serializers import PullQuerySerializer, PushRequestSerializer
 from .service import SyncService
 from .storable import text_problem
+from .throttling import first_refusal
 
 
 class SyncAPIView(APIView):
@@ -68,6 +69,14 @@ class SyncAPIView(APIView):
         return [
             cls() for cls in self.api_classes("throttle_classes", sync_settings.THROTTLE_CLASSES)
         ]
+
+    def check_throttles(self, request: Request) -> None:
+        """Stop at the first throttle that refuses: the others do not count the request
+        (see :func:`django_mobile_sync.throttling.first_refusal`)."""
+        refusal = first_refusal(self.get_throttles(), request, self)
+        if refusal is not None:
+            # DRF sends no Retry-After for None, as its own check_throttles may pass.
+            self.throttled(request, refusal.wait)  # type: ignore[arg-type]
 
     def get_exception_handler(self) -> Any:
         return sync_exception_handler
