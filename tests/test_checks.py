@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import models
@@ -107,6 +108,10 @@ def test_unknown_option_in_dict_declaration():
     assert error.id == "django_mobile_sync.E010" and "colour" in error.msg
 
 
+#: How E010 names a declaration appended to the test settings' domains: by its position.
+APPENDED = f"DOMAINS'][{len(settings.MOBILE_SYNC['DOMAINS'])}]"
+
+
 @pytest.mark.parametrize(
     ("declaration", "words"),
     [
@@ -116,9 +121,9 @@ def test_unknown_option_in_dict_declaration():
             ["'jobs'", "'scoep'", "did you mean 'scope'?"],
         ),
         ({"name": "jobs"}, ["'jobs'", "'model'"]),  # a required option missing
-        ({"model": "testapp.Note"}, ["DOMAINS'][9]", "'name'"]),  # no name: its position
+        ({"model": "testapp.Note"}, [APPENDED, "'name'"]),  # no name: its position
         ({"name": "jobs", "model": "testapp.Note", 3: "x"}, ["'jobs'", "3"]),
-        ("notes", ["DOMAINS'][9]", "a SyncDomain or a dict"]),  # neither
+        ("notes", [APPENDED, "a SyncDomain or a dict"]),  # neither
     ],
     ids=["typo", "no-model", "no-name", "not-a-string-key", "not-a-dict"],
 )

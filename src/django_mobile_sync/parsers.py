@@ -67,6 +67,21 @@ def gunzip_limited(data: bytes, limit: int) -> bytes:
     return b"".join(out)
 
 
+def check_content_length(meta: Mapping[str, Any]) -> None:
+    """A 400 for a ``Content-Length`` that is not a whole number of bytes.
+
+    DRF reads such a header as "no body" and never calls the parser, so an endpoint whose
+    empty body is valid (a WatermelonDB push of no changes) would answer as if nothing was
+    sent.
+    """
+    declared = meta.get("CONTENT_LENGTH")
+    if declared not in (None, "") and not (str(declared).isascii() and str(declared).isdigit()):
+        raise ParseError(
+            f"Content-Length must be a whole number of bytes, not {declared!r}.",
+            code="invalid_content_length",
+        )
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 

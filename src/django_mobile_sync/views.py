@@ -18,7 +18,7 @@ from . import client_versions, idempotency
 from .conf import sync_settings
 from .domains import SyncDomain, get_domain
 from .handlers import sync_exception_handler
-from .parsers import SyncJSONParser
+from .parsers import SyncJSONParser, check_content_length
 from .renderers import SyncJSONRenderer
 from .schema import SyncViewSchema
 from .serializers import PullQuerySerializer, PushRequestSerializer
@@ -69,6 +69,10 @@ class SyncAPIView(APIView):
         return [
             cls() for cls in self.api_classes("throttle_classes", sync_settings.THROTTLE_CLASSES)
         ]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        check_content_length(request.META)
 
     def check_throttles(self, request: Request) -> None:
         """Stop at the first throttle that refuses: the others do not count the request
