@@ -92,12 +92,10 @@ class PushBatch:
         with transaction.atomic(using=self.using):
             now = timezone.now()
             stamp = Stamp(next_change_seq(self.using), now, utc_timestamp(now))
-            # One lock order for every push, so that two pushes never wait for each other.
-            for work in sorted(self.works, key=lambda w: w.model._meta.label):
-                work.lock()
+            records = RequestRecords(self.works)
+            records.lock()  # parents first, in the order every writer follows
             if self.guard is not None:
                 self.guard(self.works)
-            records = RequestRecords(self.works)
             ordered = parents_first(self.works)  # a parent is decided and written first
             for work in ordered:
                 work.decide(stamp, records)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, transaction
 from rest_framework.exceptions import ValidationError
 
-from .bulk import bulk_update, in_values
+from .bulk import any_of, bulk_update
 from .entries import Entry, ParsedEntries, unstorable
 from .exceptions import UnstorableValue
 from .ids import MobileId, id_order
@@ -96,13 +96,28 @@ class DomainWork:
         self.resolver: ConflictResolver | None = None
 
     # -- collect ----------------------------------------------------------------------------
-    def lock(self) -> None:
-        """Read and lock the batch's existing records (tombstones included) in one query."""
-        if not self.parsed.entries:
-            return
+    def lock(self, parents: Collection[Any] = ()) -> set[Any]:
+        """Read and lock the batch's existing records (tombstones included) in one query,
+        with the rows of this model the request names as parents (``parents``: primary
+        keys); returns the live ones among ``parents``.
+
+        ``FOR UPDATE``, in primary key order: it conflicts with every other writer's lock of
+        the same rows, a push naming them as parents included (docs/relations.md).
+        """
         ids = [entry.mobile_id for entry in self.parsed.entries]
-        records = in_values(self.service.get_queryset(), "mobile_id", ids)
-        self.existing = {r.mobile_id: r for r in records.select_for_update().order_by("pk")}
+        if not ids and not parents:
+            return set()
+        condition = any_of(self.using, "mobile_id", ids)
+        if parents:
+            condition |= any_of(self.using, "pk", sorted(parents))
+        rows = self.service.get_queryset().filter(condition).select_for_update().order_by("pk")
+        own, live = set(ids), set()
+        for record in rows:
+            if record.mobile_id in own:
+                self.existing[record.mobile_id] = record
+            if record.pk in parents and not record.deleted:
+                live.add(record.pk)
+        return live
 
     def decide(self, stamp: Stamp, records: RequestRecords) -> None:
         """Resolve references, validate, resolve conflicts and stage every entry.
@@ -110,7 +125,6 @@ class DomainWork:
         Nothing is written yet. Entries come in an order where a record a self-reference
         names is decided first; ``records`` learns of every decision.
         """
-        records.prefetch(self)
         self.protected = self.protection(records)
         for entry in entry_order(self):
             outcome = records.resolve(self, entry)
