@@ -18,7 +18,9 @@ changes it). Real transactions in threads, each with its own connection.
    cascades or a tombstone it would bring back, without naming the task.
 2. Randomised: a device pushes hundreds of checklist steps while another deletes their task.
 3. A storm of pushes and deletes over a few tasks and their children, with a pause after
-   every locking statement: no deadlock, no error, no orphan.
+   every locking statement: no push fails, no orphan.
+4. A deadlock no lock order avoids (steps pointing to steps): the push PostgreSQL aborts
+   runs again, never a ``500``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import ProtectedError
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -41,6 +43,7 @@ from django_mobile_sync.domains import get_domain
 from django_mobile_sync.push import PushBatch
 from django_mobile_sync.resolvers import ClientWinsResolver, ConflictResolver
 from django_mobile_sync.service import SyncService
+from django_mobile_sync.staging import is_deadlock
 from tests.conftest import new_id
 from tests.test_concurrency_postgres import Worker, finish, start
 from tests.test_multi import multi_push
@@ -375,7 +378,7 @@ def pause_after_locks(execute: Any, sql: str, params: Any, many: bool, context: 
     return result
 
 
-def test_a_storm_of_pushes_and_deletes_never_deadlocks_nor_leaves_orphans(
+def test_a_storm_of_pushes_and_deletes_never_fails_nor_leaves_orphans(
     org: Org, user: User
 ) -> None:
     tasks = [Task.objects.create(org=org, title=f"task {i}") for i in range(6)]
@@ -383,7 +386,7 @@ def test_a_storm_of_pushes_and_deletes_never_deadlocks_nor_leaves_orphans(
         Checkitem.objects.create(org=org, task=task, label="existing step")
         Reminder.objects.create(org=org, task=task, text="existing reminder")
     task_ids = [str(t.mobile_id) for t in tasks]
-    stop = threading.Event()
+    stop, orm_deadlocks = threading.Event(), []
     unsettings = {**settings.MOBILE_SYNC, "THROTTLE_CLASSES": []}
 
     def versions(model: Any, ids: list[str]) -> dict[str, int]:
@@ -405,8 +408,13 @@ def test_a_storm_of_pushes_and_deletes_never_deadlocks_nor_leaves_orphans(
             for _ in range(rng.randint(1, 4))
         ]
         existing = list(Checkitem.all_objects.filter(org=org).values_list("mobile_id", "version"))
-        for mobile_id, version in rng.sample(existing, min(2, len(existing))):
-            steps.append({"mobile_id": str(mobile_id), "version": version, "done": True})
+        for mobile_id, version in rng.sample(existing, min(3, len(existing))):
+            step = {"mobile_id": str(mobile_id), "version": version, "done": True}
+            if rng.random() < 0.3:  # steps point to steps: SET_NULL within one model
+                step["after"] = str(rng.choice(existing)[0])
+            elif rng.random() < 0.2:
+                step = {"mobile_id": str(mobile_id), "version": version, "deleted": True}
+            steps.append(step)
         files = [
             {"mobile_id": new_id(), "task": rng.choice(task_ids), "name": "f.pdf"}
             for _ in range(rng.randint(0, 1))
@@ -447,6 +455,10 @@ def test_a_storm_of_pushes_and_deletes_never_deadlocks_nor_leaves_orphans(
                         Task.objects.filter(mobile_id__in=picked).delete()
                 except ProtectedError:
                     pass
+                except OperationalError as exc:  # the ORM leaves retrying to its caller
+                    if not is_deadlock(exc):
+                        raise
+                    orm_deadlocks.append(rounds)
                 rounds += 1
                 time.sleep(0.02)
         return rounds
@@ -462,6 +474,69 @@ def test_a_storm_of_pushes_and_deletes_never_deadlocks_nor_leaves_orphans(
         time.sleep(4)
         stop.set()
         rounds = finish(*workers)
-    print(f"\nrounds per thread: {rounds}")
+    print(f"\nrounds per thread: {rounds}; ORM deletes aborted by a deadlock: {orm_deadlocks}")
     assert min(rounds) >= 3
     assert orphans(org) == []
+
+
+# -- 4. a deadlock PostgreSQL breaks is run again -----------------------------------------------
+
+
+@pytest.mark.parametrize("via", ["service", "http"])
+def test_a_push_picked_to_break_a_deadlock_runs_again_instead_of_failing(
+    org: Org, user: User, via: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Steps of one task point to the step they come after (``SET_NULL``), and rows of one
+    model are locked in primary key order: no order of locks suits every tree.
+
+    The later step has the smaller primary key. One push deletes the first step and stops
+    (holding it) before it writes; another edits the later step, naming the first one, and
+    blocks on it while holding the later step. The first push then sets the later step's
+    ``after`` to null and waits for the second: a deadlock. PostgreSQL aborts one of them
+    (the one that waited first); that push runs again once the other has committed.
+    """
+    task = Task.objects.create(org=org, title="with ordered steps")
+    later = Checkitem.objects.create(org=org, task=task, label="second")
+    first = Checkitem.objects.create(org=org, task=task, label="first")
+    Checkitem.all_objects.filter(pk=later.pk).update(after=first)
+    later.refresh_from_db()
+    assert later.pk < first.pk
+    state = Race("child")  # the deleting push stops where a push of children does
+    RacingService.race = state
+
+    def delete_first_step() -> list[str]:
+        entry = {"mobile_id": str(first.mobile_id), "version": first.version, "deleted": True}
+        return push_children(user, org, "cascade", "push", [entry])
+
+    def edit_later_step() -> list[str]:
+        entry = {
+            "mobile_id": str(later.mobile_id),
+            "version": later.version,
+            "label": "second, edited",
+            "after": str(first.mobile_id),
+        }
+        if via == "service":
+            return push_children(user, org, "cascade", "push", [entry])
+        api = APIClient()
+        api.force_authenticate(User.objects.get(pk=user.pk))
+        with override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "THROTTLE_CLASSES": []}):
+            response = multi_push(api, {"checkitems": [entry]})
+        assert response.status_code == 200, (response.status_code, response.content)
+        lists = response.json()["domains"]["checkitems"]
+        return [answer(i) for k in ("synced_items", "conflicts", "errors") for i in lists[k]]
+
+    try:
+        deleting = start(Worker("deleting", state.run("child", delete_first_step)))[0]
+        assert state.paused.wait(PAUSE_SECONDS)
+        editing = start(Worker("editing", state.run("delete", edit_later_step)))[0]
+        deleted, edited = finish(deleting, editing)
+    finally:
+        RacingService.race = None
+    print(f"\nwhile the delete waited, the edit was {state.other_was}")
+
+    assert state.other_was == "blocked"
+    assert any("break a deadlock" in r.getMessage() for r in caplog.records), "no deadlock"
+    assert deleted == ["deleted"]
+    assert edited == ["unknown_reference"]  # run again: the step it names is gone
+    later.refresh_from_db()
+    assert (later.label, later.after_id, later.deleted) == ("second", None, False)

@@ -20,12 +20,12 @@ message whatever the reason, so nothing reveals another tenant's records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 
-from .bulk import in_values, lock_live
+from .bulk import any_of, in_values, lock_live
 from .domains import SyncDomain, get_domains
 from .entries import Entry
 from .ids import MobileId, id_order, read_mobile_id, uses_text_ids
@@ -151,9 +151,9 @@ class RequestRecords:
             self.locked[label] = set(pks)
             if model in writers:
                 first, *others = writers[model]
-                self.live[label] = first.lock(pks)
+                self.live[label] = self.lock_own(first, pks)
                 for other in others:
-                    other.lock()
+                    self.lock_own(other)
             elif named_by is not None:
                 self.live[label] = lock_live(self.scoped_queryset(model, named_by), pks)
         self.found = {key: r for key, r in self.found.items() if r.pk in self.live[key[0]]}
@@ -163,6 +163,29 @@ class RequestRecords:
                 self.own_by_pk[(label, record.pk)] = record
                 if not record.deleted:  # named by an entry decided before it (a cycle)
                     self.found.setdefault((label, mobile_id), record)
+
+    def lock_own(self, work: DomainWork, parents: Collection[Any] = ()) -> set[Any]:
+        """Read and lock the domain's existing records (tombstones included) into
+        ``work.existing``, with the rows of its model the request names as parents
+        (``parents``: primary keys), in one query; returns the live ones among ``parents``.
+
+        ``FOR UPDATE``, in primary key order, through the domain's scope: it conflicts with
+        every other writer's lock of the same rows, a push naming them as parents included.
+        """
+        ids = [entry.mobile_id for entry in work.parsed.entries]
+        if not ids and not parents:
+            return set()
+        condition = any_of(work.using, "mobile_id", ids)
+        if parents:
+            condition |= any_of(work.using, "pk", sorted(parents))
+        rows = work.service.get_queryset().filter(condition).select_for_update().order_by("pk")
+        own, live = set(ids), set()
+        for record in rows:
+            if record.mobile_id in own:
+                work.existing[record.mobile_id] = record
+            if record.pk in parents and not record.deleted:
+                live.add(record.pk)
+        return live
 
     def read_parents(self) -> dict[type[Model], tuple[DomainWork, set[Any]]]:
         """Without locking: the existing parents the entries name (kept in ``found``) and the
