@@ -9,9 +9,11 @@ and the client adapters call::
     results = batch.apply()  # one DomainResult per add(), in order
 
 The steps, for every domain of the batch: parse the entries (on :meth:`PushBatch.add`), then
-in one transaction lock the existing records, validate, resolve and stage every entry, write
-the staged records in bulk, call ``after_save``, and write the audit rows and batch logs.
-Signals are sent after the transaction. A crash anywhere leaves nothing applied.
+in one transaction lock the existing records and the parents they name, parents first
+(:meth:`~django_mobile_sync.references.RequestRecords.lock`), validate, resolve and stage
+every entry, write the staged records in bulk, call ``after_save``, and write the audit rows
+and batch logs. Signals are sent after the transaction. A crash anywhere leaves nothing
+applied.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class PushBatch:
 
     @staticmethod
     def parse(service: SyncService, entries: Sequence[Any]) -> ParsedEntries:
+        """One domain's entries read (on :meth:`add`, and again for a run after a deadlock)."""
         text_ids = uses_text_ids(service.model)
         return parse_entries(entries, service.domain.read_only_fields, text_ids)
 
