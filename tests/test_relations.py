@@ -186,6 +186,65 @@ def test_protect_refuses_an_orm_delete(client, via):
     assert not Checkitem.all_objects.get(mobile_id=ids["step"]).deleted
 
 
+@pytest.mark.parametrize("relation", ["cascade", "protect"])
+def test_an_edit_never_brings_a_child_back_under_a_deleted_parent(client, relation):
+    """A tombstone edited without naming its parent keeps that parent: it must be live.
+
+    A cascaded step, or an attachment deleted before its task was: an edit at the
+    version the device holds would make it live again under a tombstone.
+    """
+    ids = family(client)
+    domain, child, edit = "checkitems", ids["step"], {"label": "edited offline"}
+    if relation == "protect":
+        domain, child, edit = "attachments", ids["file"], {"name": "b.pdf"}
+        push(client, [{"mobile_id": child, "task": ids["task"], "name": "a.pdf"}], domain)
+        push(client, [{"mobile_id": child, "version": 1, "deleted": True}], domain)
+    push(client, [{"mobile_id": ids["task"], "version": 1, "deleted": True}])
+    body = push(client, [{"mobile_id": child, "version": 2, **edit}], domain).json()
+    error = outcome(body, child)
+    assert error["status"] == "error" and error["code"] == "unknown_reference", body
+    assert error["field_errors"] == {"task": ["No record with this id exists in your scope."]}
+    model: Any = Checkitem if relation == "cascade" else Attachment
+    assert model.all_objects.get(mobile_id=child).deleted
+
+    # Naming a live parent brings it back under that one; so does an edit once the
+    # parent is back.
+    other = new_id()
+    push(client, [{"mobile_id": other, "title": "another task"}])
+    body = push(client, [{"mobile_id": child, "version": 2, "task": other, **edit}], domain)
+    assert outcome(body.json(), child)["status"] == "updated"
+    assert not model.all_objects.get(mobile_id=child).deleted
+
+
+def test_an_edit_brings_a_child_back_under_its_live_parent(client):
+    ids = family(client)
+    push(client, [{"mobile_id": ids["step"], "version": 1, "deleted": True}], "checkitems")
+    edit = {"mobile_id": ids["step"], "version": 2, "label": "not done after all"}
+    body = push(client, [edit], "checkitems").json()
+    assert outcome(body, ids["step"])["status"] == "updated"
+    assert not Checkitem.all_objects.get(mobile_id=ids["step"]).deleted
+
+
+def test_an_orm_delete_of_a_record_deleted_meanwhile_changes_nothing(client):
+    ids = family(client)
+    first, stale = (Task.objects.get(mobile_id=ids["task"]) for _ in range(2))
+    assert first.delete() == (1, {"testapp.Task": 1})
+    assert stale.delete() == (0, {})
+    assert stale.deleted
+    assert Task.all_objects.get(mobile_id=ids["task"]).version == 2
+
+
+@pytest.mark.parametrize("how", ["through a relation", "distinct"])
+def test_a_queryset_delete_that_joins_or_is_distinct_still_cascades(client, how):
+    ids = family(client)
+    tasks = Task.objects.filter(checkitems__label="s")
+    if how == "distinct":
+        tasks = tasks.distinct()
+    assert tasks.delete() == (1, {"testapp.Task": 1})
+    assert Checkitem.all_objects.get(mobile_id=ids["step"]).deleted
+    assert Reminder.objects.get(mobile_id=ids["note"]).task is None
+
+
 def test_deleting_a_parent_that_is_not_synced(client, org, user):
     from tests.testapp.models import Label
 

@@ -21,22 +21,60 @@ joins the table to the new values instead:
 
 Other databases, expressions as values, fields with custom placeholders, multi-table
 inheritance and composite primary keys fall back to ``bulk_update()``.
+
+``lock_live()`` keeps the live rows among a batch's parents from being deleted until the
+push commits: ``SELECT ... FOR KEY SHARE``, which Django's ORM cannot write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from django.db import connections, models, transaction
-from django.db.models import F, Lookup, QuerySet
+from django.db.models import F, Lookup, Q, QuerySet
 
 
 def in_values(queryset: QuerySet[Any], name: str, values: Sequence[Any]) -> QuerySet[Any]:
     """``queryset.filter(<name>__in=values)``, as one array parameter on PostgreSQL."""
-    if connections[queryset.db].vendor != "postgresql":
-        return queryset.filter(**{f"{name}__in": values})
-    return queryset.filter(_EqualsAny(F(name), list(values)))
+    return queryset.filter(any_of(queryset.db, name, values))
+
+
+def any_of(using: str, name: str, values: Sequence[Any]) -> Q:
+    """``Q(<name>__in=values)``, as one array parameter on PostgreSQL (for ``using``)."""
+    if connections[using].vendor != "postgresql":
+        return Q(**{f"{name}__in": list(values)})
+    return Q(_EqualsAny(F(name), list(values)))
+
+
+def lock_live(queryset: QuerySet[Any], pks: Collection[Any]) -> set[Any]:
+    """Those of ``pks`` whose rows in ``queryset`` (a scoped queryset: every locking query is
+    filtered by tenant) are live, kept so until the transaction ends: one statement.
+
+    PostgreSQL: ``SELECT pk ... WHERE <scope> AND pk = ANY(%s) AND deleted = false ORDER BY
+    pk FOR KEY SHARE``, which Django's ORM cannot write. The lock lets other pushes name the
+    same parents, but conflicts with the ``FOR UPDATE`` every delete takes first: a statement
+    that waits on a delete reads the row again once the delete has committed, and a row
+    deleted meanwhile drops out (docs/relations.md). SQLite runs one writer at a time
+    (``IMMEDIATE`` transactions in the tests' and the example's settings), so there the read
+    is enough. Other databases: ``FOR UPDATE``.
+    """
+    if not pks:
+        return set()
+    using = queryset.db
+    rows = queryset.filter(any_of(using, "pk", sorted(pks)), deleted=False)
+    rows = rows.order_by("pk").values_list("pk", flat=True)
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        return set(rows)
+    if connection.vendor != "postgresql":
+        return set(rows.select_for_update(of=("self",)))
+    sql, params = rows.query.get_compiler(using=using).as_sql()
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} FOR KEY SHARE OF {table}", params)
+        locked = {row[0] for row in cursor.fetchall()}
+    return {pk for pk in pks if pk in locked}
 
 
 class _EqualsAny(Lookup):

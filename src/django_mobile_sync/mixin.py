@@ -10,6 +10,7 @@ children (:mod:`.relations`); tenant fields never change.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 from .clock import next_change_seq
 from .domains import get_domains
 from .exceptions import TenantFieldChanged
-from .relations import apply_on_delete, refuse_protected, synced_children
+from .relations import apply_on_delete, protected_counts, protected_error, synced_children
 
 #: Columns every tracked write sets besides the ones it changes.
 STAMP_FIELDS = ("version", "updated_at", "change_seq", "field_versions")
@@ -90,17 +91,44 @@ class SyncQuerySet(models.QuerySet[Any]):
         The ``on_delete`` of synced children's foreign keys applies, stamped: ``PROTECT``
         refuses (``ProtectedError``), ``CASCADE`` makes tombstones of them too, ``SET_NULL``
         and the like change them.
+
+        The rows are locked ``FOR UPDATE`` first, in the transaction, and exactly the rows
+        locked are deleted: a push that names one of them as a parent has either committed
+        its children before the lock was granted (they are counted or cascaded) or waits and
+        then finds the parent gone (docs/relations.md).
         """
         self._for_write = True
+        model, using = self.model, self.db
         alive = self.filter(deleted=False)
-        pks = list(alive.values_list("pk", flat=True)) if synced_children(self.model) else []
-        refuse_protected(self.model, pks, self.db)
-        with transaction.atomic(using=self.db, savepoint=False):
+        if not synced_children(model):  # nothing can reference the rows: no lock needed
             count = alive.update(deleted=True, deleted_at=timezone.now())
-            apply_on_delete(self.model, pks, self.db)
-        return count, {self.model._meta.label: count}
+            return count, {model._meta.label: count}
+        with transaction.atomic(using=using, savepoint=False):
+            pks = self._lock_alive()
+            protected = protected_counts(model, pks, using)
+            if not protected:
+                stamped = model.sync_queryset(using).filter(pk__in=pks)
+                count = stamped.update(deleted=True, deleted_at=timezone.now())
+                apply_on_delete(model, pks, using)
+        if protected:  # raised outside the block: a caller's transaction stays usable
+            raise protected_error(model, protected)
+        return count, {model._meta.label: count}
 
     delete.alters_data = True  # type: ignore[attr-defined]
+
+    def _lock_alive(self) -> list[Any]:
+        """Primary keys of the live rows, locked ``FOR UPDATE`` in primary key order.
+
+        Through this queryset's own filters (the tenant's, if it has them); one that cannot
+        lock (``distinct()``, aggregates) selects the rows to lock in a subquery.
+        """
+        alive = self.filter(deleted=False)
+        query = alive.query
+        if query.distinct or query.group_by is not None:
+            sync_queryset = self.model.sync_queryset(self.db)
+            alive = sync_queryset.filter(pk__in=alive.values("pk"), deleted=False)
+        locking = alive.select_for_update(of=("self",)).order_by("pk")
+        return list(locking.values_list("pk", flat=True))
 
     def hard_delete(self) -> tuple[int, dict[str, int]]:
         """Really delete the rows. Devices are not told: use for purging tombstones."""
@@ -242,33 +270,51 @@ class SyncableModelMixin(models.Model):
             found[attname] = loaded.get(attname, getattr(self, attname))
         return found
 
-    def _lock_current_version(self, using: str) -> None:
-        """Stamp from the row as it is now, not as it was loaded: others may have written."""
-        current = (
+    def _lock_current_version(self, using: str) -> dict[str, Any] | None:
+        """Stamp from the row as it is now, not as it was loaded: others may have written.
+
+        ``FOR UPDATE`` (not ``FOR NO KEY UPDATE``): a delete's lock must conflict with the
+        ``FOR KEY SHARE`` a push holds on the parents it names (docs/relations.md).
+        Returns the row's ``version``, ``field_versions`` and ``deleted``, if it exists.
+        """
+        current: Any = (
             type(self)
             ._base_manager.using(using)
             .select_for_update()
             .filter(pk=self.pk, **self.tenant_filter())
-            .values("version", "field_versions")
+            .values("version", "field_versions", "deleted")
             .first()
         )
-        if current is not None:
-            self.version, self.field_versions = current["version"], current["field_versions"]
+        if current is None:
+            return None
+        self.version, self.field_versions = current["version"], current["field_versions"]
+        return dict(current)
 
     def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         """Turn the record into a tombstone that pull reports to devices.
 
         The ``on_delete`` of synced children's foreign keys applies, as in
-        :meth:`SyncQuerySet.delete`.
+        :meth:`SyncQuerySet.delete`: the row is locked before its children are counted or
+        read. A record another transaction deleted meanwhile is left as it is (``0``).
         """
         if self.deleted:
             return 0, {}
-        using = using or router.db_for_write(type(self), instance=self)
-        refuse_protected(type(self), [self.pk], using)
+        model = type(self)
+        using = using or router.db_for_write(model, instance=self)
+        protected: Counter[Any] = Counter()
         with transaction.atomic(using=using, savepoint=False):
-            self.deleted, self.deleted_at = True, timezone.now()
-            self.save(using=using)
-            apply_on_delete(type(self), [self.pk], using)
+            current = self._lock_current_version(using)
+            if current is not None and current["deleted"]:  # another delete came first
+                self.deleted = True
+                return 0, {}
+            if synced_children(model):
+                protected = protected_counts(model, [self.pk], using)
+            if not protected:
+                self.deleted, self.deleted_at = True, timezone.now()
+                self.save(using=using)
+                apply_on_delete(model, [self.pk], using)
+        if protected:  # raised outside the block: a caller's transaction stays usable
+            raise protected_error(model, protected)
         return 1, {self._meta.label: 1}
 
     @classmethod

@@ -9,36 +9,42 @@ and the client adapters call::
     results = batch.apply()  # one DomainResult per add(), in order
 
 The steps, for every domain of the batch: parse the entries (on :meth:`PushBatch.add`), then
-in one transaction lock the existing records, validate, resolve and stage every entry, write
-the staged records in bulk, call ``after_save``, and write the audit rows and batch logs.
-Signals are sent after the transaction. A crash anywhere leaves nothing applied.
+in one transaction lock the existing records and the parents they name, parents first
+(:meth:`~django_mobile_sync.references.RequestRecords.lock`), validate, resolve and stage
+every entry, write the staged records in bulk, call ``after_save``, and write the audit rows
+and batch logs. Signals are sent after the transaction. A crash anywhere leaves nothing
+applied.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from . import signals
 from .clock import next_change_seq
-from .entries import parse_entries
+from .entries import ParsedEntries, parse_entries
 from .ids import uses_text_ids
 from .models import SyncBatch, SyncConflict
 from .outcomes import DomainResult, ItemStatus
 from .references import RequestRecords, parents_first
 from .relations import apply_on_delete
-from .staging import ApplyMode, DomainWork, Stamp
+from .staging import ApplyMode, DomainWork, Stamp, is_deadlock
 from .storable import utc_timestamp
 
 if TYPE_CHECKING:
     from .service import SyncService
 
 logger = logging.getLogger("django_mobile_sync")
+
+#: How many times a push runs when PostgreSQL aborts it to break a deadlock.
+DEADLOCK_ATTEMPTS = 3
 
 
 class PushBatch:
@@ -64,6 +70,7 @@ class PushBatch:
         self.using, self.idempotency_key, self.log = using, idempotency_key, log
         self.guard = guard
         self.works: list[DomainWork] = []
+        self.sent: list[Sequence[Any]] = []  # each work's entries, to parse again
         self.batches: list[SyncBatch] = []
 
     def add(
@@ -75,11 +82,16 @@ class PushBatch:
                 f"{service.domain.name} runs on the database {service.using!r}, this push "
                 f"on {self.using!r}: one push writes one database."
             )
-        text_ids = uses_text_ids(service.model)
-        parsed = parse_entries(entries, service.domain.read_only_fields, text_ids)
-        work = DomainWork(service, parsed, mode)
+        work = DomainWork(service, self.parse(service, entries), mode)
         self.works.append(work)
+        self.sent.append(entries)
         return work
+
+    @staticmethod
+    def parse(service: SyncService, entries: Sequence[Any]) -> ParsedEntries:
+        """One domain's entries read (on :meth:`add`, and again for a run after a deadlock)."""
+        text_ids = uses_text_ids(service.model)
+        return parse_entries(entries, service.domain.read_only_fields, text_ids)
 
     @property
     def size(self) -> int:
@@ -87,17 +99,41 @@ class PushBatch:
         return sum(work.parsed.size for work in self.works)
 
     def apply(self) -> list[DomainResult]:
-        """Apply every entry in one transaction; one result per :meth:`add`, in order."""
+        """Apply every entry in one transaction; one result per :meth:`add`, in order.
+
+        Writers lock parents first in one order, but no order of the rows of one model suits
+        every tree of records that point to each other (docs/relations.md): when PostgreSQL
+        aborts the transaction to break a deadlock, the batch runs again from the start, up
+        to ``DEADLOCK_ATTEMPTS`` times, if the transaction is its own (not a caller's). The
+        hooks then run again too; signals are only sent after the commit.
+        """
+        owns_transaction = not connections[self.using].in_atomic_block
+        attempt = 1
+        while True:
+            try:
+                results = self.apply_once()
+                break
+            except DatabaseError as exc:
+                if not (owns_transaction and is_deadlock(exc)) or attempt == DEADLOCK_ATTEMPTS:
+                    raise
+            logger.warning("Push aborted to break a deadlock; running it again (%d)", attempt)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # out of step with the other
+            for work, entries in zip(self.works, self.sent, strict=True):
+                work.restart(self.parse(work.service, entries))
+            attempt += 1
+        self.announce(results)
+        return results
+
+    def apply_once(self) -> list[DomainResult]:
+        """One run of the transaction of :meth:`apply`."""
         started = time.monotonic()
         with transaction.atomic(using=self.using):
             now = timezone.now()
             stamp = Stamp(next_change_seq(self.using), now, utc_timestamp(now))
-            # One lock order for every push, so that two pushes never wait for each other.
-            for work in sorted(self.works, key=lambda w: w.model._meta.label):
-                work.lock()
+            records = RequestRecords(self.works)
+            records.lock()  # parents first, in the order every writer follows
             if self.guard is not None:
                 self.guard(self.works)
-            records = RequestRecords(self.works)
             ordered = parents_first(self.works)  # a parent is decided and written first
             for work in ordered:
                 work.decide(stamp, records)
@@ -118,7 +154,6 @@ class PushBatch:
                         for work, result in zip(self.works, results, strict=True)
                     ]
                 )
-        self.announce(results)
         return results
 
     def batch_row(

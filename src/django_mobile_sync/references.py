@@ -8,7 +8,10 @@ is what the push engine knows of records across the whole request:
 - the records decided so far, by model and ``mobile_id``: created, kept, or gone (deleted,
   or failed to be created), consulted before the database;
 - for each domain, its entries' references resolved to records: the staged parent, or one
-  query per referenced model for the existing, live parents of the device's scope.
+  query per referenced model for the existing, live parents of the device's scope;
+- the locks of the push (:meth:`RequestRecords.lock`): its own records and the existing
+  parents its entries name or keep, parents first, so that a parent deleted by another
+  transaction meanwhile is either seen gone or sees the children (docs/relations.md).
 
 An id that resolves to nothing in the scope (unknown, deleted, another tenant's, or a parent
 that failed in this request) is an ``unknown_reference`` error on that field, with the same
@@ -17,16 +20,17 @@ message whatever the reason, so nothing reveals another tenant's records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 
-from .bulk import in_values
+from .bulk import any_of, in_values, lock_live
 from .domains import SyncDomain, get_domains
 from .entries import Entry
 from .ids import MobileId, id_order, read_mobile_id, uses_text_ids
 from .outcomes import EntryOutcome, ItemStatus
+from .relations import lock_rank
 from .serializers import UNKNOWN_REFERENCE
 
 if TYPE_CHECKING:
@@ -110,28 +114,130 @@ class RequestRecords:
             for entry in work.parsed.entries
             if entry.deleted
         }
+        #: The records the request itself writes: they are locked as its own.
+        self.own: set[Key] = {
+            (work.model._meta.label, entry.mobile_id)
+            for work in works
+            for entry in work.parsed.entries
+        }
         self.found: dict[Key, Model] = {}
+        #: Primary keys locked as parents, and the live ones among them, by model label.
+        self.locked: dict[str, set[Any]] = {}
+        self.live: dict[str, set[Any]] = {}
+        self.own_by_pk: dict[tuple[str, Any], Model] = {}
+
+    # -- locking ------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Lock what the request writes and the existing parents it names or keeps, parents
+        first: one statement per model, models in :func:`~.relations.lock_rank` order.
+
+        A delete locks its rows ``FOR UPDATE`` before it counts or reads their children, so
+        a parent locked here either waits for this push's children to commit (the delete then
+        sees them), or was deleted first (it drops out here: ``unknown_reference``); see
+        docs/relations.md. A model the request writes is locked ``FOR UPDATE``, its own
+        records and the parents among its rows in one statement; a model it only names is
+        locked ``FOR KEY SHARE`` (:func:`~.bulk.lock_live`), which other pushes naming the same
+        parents share. Taking the parents' locks before the children's, in the order every
+        delete and cascade follows, keeps two pushes, or a push and a delete, from waiting for
+        each other in a circle. The reads before the locks take none.
+        """
+        parents = self.read_parents()
+        writers: dict[type[Model], list[DomainWork]] = {}
+        for work in sorted(self.works, key=lambda w: w.domain.name):
+            writers.setdefault(work.model, []).append(work)
+        for model in sorted({*writers, *parents}, key=lock_rank):
+            label = model._meta.label
+            named_by, pks = parents.get(model, (None, set()))
+            self.locked[label] = set(pks)
+            if model in writers:
+                first, *others = writers[model]
+                self.live[label] = self.lock_own(first, pks)
+                for other in others:
+                    self.lock_own(other)
+            elif named_by is not None:
+                self.live[label] = lock_live(self.scoped_queryset(model, named_by), pks)
+        self.found = {key: r for key, r in self.found.items() if r.pk in self.live[key[0]]}
+        for work in self.works:
+            label = work.model._meta.label
+            for mobile_id, record in work.existing.items():
+                self.own_by_pk[(label, record.pk)] = record
+                if not record.deleted:  # named by an entry decided before it (a cycle)
+                    self.found.setdefault((label, mobile_id), record)
+
+    def lock_own(self, work: DomainWork, parents: Collection[Any] = ()) -> set[Any]:
+        """Read and lock the domain's existing records (tombstones included) into
+        ``work.existing``, with the rows of its model the request names as parents
+        (``parents``: primary keys), in one query; returns the live ones among ``parents``.
+
+        ``FOR UPDATE``, in primary key order, through the domain's scope: it conflicts with
+        every other writer's lock of the same rows, a push naming them as parents included.
+        """
+        ids = [entry.mobile_id for entry in work.parsed.entries]
+        if not ids and not parents:
+            return set()
+        condition = any_of(work.using, "mobile_id", ids)
+        if parents:
+            condition |= any_of(work.using, "pk", sorted(parents))
+        rows = work.service.get_queryset().filter(condition).select_for_update().order_by("pk")
+        own, live = set(ids), set()
+        for record in rows:
+            if record.mobile_id in own:
+                work.existing[record.mobile_id] = record
+            if record.pk in parents and not record.deleted:
+                live.add(record.pk)
+        return live
+
+    def read_parents(self) -> dict[type[Model], tuple[DomainWork, set[Any]]]:
+        """Without locking: the existing parents the entries name (kept in ``found``) and the
+        parents the request's existing records point to now, as primary keys by model (with
+        the first domain naming them, whose scope the lock uses)."""
+        parents: dict[type[Model], tuple[DomainWork, set[Any]]] = {}
+        for work in self.works:
+            for read in (self.prefetch(work), self.current_parents(work)):
+                for model, pks in read.items():
+                    parents.setdefault(model, (work, set()))[1].update(pks)
+        return parents
+
+    def current_parents(self, work: DomainWork) -> dict[type[Model], set[Any]]:
+        """The parents the domain's existing records point to now: one query.
+
+        Locked with the named ones, so that an edit that does not name its parent (or brings
+        back a tombstone) is ordered against that parent's delete like the others.
+        """
+        references = work.domain.references
+        if not references or not work.parsed.entries:
+            return {}
+        ids = [entry.mobile_id for entry in work.parsed.entries]
+        fields: list[Any] = [work.model._meta.get_field(name) for name in references]
+        names = [field.attname for field in fields]
+        found: dict[type[Model], set[Any]] = {}
+        rows = in_values(work.service.get_queryset(), "mobile_id", ids).values_list(*names)
+        for row in rows:
+            for model, pk in zip(references.values(), row, strict=True):
+                if pk is not None:
+                    found.setdefault(model, set()).add(pk)
+        return found
 
     # -- what the request decided --------------------------------------------------------------
     def note(self, work: DomainWork, entry: Entry, outcome: EntryOutcome) -> None:
         """Remember what became of ``entry``'s record for the entries that reference it."""
         key = (work.model._meta.label, entry.mobile_id)
         staged = work.staged.instances.get(entry.mobile_id)
-        if outcome.status is ItemStatus.ERROR:
+        if outcome.status is not ItemStatus.ERROR and staged is not None:
+            self.known[key] = None if getattr(staged, "deleted", False) else staged
+        else:  # unchanged, refused or failed: the record as it is (locked by this push)
             existing = work.existing.get(entry.mobile_id)
             self.known[key] = existing if existing is not None and not existing.deleted else None
-        elif staged is not None:
-            self.known[key] = None if getattr(staged, "deleted", False) else staged
-        elif outcome.status is ItemStatus.DELETED:
-            self.known[key] = None
 
     def forget(self, work: DomainWork, entry: Entry) -> None:
         """A staged record the database refused: its children fail too."""
         self.known[(work.model._meta.label, entry.mobile_id)] = None
 
     # -- resolving ----------------------------------------------------------------------------
-    def prefetch(self, work: DomainWork) -> None:
-        """Find the existing, live parents the domain's entries reference: one query a model."""
+    def prefetch(self, work: DomainWork) -> dict[type[Model], set[Any]]:
+        """Find the existing, live parents the domain's entries name (other than the
+        request's own records): one query a model, without a lock (:meth:`lock` takes it).
+        Returns their primary keys by model."""
         wanted: dict[type[Model], set[MobileId]] = {}
         for entry in work.parsed.entries:
             for name, model in work.domain.references.items():
@@ -139,20 +245,33 @@ class RequestRecords:
                 if mobile_id is None:
                     continue
                 key = (model._meta.label, mobile_id)
-                if key not in self.known and key not in self.found:
+                if key not in self.own and key not in self.found:
                     wanted.setdefault(model, set()).add(mobile_id)
+        pks: dict[type[Model], set[Any]] = {}
         for model, ids in wanted.items():
             queryset = self.scoped_queryset(model, work)
             for record in in_values(queryset, "mobile_id", sorted(ids, key=id_order)):
                 self.found[(model._meta.label, record.mobile_id)] = record
+                pks.setdefault(model, set()).add(record.pk)
+        return pks
 
     def resolve(self, work: DomainWork, entry: Entry) -> EntryOutcome | None:
-        """Replace ``entry``'s references by their records; an error if one is unknown."""
+        """Replace ``entry``'s references by their records; an error if one is unknown.
+
+        An entry that brings a tombstone back without naming a parent keeps the parent the
+        record points to: that parent must be live too.
+        """
         unknown: dict[str, list[str]] = {}
+        existing = work.existing.get(entry.mobile_id)
+        revives = existing is not None and existing.deleted and not entry.deleted
         for name, model in work.domain.references.items():
+            if name not in entry.data:
+                if revives and not self.keeps_live_parent(work, existing, name, model):
+                    unknown[name] = [UNKNOWN_MESSAGE]
+                continue
             mobile_id = parse_id(entry.data.get(name), model)
             if mobile_id is None:
-                continue  # absent, null, or malformed: the serializer says so
+                continue  # null, or malformed: the serializer says so
             key = (model._meta.label, mobile_id)
             record = self.known[key] if key in self.known else self.found.get(key)
             if record is None:
@@ -165,6 +284,28 @@ class RequestRecords:
         return EntryOutcome.error(
             entry.wire_id, f"{name}: {UNKNOWN_MESSAGE}", unknown, code=UNKNOWN_REFERENCE
         )
+
+    def keeps_live_parent(
+        self, work: DomainWork, record: Any, name: str, model: type[Model]
+    ) -> bool:
+        """Whether the parent ``record.<name>`` points to (if any) is live for this request."""
+        field: Any = work.model._meta.get_field(name)
+        pk = getattr(record, field.attname)
+        if pk is None:
+            return True
+        label = model._meta.label
+        own = self.own_by_pk.get((label, pk))
+        if own is not None:
+            key = (label, own.mobile_id)  # type: ignore[attr-defined]
+            parent = self.known[key] if key in self.known else self.found.get(key)
+            return parent is not None
+        if pk not in self.locked.setdefault(label, set()):
+            # The record moved to this parent after read_parents() read it: lock it now,
+            # out of the usual order (a rare race; see docs/relations.md).
+            self.locked[label].add(pk)
+            live = lock_live(self.scoped_queryset(model, work), [pk])
+            self.live.setdefault(label, set()).update(live)
+        return pk in self.live.get(label, set())
 
     def scoped_queryset(self, model: type[Model], work: DomainWork) -> Any:
         """The live records of ``model`` in the device's scope for that model's domain.

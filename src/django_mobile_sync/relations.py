@@ -12,14 +12,20 @@ devices (SPEC §7):
 
 A model counts as synced when it has ``SyncableModelMixin``'s ``sync_queryset()``; this
 module imports no model, so the mixin can import it.
+
+Every writer that locks rows of several synced models locks them in one order, parents
+before children (:func:`lock_rank`), so that a push and a delete never wait for each other
+in a circle (docs/relations.md, "Deleting a parent while devices write its children").
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Count, Field, Model
@@ -66,8 +72,56 @@ def foreign_keys_to(model: type[Model]) -> list[Field[Any, Any]]:
 
 
 def synced_children(model: type[Model]) -> list[Field[Any, Any]]:
-    """The foreign keys of synced models that point to ``model``."""
-    return [field for field in foreign_keys_to(model) if is_synced(field.model)]
+    """The foreign keys of synced models that point to ``model``, in :func:`lock_rank` order
+    of their models."""
+    found = [field for field in foreign_keys_to(model) if is_synced(field.model)]
+    return sorted(found, key=lambda field: (lock_rank(field.model), field.name))
+
+
+def lock_rank(model: type[Model]) -> tuple[int, str]:
+    """``model``'s place in the one order every writer locks synced rows in: parents first.
+
+    A topological order of all the synced models of the project (a model after the models
+    its foreign keys point to), ties and cycles broken by label. It is global, not computed
+    per push: two writers touching different subsets of models still agree on it.
+    """
+    label = concrete(model)._meta.label
+    ranks = parents_first_ranks()
+    return ranks.get(label, len(ranks)), label
+
+
+@functools.cache
+def parents_first_ranks() -> dict[str, int]:
+    """``{label: rank}`` of every synced model, parents first (see :func:`lock_rank`)."""
+    models = sorted(
+        {concrete(m) for m in apps.get_models() if is_synced(m)}, key=lambda m: m._meta.label
+    )
+    parents = {model: parent_models(model) & set(models) for model in models}
+    ranks: dict[str, int] = {}
+    remaining = list(models)
+    while remaining:
+        placed = {m for m in models if m._meta.label in ranks}
+        chosen = next((m for m in remaining if parents[m] <= placed), remaining[0])
+        ranks[chosen._meta.label] = len(ranks)
+        remaining.remove(chosen)
+    return ranks
+
+
+def parent_models(model: type[Model]) -> set[type[Model]]:
+    """The other synced models ``model``'s foreign keys point to."""
+    found = set()
+    for field in model._meta.concrete_fields:
+        related = field.related_model if field.many_to_one or field.one_to_one else None
+        if isinstance(related, type) and is_synced(related):
+            parent = concrete(related)
+            if parent is not concrete(model):
+                found.add(parent)
+    return found
+
+
+def concrete(model: type[Model]) -> type[Model]:
+    """The model whose table ``model`` uses (itself, unless it is a proxy)."""
+    return model._meta.concrete_model or model
 
 
 def handler_name(field: Field[Any, Any]) -> str:
@@ -105,16 +159,15 @@ def protected_counts(
     return counts
 
 
-def refuse_protected(model: type[Model], pks: Collection[Any], using: str) -> None:
-    """Raise Django's ``ProtectedError`` if live children protect any of ``pks``."""
-    counts = protected_counts(model, pks, using)
-    if counts:
-        total = sum(counts.values())
-        raise models.ProtectedError(
-            f"Cannot delete {model._meta.verbose_name}: {total} live synced record(s) "
-            "reference it with on_delete=PROTECT; delete or move them first.",
-            set(),
-        )
+def protected_error(model: type[Model], counts: Counter[Any]) -> models.ProtectedError:
+    """Django's ``ProtectedError`` for deleting ``model`` records that live children protect
+    (``counts``: from :func:`protected_counts`)."""
+    total = sum(counts.values())
+    return models.ProtectedError(
+        f"Cannot delete {model._meta.verbose_name}: {total} live synced record(s) "
+        "reference it with on_delete=PROTECT; delete or move them first.",
+        set(),
+    )
 
 
 def apply_on_delete(model: type[Model], pks: Collection[Any], using: str) -> None:
@@ -123,6 +176,10 @@ def apply_on_delete(model: type[Model], pks: Collection[Any], using: str) -> Non
     Every change goes through the child's stamping queryset: a new version and
     ``change_seq``, so devices pull it. ``CASCADE`` continues down through the children's
     own children (their ``delete()`` applies this function in turn).
+
+    The caller holds ``FOR UPDATE`` locks on ``pks``, taken before it counted or read any
+    child: each statement here reads a snapshot taken after those locks were granted, so it
+    sees every child a concurrent push committed while it held its lock on the parent.
     """
     if not pks:
         return

@@ -200,7 +200,8 @@ class SyncService:
     def after_save(
         self, created: Sequence[SyncableModelMixin], updated: Sequence[SyncableModelMixin]
     ) -> None:
-        """Called once per batch after the bulk writes, inside the transaction."""
+        """Called once per batch after the bulk writes, inside the transaction (again if
+        the push runs again after PostgreSQL aborted it to break a deadlock)."""
 
     def push(
         self, entries: Sequence[Any], cursor: str = "", idempotency_key: str = ""

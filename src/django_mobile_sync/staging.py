@@ -1,10 +1,11 @@
-"""One domain's share of a push: lock its records, decide each entry, stage and write.
+"""One domain's share of a push: its locked records, each entry decided, staged and written.
 
 A :class:`DomainWork` is created by the push engine (:mod:`django_mobile_sync.push`) for each
 domain of a request. Like Django's deletion ``Collector``, it first collects what the batch
-does (:meth:`~DomainWork.lock`, :meth:`~DomainWork.decide`: validate, resolve, stage) and then
-writes it at once (:meth:`~DomainWork.write`). Every decision goes through the domain's
-:class:`~django_mobile_sync.service.SyncService` hooks.
+does (its existing records, locked with the request's parents by
+:meth:`~django_mobile_sync.references.RequestRecords.lock`; :meth:`~DomainWork.decide`:
+validate, resolve, stage) and then writes it at once (:meth:`~DomainWork.write`). Every
+decision goes through the domain's :class:`~django_mobile_sync.service.SyncService` hooks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, transaction
 from rest_framework.exceptions import ValidationError
 
-from .bulk import bulk_update, in_values
+from .bulk import bulk_update
 from .entries import Entry, ParsedEntries, unstorable
 from .exceptions import UnstorableValue
 from .ids import MobileId, id_order
@@ -86,8 +87,14 @@ class DomainWork:
     def __init__(
         self, service: SyncService, parsed: ParsedEntries, mode: ApplyMode = ApplyMode.DEVICE
     ) -> None:
-        self.service, self.parsed, self.mode = service, parsed, mode
+        self.service, self.mode = service, mode
         self.domain, self.model, self.using = service.domain, service.model, service.using
+        self.restart(parsed)
+
+    def restart(self, parsed: ParsedEntries) -> None:
+        """Start again from ``parsed``: nothing locked, decided or staged (the push's
+        transaction is run again after PostgreSQL aborted it)."""
+        self.parsed = parsed
         self.outcomes: dict[int, EntryOutcome] = dict(parsed.answered)
         self.audits: list[SyncConflict] = []
         self.existing: dict[MobileId, SyncableModelMixin] = {}
@@ -96,21 +103,12 @@ class DomainWork:
         self.resolver: ConflictResolver | None = None
 
     # -- collect ----------------------------------------------------------------------------
-    def lock(self) -> None:
-        """Read and lock the batch's existing records (tombstones included) in one query."""
-        if not self.parsed.entries:
-            return
-        ids = [entry.mobile_id for entry in self.parsed.entries]
-        records = in_values(self.service.get_queryset(), "mobile_id", ids)
-        self.existing = {r.mobile_id: r for r in records.select_for_update().order_by("pk")}
-
     def decide(self, stamp: Stamp, records: RequestRecords) -> None:
         """Resolve references, validate, resolve conflicts and stage every entry.
 
         Nothing is written yet. Entries come in an order where a record a self-reference
         names is decided first; ``records`` learns of every decision.
         """
-        records.prefetch(self)
         self.protected = self.protection(records)
         for entry in entry_order(self):
             outcome = records.resolve(self, entry)
@@ -365,20 +363,26 @@ class DomainWork:
         stamp: Stamp,
         creating: bool,
     ) -> None:
-        """Write ``objs`` at once; when that fails, one by one to isolate the bad ones."""
+        """Write ``objs`` at once; when that fails, one by one to isolate the bad ones.
+
+        A deadlock is no fault of a record: it aborts the push, which runs again.
+        """
         try:
             with transaction.atomic(using=self.using):
                 write(objs)
             return
-        except DatabaseError:
-            pass
+        except DatabaseError as exc:
+            if is_deadlock(exc):
+                raise
         kept = []
         for obj in objs:
             try:
                 with transaction.atomic(using=self.using):
                     write([obj])
                 kept.append(obj)
-            except DatabaseError:
+            except DatabaseError as exc:
+                if is_deadlock(exc):
+                    raise
                 entry = self.staged.entries[obj.mobile_id]
                 self.outcomes[entry.index] = self.write_failed(entry, obj, stamp, creating)
         objs[:] = kept
@@ -454,6 +458,12 @@ class DomainWork:
         """The outcome of every entry, in input order; call after :meth:`write`."""
         outcomes = [self.outcomes[index] for index in range(self.parsed.size)]
         return DomainResult(self.domain.name, outcomes, self.audits)
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL aborting the transaction to break a deadlock (40P01)."""
+    cause = exc.__cause__
+    return (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) == "40P01"
 
 
 def conflict(
