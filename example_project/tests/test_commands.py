@@ -26,6 +26,7 @@ COMMANDS = {
     "purge_idempotency_keys": [],
     "sync_doctor": [],
     "sync_reset": [],
+    "purge_watermelon_checkpoints": [],
 }
 
 
