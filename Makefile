@@ -23,7 +23,7 @@ help:
 	@echo "make example   serve the example project on 127.0.0.1:$(PORT)"
 	@echo "make test      run the whole suite (tox) on SQLite and, when reachable, PostgreSQL"
 	@echo "make quicktest run the suite once in .venv (SQLite, or DATABASE_URL)"
-	@echo "make lint      ruff + mypy"
+	@echo "make lint      ruff + mypy (src and tests); pre-commit install runs them on commit"
 	@echo "make bench     benchmarks; writes docs/benchmarks.md (BENCH_ARGS=--quick: shorter)"
 	@echo "make docs      build the documentation site into site/ (mkdocs --strict)"
 

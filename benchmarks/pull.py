@@ -30,7 +30,7 @@ BIG_DB = "bench_dms_pull_big"
 def position_at(org: Any, index: int, using: str) -> Any:
     """The cursor position just before the ``index``-th row of ``org`` in change order."""
     from benchmarks.benchapp.models import Task
-    from django_mobile_sync.cursor import Position
+    from django_mobile_sync.engine import Position
 
     if index <= 0:
         return None
@@ -87,8 +87,8 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from benchmarks.benchapp.models import Org
-    from django_mobile_sync.cursor import encode_cursor
     from django_mobile_sync.domains import get_domain
+    from django_mobile_sync.engine import encode_cursor
     from django_mobile_sync.service import SyncService
 
     if len(sizes) == 2:

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_mobile_sync",
+    "django_mobile_sync.watermelondb",
     "benchmarks.benchapp",
 ]
 # A token-authenticated API: no sessions, CSRF or auth middleware (DRF authenticates).

@@ -1,6 +1,12 @@
+"""Fixtures and collection rules of the library's suite.
+
+The backend-bound markers are deselected out loud, never skipped silently: ``postgres``
+tests on SQLite, ``sqlite`` tests on PostgreSQL (the summary says how many, and which run
+executes them).
+"""
+
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -12,30 +18,31 @@ from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from tests.testapp.models import Member, Org
+from django_mobile_sync.domains import SyncDomain
+from tests.helpers.api import make_user
+from tests.testapp.models import Org
 
 #: The servers the scale-out tests start (a streaming replica, PgBouncer) and their fixtures.
-pytest_plugins = ["tests.pgservers"]
+pytest_plugins = ["tests.helpers.pgservers"]
 
-PUSH_URL = "/api/sync/{}/sync/"
-PULL_URL = "/api/sync/{}/changes/"
-
-
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+ON_POSTGRES = str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql")
+#: The marker of the tests the other backend runs, and that backend's name.
+OTHER_BACKEND = ("sqlite", "SQLite") if ON_POSTGRES else ("postgres", "PostgreSQL")
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """On PostgreSQL every test commits for real.
+    """Deselect the other backend's tests; on PostgreSQL every test commits for real.
 
     A pull only serves rows of transactions that have finished (see docs/cursor.md); inside
     the one open transaction of a non-transactional test it would see nothing.
     """
-    postgres_only = [item for item in items if item.get_closest_marker("postgres")]
-    if not ON_POSTGRES and postgres_only:
-        # Said out loud in the summary, never skipped silently: the PostgreSQL run has them.
-        config.hook.pytest_deselected(items=postgres_only)
-        items[:] = [item for item in items if item not in postgres_only]
-        config._mobile_sync_deselected = len(postgres_only)
+    marker, _backend = OTHER_BACKEND
+    other = [item for item in items if item.get_closest_marker(marker)]
+    if other:
+        # Said out loud in the summary, never skipped silently: the other run has them.
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+        config._mobile_sync_deselected = len(other)
     for item in items:
         if ON_POSTGRES or item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.django_db(transaction=True, databases="__all__"))
@@ -45,7 +52,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
     count = getattr(config, "_mobile_sync_deselected", 0)
     backend = "PostgreSQL" if ON_POSTGRES else "SQLite"
     terminalreporter.write_line(f"django-mobile-sync: database backend {backend}")
-    if count:
+    if count and ON_POSTGRES:
+        terminalreporter.write_line(
+            f"django-mobile-sync: {count} SQLite-only tests deselected on PostgreSQL "
+            "(the SQLite run executes them: unset DATABASE_URL)"
+        )
+    elif count:
         terminalreporter.write_line(
             f"django-mobile-sync: {count} PostgreSQL-only tests deselected on SQLite "
             "(the PostgreSQL run executes them: set DATABASE_URL)"
@@ -64,6 +76,8 @@ def _require_backend(request: Any) -> None:
             "This test needs PostgreSQL: run it with DATABASE_URL set "
             "(tox deselects it on SQLite with -m 'not postgres')."
         )
+    if request.node.get_closest_marker("sqlite") and connection.vendor != "sqlite":
+        pytest.fail("This test needs SQLite: run it without DATABASE_URL.")
 
 
 @pytest.fixture(autouse=True)
@@ -71,21 +85,6 @@ def _fresh_throttle_counters() -> None:
     from django.core.cache import cache
 
     cache.clear()  # the database store's rows go with each test's transaction
-
-
-def reset_throttles() -> None:
-    """Every throttle counter back to zero, in both stores (within a test that pushes more
-    than a rate allows, such as a hypothesis test's examples)."""
-    from django.core.cache import cache
-
-    from django_mobile_sync.models import ThrottleCounter
-
-    cache.clear()
-    ThrottleCounter.objects.all().delete()
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 @pytest.fixture
@@ -96,13 +95,6 @@ def org(db: Any) -> Org:
 @pytest.fixture
 def other_org(db: Any) -> Org:
     return Org.objects.create(name="Globex")
-
-
-def make_user(username: str, org: Org | None) -> User:
-    user = User.objects.create_user(username, password="x")
-    if org is not None:
-        Member.objects.create(user=user, org=org)
-    return user
 
 
 @pytest.fixture
@@ -132,38 +124,13 @@ def client_for() -> Callable[[User], APIClient]:
     return build
 
 
-def push(api: APIClient, entries: list[Any], domain: str = "tasks", **extra: Any) -> Any:
-    headers = extra.pop("headers", {})
-    body = {"entries": entries, "client_id": "device-1", **extra}
-    return api.post(PUSH_URL.format(domain), body, format="json", headers=headers)
-
-
-def pull(api: APIClient, domain: str = "tasks", **params: Any) -> Any:
-    return api.get(PULL_URL.format(domain), params)
-
-
-def pull_all(
-    api: APIClient, domain: str = "tasks", cursor: str | None = None, **params: Any
-) -> tuple[list[dict[str, Any]], str]:
-    """Follow next_cursor until has_more is false."""
-    items: list[dict[str, Any]] = []
-    while True:
-        query = dict(params, **({"cursor": cursor} if cursor else {}))
-        page = pull(api, domain, **query)
-        assert page.status_code == 200, page.content
-        items += page.json()["items"]
-        cursor = page.json()["next_cursor"]
-        if not page.json()["has_more"]:
-            return items, cursor
-
-
 @pytest.fixture
 def domain_options() -> Callable[..., Any]:
     """``with domain_options(resolver="merge"):`` re-declares the tasks domain."""
 
     def patch(name: str = "tasks", **changes: Any) -> Any:
         domains = [
-            replace(d, **changes) if getattr(d, "name", None) == name else d
+            replace(d, **changes) if isinstance(d, SyncDomain) and d.name == name else d
             for d in settings.MOBILE_SYNC["DOMAINS"]
         ]
         return override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "DOMAINS": domains})

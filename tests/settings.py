@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_mobile_sync",
+    "django_mobile_sync.watermelondb",
     "tests.testapp",
 ]
 MIDDLEWARE = [
@@ -53,7 +54,7 @@ if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": {**_default, "TEST": {"NAME": f"test_dms_{_suffix}"}},
         "other": {**_default, "TEST": {"NAME": f"test_dms_{_suffix}_other"}},
-        # The hot standby the replica tests start (tests/pgservers.py) points it at itself.
+        # The hot standby the replica tests start (tests/helpers/pgservers.py) points it at itself.
         "replica": {**_default, "TEST": {"MIRROR": "default"}},
     }
 else:
@@ -131,7 +132,7 @@ MOBILE_SYNC = {
             "database": "tests.testapp.scopes.database_for_user",
         },
     ],
-    # WatermelonDB tables need text ids; tests/test_watermelon.py also maps the UUID domains
+    # WatermelonDB tables need text ids; tests/watermelondb/ also maps the UUID domains
     # tasks and checkitems (the protocol's rules do not depend on the kind of id).
     "WATERMELON": {"folders": "folders", "sheets": "sheets"},
 }

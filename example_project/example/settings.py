@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from STATIC_ROOT: no CDN
     "django_mobile_sync",
+    "django_mobile_sync.watermelondb",
     "field_ops",
 ]
 MIDDLEWARE = [

@@ -87,7 +87,8 @@ class TenantRecord(SyncableModelMixin):
     """A synced record of one client and business unit.
 
     Its id is a UUID or a WatermelonDB id (``k3XqP0AbZ9wQ1mNs``): the WatermelonDB app names
-    records with its own ids, and a record's id is its ``mobile_id`` (SPEC §9).
+    records with its own ids, and a record's id is its ``mobile_id``
+    (docs/clients/watermelondb.md#ids).
     """
 
     mobile_id = TextMobileIdField()

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from rest_framework.test import APIClient
 
 from field_ops.models import BusinessUnit
 from field_ops.tenants import ensure_user
+from tests.helpers.devices import Device, new_id
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-PREFIX = "/api/v1/sync/"
 
 
 def pytest_configure(config: Any) -> None:
@@ -47,58 +45,6 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         for item in items:
             if not item.get_closest_marker("browser"):
                 item.add_marker(pytest.mark.django_db(transaction=True))
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-class Device:
-    """A user's phone: an API client with the user's Bearer token."""
-
-    def __init__(self, user: Any, token: str, device_id: str) -> None:
-        self.user, self.token, self.device_id = user, token, device_id
-        self.api = APIClient()
-        self.api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-    def push(
-        self, domain: str, entries: list[dict[str, Any]], key: str | None = None, **envelope: Any
-    ) -> Any:
-        headers = {"X-Device-Id": self.device_id}
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        body = {"entries": entries, "client_id": self.device_id, **envelope}
-        return self.api.post(f"{PREFIX}{domain}/sync/", body, format="json", headers=headers)
-
-    def push_one(self, domain: str, entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Push one entry; its list (``synced_items``, ``conflicts``, ``errors``) and item."""
-        response = self.push(domain, [entry])
-        assert response.status_code == 200, response.content
-        body = response.json()
-        [(kind, item)] = [(k, i) for k in ("synced_items", "conflicts", "errors") for i in body[k]]
-        return kind, item
-
-    def pull(self, domain: str, **params: Any) -> Any:
-        return self.api.get(f"{PREFIX}{domain}/changes/", params)
-
-    def pull_all(
-        self, domain: str, cursor: str | None = None, **params: Any
-    ) -> tuple[list[dict[str, Any]], str]:
-        """Follow next_cursor until has_more is false."""
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.pull(domain, **params, **({"cursor": cursor} if cursor else {}))
-            assert page.status_code == 200, page.content
-            items += page.json()["items"]
-            cursor = page.json()["next_cursor"]
-            if not page.json()["has_more"]:
-                return items, cursor
-
-    def record(self, domain: str, mobile_id: str) -> dict[str, Any] | None:
-        """The latest pulled state of one record (None if this device cannot see it)."""
-        items, _ = self.pull_all(domain)
-        found = [item for item in items if item["mobile_id"] == mobile_id]
-        return found[-1] if found else None
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +97,7 @@ def geofence(alice: Device) -> BusinessUnit:
 @pytest.fixture(scope="session")
 def live_example(tmp_path_factory: Any) -> Any:
     """The example project under gunicorn (two workers) on a fresh database of its own."""
-    from tests.live import LiveExample
+    from tests.helpers.live import LiveExample
 
     with LiveExample(tmp_path_factory.mktemp("live"), "shared") as server:
         yield server
@@ -161,7 +107,7 @@ def live_example(tmp_path_factory: Any) -> Any:
 def demo_example(tmp_path_factory: Any) -> Any:
     """The example as ``make example`` serves it: static files collected, the demo tenants,
     users, records and admin login seeded (``demo_tokens``: the demo users' tokens)."""
-    from tests.live import LiveExample
+    from tests.helpers.live import LiveExample
 
     with LiveExample(tmp_path_factory.mktemp("demo"), "demo") as server:
         server.seed_demo()
@@ -175,7 +121,7 @@ def node_example(tmp_path_factory: Any) -> Any:
     A database of its own (the tests purge tombstones, which every tenant of a domain
     shares), and push rates that a replicating client in a test cannot exceed.
     """
-    from tests.live import LiveExample
+    from tests.helpers.live import LiveExample
 
     rates = {
         f"SYNC_RATE_{kind}": "100000/hour"

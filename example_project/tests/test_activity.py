@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Device, new_id
+from tests.helpers.devices import Device, new_id
 
 PLAN, EXPIRY = "2030-01-01T08:00:00Z", "2030-01-01T12:00:00Z"
 

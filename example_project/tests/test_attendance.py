@@ -8,7 +8,7 @@ import pytest
 
 from django_mobile_sync.models import SyncConflict
 from field_ops.models import Attendance, BusinessUnit
-from tests.conftest import Device, new_id
+from tests.helpers.devices import Device, new_id
 
 INSIDE = {"latitude": 51.5055, "longitude": -0.0860}  # ~70 m from the centre
 OUTSIDE = {"latitude": 51.5101, "longitude": -0.0917}  # ~700 m away, near Monument

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.node_clients import node_project, run_node_tests, tenant_of
+from tests.helpers.node_clients import node_project, run_node_tests, tenant_of
 
 # `live`: they start the example under gunicorn, like the other tests that run once per
 # database backend; `node`: they need Node.js (make test deselects them without it).

@@ -8,7 +8,7 @@ import pytest
 
 from django_mobile_sync.models import SyncConflict
 from field_ops.models import Ticket
-from tests.conftest import Device, new_id
+from tests.helpers.devices import Device, new_id
 
 STATES = [choice.value for choice in Ticket.Status]
 ALLOWED = {

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_mobile_sync.domains import get_domain
 from django_mobile_sync.models import SyncConflict
 from field_ops.models import JournalEntry
-from tests.conftest import Device, new_id
+from tests.helpers.devices import Device, new_id
 
 PROJECT = Path(__file__).resolve().parent.parent
 GUIDE = PROJECT.parent / "docs" / "adding-a-domain.md"

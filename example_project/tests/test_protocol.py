@@ -12,7 +12,7 @@ from django.db.models import Model
 
 from django_mobile_sync.models import SyncConflict
 from field_ops.models import Attendance, JournalEntry, Task, Ticket, WorkOrder
-from tests.conftest import PREFIX, Device, new_id
+from tests.helpers.devices import PREFIX, Device, new_id
 
 
 @dataclass

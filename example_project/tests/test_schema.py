@@ -13,7 +13,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from django_mobile_sync.ids import TEXT_ID_PATTERN
+from django_mobile_sync.records.ids import TEXT_ID_PATTERN
 
 DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal"]
 

@@ -82,8 +82,8 @@ CHECKS = [
 
 
 def every_entry_answered_once(ctx: Any, response: Any, case: Any) -> None:
-    """SPEC §3.1, §8: each entry of a pushed batch appears exactly once in the answer (of its
-    domain, for a multi-domain push)."""
+    """docs/protocol.md (push, several domains): each entry of a pushed batch appears
+    exactly once in the answer (of its domain, for a multi-domain push)."""
     if case.method != "POST" or response.status_code != 200:
         return
     body = response.json()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Device, new_id
+from tests.helpers.devices import Device, new_id
 
 PROJECT = Path(__file__).resolve().parent.parent
 PRINT = """

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PREFIX
+from tests.helpers.devices import PREFIX
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial.md"
 TASK = "7d1c1f9e-0f5b-4c0e-9a53-2b1d0c6e8a41"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from field_ops.models import WorkOrder
-from tests.conftest import Device, new_id
+from tests.helpers.devices import Device, new_id
 
 STATES = [choice.value for choice in WorkOrder.Status]
 ALLOWED = {
@@ -115,7 +115,8 @@ def test_status_filter(alice: Device) -> None:
 
 
 def test_watermelondb_ids_name_a_work_order_and_its_checklist(alice: Device) -> None:
-    """The models take WatermelonDB's 16-character ids (SPEC §9), kept exactly as sent."""
+    """The models take WatermelonDB's 16-character ids (docs/clients/watermelondb.md#ids),
+    kept exactly as sent."""
     order, step = "k3XqP0AbZ9wQ1mNs", "Zq81LmNoPq2RsTuv"
     kind, item = alice.push_one(
         "checklist", {"mobile_id": step, "work_order": order, "label": "x"}

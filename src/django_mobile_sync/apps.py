@@ -10,7 +10,7 @@ class MobileSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, watermelon_checks  # noqa: F401  (registers the system checks)
-        from .deletion import connect_parent_guards
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .records import connect_parent_guards
 
         connect_parent_guards()

@@ -1,17 +1,30 @@
 """The ``MOBILE_SYNC`` settings dict, read through :data:`sync_settings`.
 
 Values are read from ``django.conf.settings`` on every access, so ``override_settings``
-works in tests, and import strings are resolved when they are used.
+works in tests, and import strings are resolved when they are used. An optional app of the
+library (a client protocol such as ``django_mobile_sync.watermelondb``) declares its own keys
+with :func:`extend_defaults` from its ``AppConfig.ready()``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+__all__ = [
+    "DEFAULTS",
+    "DOCS_URL",
+    "LIBRARY_KEYS",
+    "SyncSettings",
+    "extend_defaults",
+    "import_from_setting",
+    "sync_settings",
+]
 
 #: Where the documentation lives; system check hints and error messages link to it.
 DOCS_URL = "https://github.com/django-mobile-sync/django-mobile-sync/blob/main/docs/"
@@ -65,14 +78,12 @@ DEFAULTS: dict[str, Any] = {
     "PULL_HORIZON": "database",
     # PostgreSQL: hot standbys pulls read, {primary alias: standby alias or list of aliases}.
     "PULL_DATABASES": {},
-    # WatermelonDB's sync protocol ({prefix}watermelon/): {table name: domain name}.
-    "WATERMELON": {},
-    # Most records (created, updated and deleted, across tables) one WatermelonDB push may
-    # carry: WatermelonDB sends every local change in one request.
-    "WATERMELON_MAX_PUSH_RECORDS": 10_000,
     # Salt for the signed pull cursor.
     "CURSOR_SALT": "django_mobile_sync.cursor",
 }
+
+#: The library's own keys: an optional app may not declare them again.
+LIBRARY_KEYS = frozenset(DEFAULTS)
 
 #: Values of ``THROTTLE_STORE``.
 THROTTLE_STORES = ("database", "cache")
@@ -90,6 +101,31 @@ def import_from_setting(value: Any, setting_name: str) -> Any:
         raise ImproperlyConfigured(
             f"Could not import {value!r} for {setting_name}: {exc}"
         ) from exc
+
+
+def extend_defaults(defaults: Mapping[str, Any]) -> None:
+    """Declare an optional app's ``MOBILE_SYNC`` keys with their defaults.
+
+    Call it from the app's ``AppConfig.ready()``: the keys then read like the library's own
+    (``sync_settings.KEY``), and the system check ``E013`` knows them. Declaring a key again
+    with the same default (``ready()`` run twice) changes nothing.
+
+    Raises:
+        ImproperlyConfigured: a key the library already has, or one another app declared
+            with another default.
+    """
+    for key, value in defaults.items():
+        if key in LIBRARY_KEYS:
+            raise ImproperlyConfigured(
+                f"MOBILE_SYNC[{key!r}] is a setting of django-mobile-sync itself: an optional "
+                "app cannot declare it; give the app's setting another name."
+            )
+        if key in DEFAULTS and DEFAULTS[key] != value:
+            raise ImproperlyConfigured(
+                f"MOBILE_SYNC[{key!r}] is declared by two optional apps, with the defaults "
+                f"{DEFAULTS[key]!r} and {value!r}; give one of them another name."
+            )
+    DEFAULTS.update(defaults)
 
 
 class SyncSettings:

@@ -1,6 +1,9 @@
 """``SyncDomain``: the declaration of one synced model, and the registry of declared domains.
 
-This module imports no models, so settings files can import :class:`SyncDomain`.
+A declaration is data: it names its service, resolver, serializer and callables by import
+path and imports them when asked; what they decide is the service's hooks
+(:mod:`django_mobile_sync.service`). This module imports nothing of the library but its
+settings, so settings files can import :class:`SyncDomain`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import import_from_setting, sync_settings
-from .relations import references
 
 if TYPE_CHECKING:
     from django.db.models import Model, QuerySet
@@ -24,6 +26,14 @@ if TYPE_CHECKING:
 
     from .resolvers import ConflictResolver
     from .service import SyncService
+
+__all__ = [
+    "SYSTEM_FIELDS",
+    "SyncDomain",
+    "as_domain",
+    "get_domain",
+    "get_domains",
+]
 
 #: ``narrow(queryset, scope, request)``: the targets of a foreign key a request may name.
 RelatedScope = Callable[["QuerySet[Any]", Mapping[str, Any], "Request | None"], "QuerySet[Any]"]
@@ -133,39 +143,12 @@ class SyncDomain:
         return list(self.fields)
 
     @cached_property
-    def references(self) -> dict[str, type[Model]]:
-        """Wire fields that are foreign keys to synced models: ``{field: model}``.
-
-        They travel as the referenced record's ``mobile_id`` (SPEC §7).
-        """
-        return references(self.model_class, self.wire_fields)
-
-    @cached_property
     def read_only_fields(self) -> frozenset[str]:
         """Fields never taken from a device: tenant, server-owned and history fields."""
         owned = set(self.tenant_fields) | set(self.server_owned_fields)
         if self.history_field:
             owned.add(self.history_field)
         return frozenset(owned)
-
-    @cached_property
-    def serializer_class(self) -> type[Serializer[Any]]:
-        if self.serializer is not None:
-            serializer: type[Serializer[Any]] = import_from_setting(
-                self.serializer, self.option("serializer")
-            )
-            return serializer
-        from .serializers import build_model_serializer
-
-        return build_model_serializer(self)
-
-    @property
-    def resolver_instance(self) -> ConflictResolver:
-        """The domain's resolver, or ``DEFAULT_RESOLVER`` (read now, not cached)."""
-        from .resolvers import get_resolver
-
-        value = self.resolver or sync_settings.DEFAULT_RESOLVER
-        return get_resolver(value, self.option("resolver"))
 
     @property
     def service_class(self) -> type[SyncService]:

@@ -1,8 +1,7 @@
-"""The library's exception classes.
+"""The library's exception classes: errors of the sync layer itself.
 
-Errors of the sync layer itself, and the DRF ``APIException`` subclasses it answers with.
-The DRF exception handler that turns them into JSON bodies lives in
-:mod:`django_mobile_sync.handlers`.
+The DRF ``APIException`` subclasses the endpoints answer with, and the exception handler that
+turns every error into a JSON body, live in :mod:`django_mobile_sync.api.errors`.
 """
 
 from __future__ import annotations
@@ -10,11 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rest_framework import status
-from rest_framework.exceptions import APIException
-
 if TYPE_CHECKING:
     from django.db.models import Model
+
+__all__ = [
+    "CursorExpired",
+    "InvalidCursor",
+    "ReadOnPrimary",
+    "ReapplyRefused",
+    "TenantFieldChanged",
+    "UnstorableValue",
+]
 
 
 class InvalidCursor(Exception):
@@ -58,58 +63,3 @@ class TenantFieldChanged(ValueError):
 
 class ReapplyRefused(Exception):
     """The device's version cannot be re-applied; the message says why and what to do."""
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"The request body exceeds {limit} bytes (MAX_BODY_BYTES); "
-            "send fewer entries per batch."
-        )
-
-
-class UnsupportedContentEncoding(APIException):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    default_code = "unsupported_content_encoding"
-
-    def __init__(self, encoding: str, accepted: Sequence[str]) -> None:
-        super().__init__(
-            f"Content-Encoding {encoding!r} is not supported; use {' or '.join(accepted)}."
-        )
-
-
-class UpgradeRequired(APIException):
-    """The device's client schema is older than a domain accepts (426): update the app.
-
-    The answer names the minimum as ``minimum_schema_version``. RFC 9110 asks a 426 for an
-    ``Upgrade`` header naming a protocol; there is none to name (a newer app is needed, not
-    another protocol), and WSGI servers refuse that hop-by-hop header from an application.
-    """
-
-    status_code = status.HTTP_426_UPGRADE_REQUIRED
-    default_code = "upgrade_required"
-
-    def __init__(self, minimum_schema_version: int) -> None:
-        super().__init__(
-            f"This app's data schema is too old: the server accepts client schema version "
-            f"{minimum_schema_version} or later. Update the app, then sync again."
-        )
-        self.minimum_schema_version = minimum_schema_version
-
-
-class IdempotencyConflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
-    default_code = "idempotency_in_progress"
-
-
-class IdempotencyMismatch(APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = (
-        "This Idempotency-Key was used with a different request body; "
-        "use a new key for a new request."
-    )
-    default_code = "idempotency_key_reused"

@@ -1,6 +1,7 @@
-"""The app's own models (clock, idempotency, audit and batch logs, purges, throttle counters,
-WatermelonDB checkpoints), and ``SyncableModelMixin`` (defined in :mod:`.mixin`) and
-``TextMobileIdField`` (defined in :mod:`.ids`), importable from here as documented.
+"""The app's own models (clock, idempotency, audit and batch logs, purges, throttle counters),
+and what a project's synced models need from
+:mod:`django_mobile_sync.records`: ``SyncableModelMixin``, ``TextMobileIdField`` and
+``RewriteHexUUIDs``, importable from here as documented.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .ids import TextMobileIdField
-from .mixin import (
+from .records import (
     STAMP_FIELDS,
     AllObjectsManager,
+    RewriteHexUUIDs,
     SyncableModelMixin,
     SyncManager,
     SyncQuerySet,
+    TextMobileIdField,
+    new_text_id,
     tenant_field_names,
 )
 
@@ -24,6 +27,7 @@ __all__ = [
     "AllObjectsManager",
     "ChangeClock",
     "IdempotencyRecord",
+    "RewriteHexUUIDs",
     "SyncBatch",
     "SyncConflict",
     "SyncManager",
@@ -32,7 +36,7 @@ __all__ = [
     "TextMobileIdField",
     "ThrottleCounter",
     "TombstonePurge",
-    "WatermelonCheckpoint",
+    "new_text_id",
     "tenant_field_names",
 ]
 
@@ -144,12 +148,6 @@ class SyncBatch(models.Model):
         db_index=True,
         help_text="The change clock value of the push's writes (see docs/cursor.md).",
     )
-    watermelon_checkpoint = models.BigIntegerField(
-        null=True,
-        blank=True,
-        db_index=True,
-        help_text="The WatermelonDB timestamp (checkpoint) a WatermelonDB push was made with.",
-    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -210,48 +208,3 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:12]}: {self.hits} hit(s) until {self.expires_at}"
-
-
-class WatermelonCheckpoint(models.Model):
-    """A WatermelonDB ``timestamp``: what one pull was served for, and where the next starts.
-
-    The primary key is the number WatermelonDB stores, random and below ``2**53`` (see
-    :mod:`django_mobile_sync.watermelon_checkpoint`). A pull or push presenting it is served
-    incrementally only for the same user and the same state, compared in full.
-    """
-
-    id = models.BigIntegerField(primary_key=True)
-    user_key = models.CharField(max_length=150, help_text="The primary key of the user.")
-    state = models.TextField(
-        help_text="The database, its epoch, and each table's domain and tenant scope (JSON)."
-    )
-    position = models.BigIntegerField(help_text="The change clock value the next pull reads from.")
-    horizon = models.BigIntegerField(
-        help_text="The pull's horizon: the scope's rows below it were served (see docs/cursor.md)."
-    )
-    own_seqs = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="Change clock values of the device's own pushes not served back yet, "
-        "carried over from the checkpoint it presented.",
-    )
-    predecessor = models.BigIntegerField(
-        null=True,
-        blank=True,
-        help_text="The checkpoint the device presented: deleted once this one is presented.",
-    )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        verbose_name = "WatermelonDB checkpoint"
-
-    def __str__(self) -> str:
-        return f"WatermelonDB checkpoint {self.pk} at {self.position}"
-
-    def serves(self, state: str, clock: int) -> bool:
-        """Whether this checkpoint can be read incrementally in ``state``, at ``clock``.
-
-        ``clock`` is the change clock's next value: a checkpoint past it was read from a
-        history the database has lost (a restore).
-        """
-        return self.state == state and self.horizon <= clock

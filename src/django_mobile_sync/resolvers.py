@@ -1,4 +1,4 @@
-"""Conflict resolvers: what happens to a stale push entry (SPEC §4).
+"""Conflict resolvers: what happens to a stale push entry (docs/conflicts.md).
 
 A push entry is stale when the record exists and the entry's ``version`` is lower than the
 server's. The domain's resolver gets a :class:`ConflictContext` and answers a
@@ -16,6 +16,19 @@ from .conf import import_from_setting
 
 if TYPE_CHECKING:
     from .domains import SyncDomain
+
+__all__ = [
+    "RESOLVERS",
+    "ClientWinsResolver",
+    "ConflictContext",
+    "ConflictResolver",
+    "LastWriteWinsResolver",
+    "MergeResolver",
+    "RejectResolver",
+    "Resolution",
+    "ServerWinsResolver",
+    "get_resolver",
+]
 
 
 @dataclass

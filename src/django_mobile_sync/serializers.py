@@ -1,8 +1,15 @@
-"""Serializers: the generated per-domain record serializer and the protocol envelopes."""
+"""The record serializer: a domain's records on the wire, and what a device may write.
+
+:class:`SyncModelSerializer` is the base of every domain's serializer, generated from the
+declaration (:func:`build_model_serializer`) or declared (``SyncDomain(serializer=...)``);
+the service's ``get_serializer_class()`` hook picks it (:func:`domain_serializer_class`). The
+protocol's envelopes around the records are :mod:`django_mobile_sync.api.envelopes`.
+"""
 
 from __future__ import annotations
 
 import datetime
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -11,15 +18,24 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
-from .ids import TEXT_ID_RULE, read_mobile_id, uses_text_ids
-from .related_scopes import scope_related_fields
-from .relations import is_synced
-from .storable import utc_timestamp
+from .conf import import_from_setting
+from .engine.outcomes import UNKNOWN_MESSAGE, UNKNOWN_REFERENCE
+from .records.ids import TEXT_ID_RULE, read_mobile_id, uses_text_ids
+from .records.related_scopes import scope_related_fields
+from .records.relations import is_synced
+from .records.storable import format_timestamp
 
 if TYPE_CHECKING:
     from .domains import SyncDomain
 
-ITEM_STATUSES = ("created", "updated", "deleted", "unchanged", "resolved")
+__all__ = [
+    "ReferenceField",
+    "SyncModelSerializer",
+    "UTCDateTimeField",
+    "build_model_serializer",
+    "domain_serializer_class",
+    "format_timestamp",
+]
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -33,23 +49,12 @@ class UTCDateTimeField(serializers.DateTimeField):
         return datetime.UTC if settings.USE_TZ else None
 
 
-def format_timestamp(value: datetime.datetime) -> str:
-    """``value`` as the protocol writes timestamps: ISO-8601 in UTC (``...Z``)."""
-    return utc_timestamp(value)
-
-
-#: The ``code`` of the per-item error for a reference to no record of the device's scope.
-UNKNOWN_REFERENCE = "unknown_reference"
-#: Its message, the same whatever the reason (unknown, deleted, another tenant's).
-UNKNOWN_MESSAGE = "No record with this id exists in your scope."
-
-
 class ReferenceField(serializers.Field[Any, Any, Any, Any]):
     """A foreign key to another synced model, on the wire as that record's ``mobile_id``.
 
     A device never knows server primary keys: it names the parent it created offline by the
     id it gave it: a UUID, or a text id where the parent's model takes them
-    (:class:`~django_mobile_sync.ids.TextMobileIdField`). The push engine resolves the
+    (:class:`~django_mobile_sync.records.ids.TextMobileIdField`). The push engine resolves the
     ``mobile_id`` to the record (in the device's scope, or created earlier in the same
     request) before validation, so :meth:`to_internal_value` receives the record; any id it
     still receives is malformed or unknown. Pull annotates each row with the parent's
@@ -99,7 +104,7 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
     field's choices is refused with the choices listed, as pull filters do.
 
     A relational field to a model that is not synced (generated or declared) takes only the
-    targets of the request's scope (:mod:`~django_mobile_sync.related_scopes`); a target it
+    targets of the request's scope (:mod:`~django_mobile_sync.records.related_scopes`); a target it
     does not find is an ``unknown_reference``, worded as for synced references.
     """
 
@@ -202,133 +207,20 @@ def build_model_serializer(domain: SyncDomain) -> type[serializers.ModelSerializ
     return type(name, (SyncModelSerializer,), {"Meta": meta, "__module__": __name__})
 
 
-# -- protocol envelopes (also the OpenAPI description) ---------------------------------------
+#: Each declaration's serializer class, imported or built once (gone with the declaration).
+_serializer_classes: weakref.WeakKeyDictionary[SyncDomain, type[serializers.Serializer[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-class PushEntrySerializer(serializers.Serializer[Any]):
-    """One push entry: the record's fields plus these."""
-
-    mobile_id = serializers.UUIDField()
-    version = serializers.IntegerField(min_value=0, required=False, default=0)
-    deleted = serializers.BooleanField(required=False, default=False)
-
-
-class AnyJSONField(serializers.Field[Any, Any, Any, Any]):
-    """Any parsed JSON value, as it is: each push entry is checked on its own by the push."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        return data
-
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
-class PushRequestSerializer(serializers.Serializer[Any]):
-    entries = serializers.ListField(child=AnyJSONField(allow_null=True), allow_empty=True)
-    client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
-
-    last_sync_timestamp = UTCDateTimeField(required=False, allow_null=True)
-    cursor = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=2000,
-        help_text="The device's last pull cursor, echoed back.",
-    )
-
-
-class DomainEntriesSerializer(serializers.Serializer[Any]):
-    """One domain's part of a multi-domain push."""
-
-    entries = serializers.ListField(child=AnyJSONField(allow_null=True), allow_empty=True)
-
-
-class MultiPushRequestSerializer(serializers.Serializer[Any]):
-    """``POST {prefix}sync/``: several domains' entries (SPEC §8)."""
-
-    domains = serializers.DictField(child=DomainEntriesSerializer(), allow_empty=True)
-    client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    last_sync_timestamp = UTCDateTimeField(required=False, allow_null=True)
-    cursor = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=2000,
-        help_text="The device's multi-domain pull cursor, echoed back.",
-    )
-
-
-class MultiPullQuerySerializer(serializers.Serializer[Any]):
-    """``GET {prefix}changes/``: a cursor, a limit across domains, the domains."""
-
-    cursor = serializers.CharField(required=False)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    domains = serializers.CharField(
-        required=False,
-        help_text="Comma-separated domain names (default: every domain the user may read).",
-    )
-
-    def validate_domains(self, value: str) -> list[str]:
-        names = [name.strip() for name in value.split(",") if name.strip()]
-        return list(dict.fromkeys(names))
-
-
-class SyncedItemSerializer(serializers.Serializer[Any]):
-    mobile_id = serializers.CharField(help_text="As the device sent it.")
-    status = serializers.ChoiceField(choices=ITEM_STATUSES)
-    server_version = serializers.IntegerField()
-    resolution = serializers.CharField(required=False)
-    server_data = serializers.DictField(required=False)
-
-
-class ConflictItemSerializer(serializers.Serializer[Any]):
-    mobile_id = serializers.CharField(help_text="As the device sent it.")
-    status = serializers.ChoiceField(choices=["conflict"])
-    server_version = serializers.IntegerField()
-    client_version = serializers.IntegerField()
-    error_message = serializers.CharField()
-    server_data = serializers.DictField()
-
-
-class ErrorItemSerializer(serializers.Serializer[Any]):
-    mobile_id = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["error"])
-    error_message = serializers.CharField()
-    field_errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField())
-    )
-
-
-class PushResponseSerializer(serializers.Serializer[Any]):
-    synced_items = SyncedItemSerializer(many=True)
-    conflicts = ConflictItemSerializer(many=True)
-    errors = ErrorItemSerializer(many=True)  # type: ignore[assignment]
-    timestamp = UTCDateTimeField()
-    cursor = serializers.CharField()
-
-
-class PullQuerySerializer(serializers.Serializer[Any]):
-    cursor = serializers.CharField(required=False)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    since = UTCDateTimeField(required=False)
-
-
-class PullResponseSerializer(serializers.Serializer[Any]):
-    items = serializers.ListField(child=serializers.DictField())
-    has_more = serializers.BooleanField()
-    next_cursor = serializers.CharField()
-    next_timestamp = UTCDateTimeField()
-
-
-class ErrorResponseSerializer(serializers.Serializer[Any]):
-    detail = serializers.JSONField()
-    code = serializers.CharField()
-    errors = serializers.JSONField(required=False, help_text="Per-field messages (400 only).")  # type: ignore[assignment]
-
-
-class ResetRequiredSerializer(ErrorResponseSerializer):
-    reset_required = serializers.BooleanField()
-
-
-class UpgradeRequiredSerializer(ErrorResponseSerializer):
-    minimum_schema_version = serializers.IntegerField(
-        help_text="The oldest client schema version the server accepts here."
-    )
+def domain_serializer_class(domain: SyncDomain) -> type[serializers.Serializer[Any]]:
+    """The serializer class ``domain`` declares (``serializer``, imported), or the one built
+    from its fields: what ``SyncService.get_serializer_class()`` gives by default."""
+    found = _serializer_classes.get(domain)
+    if found is None:
+        if domain.serializer is not None:
+            found = import_from_setting(domain.serializer, domain.option("serializer"))
+        else:
+            found = build_model_serializer(domain)
+        _serializer_classes[domain] = found
+    return found

@@ -1,8 +1,9 @@
 """``SyncService``: one domain's hooks, on behalf of one request.
 
-The push and pull engines (:mod:`django_mobile_sync.push`, :mod:`django_mobile_sync.pull`)
-call these hooks for every decision that belongs to a domain. Override them in a subclass
-and name it in the domain's ``service`` option (or ``DEFAULT_SERVICE_CLASS``).
+The push and pull engines (:mod:`django_mobile_sync.engine`) call these hooks for every
+decision that belongs to a domain (:class:`~django_mobile_sync.engine.SyncHooks` lists them).
+Override them in a subclass and name it in the domain's ``service`` option (or
+``DEFAULT_SERVICE_CLASS``).
 :meth:`SyncService.push` and :meth:`SyncService.pull` run one domain's batch or page.
 """
 
@@ -15,28 +16,40 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import router
+from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Field, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
-from rest_framework.serializers import BaseSerializer
+from rest_framework.serializers import BaseSerializer, Serializer
 
 from .conf import sync_settings
-from .cursor import START, decode_cursor, encode_cursor
 from .domains import SyncDomain
-from .exceptions import InvalidCursor
-from .mixin import SyncableModelMixin
-from .outcomes import PushResult, Refusal
-from .pull import read_page
-from .push import PushBatch
-from .replicas import pull_database
+from .engine import (
+    START,
+    DomainCursors,
+    PushBatch,
+    PushResult,
+    Refusal,
+    decode_cursor,
+    echo_cursor,
+    encode_cursor,
+    read_page,
+)
+from .engine.replicas import pull_database
+from .records.relations import reference_fields
+from .records.storable import format_timestamp, to_json
+from .records.syncable import SyncableModelMixin
 from .resolvers import ConflictResolver, get_resolver
-from .serializers import format_timestamp
-from .storable import to_json
+from .serializers import domain_serializer_class
 
 if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
+
+__all__ = [
+    "SyncService",
+    "service_outside_request",
+]
 
 
 class SyncService:
@@ -106,17 +119,22 @@ class SyncService:
             f"sync_ref_{name}": Subquery(
                 related._base_manager.filter(pk=OuterRef(name)).values("mobile_id")[:1]
             )
-            for name, related in self.domain.references.items()
+            for name, related in reference_fields(self.domain).items()
         }
         return queryset.annotate(**annotations) if annotations else queryset
 
     # -- push -------------------------------------------------------------------------------
+    def get_serializer_class(self) -> type[Serializer[Any]]:
+        """The domain's serializer class: its ``serializer`` option, or one built from its
+        ``fields`` (read-only where server-owned)."""
+        return domain_serializer_class(self.domain)
+
     def get_serializer(
         self, instance: SyncableModelMixin | None = None, **kwargs: Any
     ) -> BaseSerializer[Any]:
         """The domain's serializer with this service's context."""
         context = {"request": self.request, "domain": self.domain, "service": self}
-        return self.domain.serializer_class(instance, context=context, **kwargs)
+        return self.get_serializer_class()(instance, context=context, **kwargs)
 
     def validate_entry(
         self, data: dict[str, Any], instance: SyncableModelMixin | None
@@ -215,18 +233,8 @@ class SyncService:
             result.outcomes,
             result.audits,
             timestamp=timezone.now(),
-            cursor=self._echo_cursor(cursor),
+            cursor=echo_cursor(cursor, DomainCursors(self.domain.name, self.scope)),
         )
-
-    def _echo_cursor(self, cursor: str) -> str:
-        """The device's pull cursor, validated, or the start of the feed."""
-        position = START
-        if cursor:
-            try:
-                position = decode_cursor(cursor, self.domain.name, self.scope)
-            except InvalidCursor:
-                position = START
-        return encode_cursor(self.domain.name, self.scope, position)
 
     # -- pull -------------------------------------------------------------------------------
     def get_pull_queryset(self, params: Mapping[str, Any]) -> QuerySet[SyncableModelMixin]:
@@ -313,3 +321,10 @@ class SyncService:
             "next_cursor": encode_cursor(self.domain.name, self.scope, page.position),
             "next_timestamp": format_timestamp(page.started),
         }
+
+
+def service_outside_request(domain: SyncDomain) -> SyncService:
+    """The domain's service with no request: how the system checks and the OpenAPI schema
+    ask its hooks (``get_resolver()``, ``get_serializer_class()``), so that an override
+    reaches them as it reaches a push."""
+    return domain.service_class(domain, scope={}, using=DEFAULT_DB_ALIAS)

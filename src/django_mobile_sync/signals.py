@@ -17,6 +17,12 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+__all__ = [
+    "batch_synced",
+    "conflict_detected",
+    "item_rejected",
+]
+
 batch_synced = Signal()
 conflict_detected = Signal()
 item_rejected = Signal()

@@ -41,6 +41,15 @@ from .conf import DEFAULTS, THROTTLE_STORES, sync_settings
 from .domains import SyncDomain
 from .models import ThrottleCounter
 
+__all__ = [
+    "PullDeviceRateThrottle",
+    "PullUserRateThrottle",
+    "PushDeviceRateThrottle",
+    "PushUserRateThrottle",
+    "SyncRateThrottle",
+    "first_refusal",
+]
+
 logger = logging.getLogger("django_mobile_sync")
 
 _parse_rate = SimpleRateThrottle.parse_rate

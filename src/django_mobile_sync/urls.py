@@ -1,43 +1,33 @@
-"""``include("django_mobile_sync.urls")``: push and changes endpoints of every domain, and the
-multi-domain ones (``sync/``, ``changes/``)."""
+"""``include("django_mobile_sync.urls")``: push and changes endpoints of every domain, the
+multi-domain ones (``sync/``, ``changes/``), and those of every installed optional app of the
+library that names a URLconf in its ``AppConfig.sync_urls`` (a client protocol such as
+``django_mobile_sync.watermelondb``), under the same prefix and namespace."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
-from django.conf import settings
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import path, re_path
-from django.views.decorators.csrf import csrf_exempt
 
 from .domains import get_domains
-from .multi import MultiChangesView, MultiPushView
-from .views import ChangesView, PushView, sync_views
-from .watermelon import WatermelonView
+from .views import (
+    ChangesView,
+    MultiChangesView,
+    MultiPushView,
+    PushView,
+    missing_slash,
+    sync_views,
+)
+
+__all__ = [
+    "app_name",
+    "urlpatterns",
+]
 
 app_name = "mobile_sync"
-
-
-@csrf_exempt
-def missing_slash(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-    """An endpoint's URL without its trailing slash.
-
-    Django's ``APPEND_SLASH`` would answer a ``301`` with an HTML body, which a device's HTTP
-    client follows as a ``GET`` (dropping the push) or cannot read; a push gets a JSON ``404``
-    naming the right URL instead. ``GET`` and ``HEAD`` are still redirected under
-    ``APPEND_SLASH``, query string included.
-    """
-    target = request.get_full_path(force_append_slash=True)
-    if request.method in ("GET", "HEAD") and settings.APPEND_SLASH:
-        return HttpResponsePermanentRedirect(target)
-    return JsonResponse(
-        {
-            "detail": f"This URL needs a trailing slash: {request.method} {target}",
-            "code": "missing_trailing_slash",
-        },
-        status=404,
-    )
 
 
 def declared_names() -> list[str]:
@@ -53,11 +43,22 @@ def declared_names() -> list[str]:
         return []
 
 
+def app_patterns() -> list[Any]:
+    """The URL patterns of every installed app config with a ``sync_urls`` attribute (the
+    import path of a URLconf module), in ``INSTALLED_APPS`` order."""
+    patterns: list[Any] = []
+    for config in apps.get_app_configs():
+        urlconf = getattr(config, "sync_urls", None)
+        if urlconf:
+            patterns += import_module(urlconf).urlpatterns
+    return patterns
+
+
 def build_urlpatterns() -> list[Any]:
     patterns = [
         path("sync/", MultiPushView.as_view(), name="multi-sync"),
         path("changes/", MultiChangesView.as_view(), name="multi-changes"),
-        path("watermelon/", WatermelonView.as_view(), name="watermelon"),
+        *app_patterns(),
     ]
     for name in declared_names():
         push, changes = sync_views(name)
@@ -71,7 +72,6 @@ def build_urlpatterns() -> list[Any]:
         path("<str:domain>/sync/", PushView.as_view(), name="sync"),
         path("<str:domain>/changes/", ChangesView.as_view(), name="changes"),
         re_path(r"^(?:(?P<domain>[^/]+)/)?(?P<endpoint>sync|changes)$", missing_slash),
-        re_path(r"^(?P<endpoint>watermelon)$", missing_slash),
     ]
 
 

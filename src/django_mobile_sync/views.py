@@ -1,11 +1,26 @@
-"""DRF views of the sync protocol, and the factory that builds them per domain."""
+"""The DRF views of the sync protocol: one domain's push and pull, several domains' in one
+round trip, and the factory that builds them per domain.
+
+- :class:`SyncAPIView`: the base of every sync endpoint, a client protocol's included (DRF
+  classes at three levels, JSON errors, the envelope, the ``Idempotency-Key`` claim);
+- :class:`PushView`, :class:`ChangesView`: ``POST {prefix}{domain}/sync/`` and
+  ``GET {prefix}{domain}/changes/`` (docs/protocol.md#push, docs/protocol.md#pull);
+- :class:`MultiDomainView`, :class:`MultiPushView`, :class:`MultiChangesView`:
+  ``POST {prefix}sync/`` and ``GET {prefix}changes/``
+  (docs/protocol.md#several-domains-in-one-request): the listed domains, checked, in feed
+  order, in one transaction or behind one cursor;
+- :func:`missing_slash`: an endpoint's URL without its trailing slash.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -14,17 +29,54 @@ from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from . import client_versions, idempotency
+from .api import (
+    ENTRIES,
+    SCHEMA_VERSION_HEADER,
+    SyncJSONParser,
+    SyncJSONRenderer,
+    SyncViewSchema,
+    check_client_schema,
+    check_content_length,
+    idempotency,
+    sync_exception_handler,
+)
+from .api.envelopes import (
+    MultiPullQuerySerializer,
+    MultiPushRequestSerializer,
+    PullQuerySerializer,
+    PushRequestSerializer,
+)
+from .api.schema import MultiSchemaMixin
 from .conf import sync_settings
-from .domains import SyncDomain, get_domain
-from .handlers import sync_exception_handler
-from .parsers import SyncJSONParser, check_content_length
-from .renderers import SyncJSONRenderer
-from .schema import SyncViewSchema
-from .serializers import PullQuerySerializer, PushRequestSerializer
+from .domains import SyncDomain, get_domain, get_domains
+from .engine import (
+    FEED_START,
+    ChangeFeed,
+    FeedCursors,
+    MultiPushResult,
+    PushBatch,
+    decode_feed_cursor,
+    echo_cursor,
+    encode_feed_cursor,
+    parents_first_domains,
+)
+from .records import text_problem
 from .service import SyncService
-from .storable import text_problem
 from .throttling import first_refusal
+
+__all__ = [
+    "ChangesView",
+    "MultiChangesView",
+    "MultiDomainView",
+    "MultiPushView",
+    "PushView",
+    "SyncAPIView",
+    "missing_slash",
+    "sync_views",
+]
+
+#: The idempotency scope of the multi-domain push (no domain is named ``*``).
+IDEMPOTENCY_SCOPE = "*"
 
 
 class SyncAPIView(APIView):
@@ -106,17 +158,14 @@ class SyncAPIView(APIView):
     def check_schema_version(self, domains: Iterable[SyncDomain]) -> None:
         """A ``426`` when the device's ``X-Client-Schema-Version`` is older than one of
         ``domains`` accepts; call it before reading or applying anything."""
-        version = self.request.headers.get(client_versions.HEADER)
-        client_versions.check_client_schema(version, domains)
+        version = self.request.headers.get(SCHEMA_VERSION_HEADER)
+        check_client_schema(version, domains)
 
     def read_envelope(
         self, serializer_class: type[Serializer[Any]], expected: str
     ) -> Serializer[Any]:
         """The push envelope, validated (after the ``Idempotency-Key`` header)."""
-        key = self.request.headers.get(idempotency.HEADER)
-        if key is not None:
-            idempotency.validate_key(key)
-        self.idempotency_key = key
+        self.idempotency_key = idempotency.read_key(self.request)
         if not isinstance(self.request.data, dict):
             raise exceptions.ValidationError(
                 {"non_field_errors": [f"The body must be a JSON object with {expected}."]},
@@ -142,6 +191,15 @@ class SyncAPIView(APIView):
             return claim.replay
         self.idempotency_claim = (claim.record, using)
         return None
+
+    def release_idempotency(self) -> None:
+        """Free the request's ``Idempotency-Key``: its answer is not final (the device retries
+        the same request later)."""
+        claimed = getattr(self, "idempotency_claim", None)
+        if claimed is not None:
+            record, using = claimed
+            idempotency.release(record, using)
+            del self.idempotency_claim
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -171,7 +229,7 @@ class PushView(SyncAPIView):
         self.check_schema_version([domain])
         envelope = self.read_envelope(PushRequestSerializer, "an 'entries' list")
         entries: list[Any] = request.data["entries"]  # type: ignore[call-overload]
-        check_batch_size(len(entries), domain.batch_limit)
+        ENTRIES.check(len(entries), domain.batch_limit)
         service = self.get_service(domain, envelope.validated_data.get("client_id", ""))
         replay = self.claim_idempotency(domain.name, service.using)
         if replay is not None:
@@ -201,16 +259,104 @@ class ChangesView(SyncAPIView):
         return Response(page)
 
 
-def check_batch_size(size: int, limit: int) -> None:
-    """A 400 naming the limit when a push carries more than ``limit`` entries."""
-    if size > limit:
-        raise exceptions.ValidationError(
+class MultiDomainView(SyncAPIView):
+    """Common base: the domains a request names, each checked and in feed order."""
+
+    schema = SyncViewSchema(MultiSchemaMixin)
+
+    def throttle_domain(self) -> SyncDomain | None:
+        return None  # several domains: the global rates, counted once per request
+
+    def named_domains(self, names: Sequence[str], option: str) -> list[SyncDomain]:
+        """The declared domains of ``names``, parents first; a 400 naming any other."""
+        unknown = [name for name in names if get_domain(name) is None]
+        refused = [name for name in names if name not in unknown and not self.may_use(name)]
+        if unknown or refused:
+            problem = "unknown" if unknown else "not permitted"
+            listed = ", ".join(repr(name) for name in unknown or refused)
+            raise exceptions.ValidationError(
+                {option: [f"These domains are {problem}: {listed}. Nothing was applied."]},
+                code="invalid_domains",
+            )
+        domains = [d for d in get_domains().values() if d.name in set(names)]
+        return parents_first_domains(domains)
+
+    def may_use(self, name: str) -> bool:
+        """Whether the domain's own permission classes let this request use it."""
+        domain = get_domain(name)
+        classes = domain.api_classes("permission_classes") if domain is not None else None
+        if classes is None:
+            return True  # the view's, already checked
+        return all(cls().has_permission(self.request, self) for cls in classes)
+
+    def services(self, domains: Sequence[SyncDomain], client_id: str = "") -> list[SyncService]:
+        services = [self.get_service(domain, client_id) for domain in domains]
+        databases = sorted({service.using for service in services})
+        if len(databases) > 1:
+            raise exceptions.ValidationError(
+                {
+                    "domains": [
+                        "These domains live in different databases "
+                        f"({', '.join(databases)}); sync them in separate requests."
+                    ]
+                },
+                code="several_databases",
+            )
+        return services
+
+
+class MultiPushView(MultiDomainView):
+    """``POST {prefix}sync/``: the entries of several domains, in one transaction."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        envelope = self.read_envelope(MultiPushRequestSerializer, "a 'domains' object")
+        parts: dict[str, dict[str, Any]] = envelope.validated_data["domains"]
+        domains = self.named_domains(list(parts), "domains")
+        self.check_schema_version(domains)
+        ENTRIES.check(sum(len(part["entries"]) for part in parts.values()))
+        for domain in domains:
+            ENTRIES.check(len(parts[domain.name]["entries"]), domain.batch_limit)
+        services = self.services(domains, envelope.validated_data.get("client_id", ""))
+        using = services[0].using if services else "default"
+        replay = self.claim_idempotency(IDEMPOTENCY_SCOPE, using)
+        if replay is not None:
+            return replay
+        batch = PushBatch(using, idempotency_key=self.idempotency_key or "")
+        for service in services:
+            batch.add(service, parts[service.domain.name]["entries"])
+        results = batch.apply() if services else []
+        by_name = {result.domain: result for result in results}
+        ordered = [by_name[name] for name in parts]  # as the device listed them
+        sent = envelope.validated_data.get("cursor", "")
+        cursor = echo_cursor(sent, FeedCursors(ChangeFeed(services).scopes)) if services else ""
+        return Response(MultiPushResult(ordered, timezone.now(), cursor).as_dict())
+
+
+class MultiChangesView(MultiDomainView):
+    """``GET {prefix}changes/?domains=a,b``: one page of changes across several domains."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = MultiPullQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        names = query.validated_data.get("domains") or [
+            name for name in get_domains() if self.may_use(name)
+        ]
+        domains = self.named_domains(names, "domains")
+        self.check_schema_version(domains)
+        if not domains:
+            return Response({"changes": {}, "has_more": False, "next_cursor": ""})
+        feed = ChangeFeed(self.services(domains))
+        cursor = query.validated_data.get("cursor")
+        position = decode_feed_cursor(cursor, feed.scopes) if cursor else FEED_START
+        wanted = query.validated_data.get("limit") or sync_settings.DEFAULT_PAGE_SIZE
+        limit = min(wanted, int(sync_settings.MAX_PAGE_SIZE))
+        page = feed.read(position, limit)
+        return Response(
             {
-                "entries": [
-                    f"At most {limit} entries per batch (MAX_BATCH_SIZE); this batch has {size}."
-                ]
-            },
-            code="batch_too_large",
+                "changes": page.changes,
+                "has_more": page.has_more,
+                "next_cursor": encode_feed_cursor(feed.scopes, page.position),
+            }
         )
 
 
@@ -220,3 +366,24 @@ def sync_views(domain_name: str) -> tuple[type[PushView], type[ChangesView]]:
     push = type(f"{camel}PushView", (PushView,), {"domain_name": domain_name})
     changes = type(f"{camel}ChangesView", (ChangesView,), {"domain_name": domain_name})
     return push, changes
+
+
+@csrf_exempt
+def missing_slash(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    """An endpoint's URL without its trailing slash.
+
+    Django's ``APPEND_SLASH`` would answer a ``301`` with an HTML body, which a device's HTTP
+    client follows as a ``GET`` (dropping the push) or cannot read; a push gets a JSON ``404``
+    naming the right URL instead. ``GET`` and ``HEAD`` are still redirected under
+    ``APPEND_SLASH``, query string included.
+    """
+    target = request.get_full_path(force_append_slash=True)
+    if request.method in ("GET", "HEAD") and settings.APPEND_SLASH:
+        return HttpResponsePermanentRedirect(target)
+    return JsonResponse(
+        {
+            "detail": f"This URL needs a trailing slash: {request.method} {target}",
+            "code": "missing_trailing_slash",
+        },
+        status=404,
+    )

@@ -1,10 +1,10 @@
-# The audit log records text ids too (SPEC §9). On SQLite the AlterField keeps the 32 hex
+# The audit log records text ids too (docs/clients/watermelondb.md#ids). On SQLite the AlterField keeps the 32 hex
 # digits Django stored for the UUIDField; they are rewritten in the canonical hyphenated form
 # that the push records and the admin searches. PostgreSQL casts uuid to that form itself.
 
 from django.db import migrations, models
 
-from django_mobile_sync.ids import RewriteHexUUIDs
+from django_mobile_sync.models import RewriteHexUUIDs
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import django_mobile_sync.ids
+import django_mobile_sync.models
 from django.db import migrations, models
 
 
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('deleted', models.BooleanField(default=False, editable=False)),
                 ('deleted_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('field_versions', models.JSONField(blank=True, default=dict, editable=False, help_text='Version at which each field last changed.')),
-                ('mobile_id', django_mobile_sync.ids.TextMobileIdField(db_index=True, default=django_mobile_sync.ids.new_text_id, help_text='Client-generated id of the record.', max_length=64)),
+                ('mobile_id', django_mobile_sync.models.TextMobileIdField(db_index=True, default=django_mobile_sync.models.new_text_id, help_text='Client-generated id of the record.', max_length=64)),
                 ('name', models.CharField(max_length=200)),
                 ('org', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='testapp.org')),
                 ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='testapp.folder')),
@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                 ('deleted', models.BooleanField(default=False, editable=False)),
                 ('deleted_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('field_versions', models.JSONField(blank=True, default=dict, editable=False, help_text='Version at which each field last changed.')),
-                ('mobile_id', django_mobile_sync.ids.TextMobileIdField(db_index=True, default=django_mobile_sync.ids.new_text_id, help_text='Client-generated id of the record.', max_length=64)),
+                ('mobile_id', django_mobile_sync.models.TextMobileIdField(db_index=True, default=django_mobile_sync.models.new_text_id, help_text='Client-generated id of the record.', max_length=64)),
                 ('title', models.CharField(max_length=200)),
                 ('folder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sheets', to='testapp.folder')),
                 ('org', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='testapp.org')),

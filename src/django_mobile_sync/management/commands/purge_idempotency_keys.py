@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from django_mobile_sync.management.options import add_database_argument, database_alias
-from django_mobile_sync.purge import purge_idempotency_records
+from django_mobile_sync.ops.purge import purge_idempotency_records
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_mobile_sync.domains import get_domains
 from django_mobile_sync.management.options import add_database_argument, database_alias
-from django_mobile_sync.purge import purge_order, purge_tombstones
+from django_mobile_sync.ops.purge import purge_order, purge_tombstones
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_mobile_sync.doctor import ERROR, INFO, LEVEL_NAMES, OK, WARNING, diagnose
 from django_mobile_sync.management.options import add_database_argument, database_alias
+from django_mobile_sync.ops.doctor import ERROR, INFO, LEVEL_NAMES, OK, WARNING, diagnose
 
 FAIL_LEVELS = {"warning": WARNING, "error": ERROR, "never": ERROR + 1}
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from django_mobile_sync.epoch import reset_database
+from django_mobile_sync.engine.epoch import reset_database
 from django_mobile_sync.management.options import add_database_argument, database_alias
 
 

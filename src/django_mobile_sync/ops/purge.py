@@ -1,0 +1,74 @@
+"""Purging tombstones and expired idempotency records (used by the management commands)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ..conf import sync_settings
+from ..domains import SyncDomain
+from ..models import IdempotencyRecord, TombstonePurge
+from ..records import next_change_seq, reference_fields, synced_children
+
+
+def purge_tombstones(
+    domain: SyncDomain, using: str = "default", retention: timedelta | None = None
+) -> int:
+    """Hard-delete tombstones older than the retention; record the horizon for the 410.
+
+    A tombstone that synced records still point to (their own tombstones, not purged yet) is
+    kept until they are gone: deleting it would make Django's collector delete them unseen.
+    Purge children's domains first (:func:`purge_order`).
+    """
+    retention = sync_settings.TOMBSTONE_RETENTION if retention is None else retention
+    before = timezone.now() - retention
+    model: Any = domain.model_class
+    with transaction.atomic(using=using):
+        expired = model.sync_queryset(using).filter(deleted=True, deleted_at__lt=before)
+        for field in synced_children(model):
+            child: Any = field.model
+            pointing = child.sync_queryset(using).filter(**{f"{field.attname}__isnull": False})
+            expired = expired.exclude(pk__in=pointing.values(field.attname))
+        horizon = expired.aggregate(horizon=Max("change_seq"))["horizon"]
+        if horizon is None:
+            return 0
+        _total, per_model = expired.hard_delete()
+        count = per_model.get(model._meta.label, 0)
+        TombstonePurge.objects.using(using).create(
+            domain=domain.name,
+            horizon_seq=horizon + 1,
+            seq=next_change_seq(using),
+            purged_before=before,
+            purged_count=count,
+        )
+    return int(count)
+
+
+def purge_order(domains: Iterable[SyncDomain]) -> list[SyncDomain]:
+    """``domains`` with children before their parents (else in the given order): the order
+    to purge them in."""
+    remaining, ordered = list(domains), []
+    while remaining:
+        referenced = {
+            model
+            for d in remaining
+            for model in reference_fields(d).values()
+            if model is not d.model_class
+        }
+        ready = [d for d in remaining if d.model_class not in referenced]
+        chosen = ready[0] if ready else remaining[0]
+        ordered.append(chosen)
+        remaining.remove(chosen)
+    return ordered
+
+
+def purge_idempotency_records(using: str = "default") -> int:
+    count, _ = (
+        IdempotencyRecord.objects.using(using).filter(expires_at__lte=timezone.now()).delete()
+    )
+    return int(count)
