@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_mobile_sync",
     "django_mobile_sync.watermelondb",
+    "django_mobile_sync.live",
     "tests.testapp",
 ]
 MIDDLEWARE = [
