@@ -51,6 +51,17 @@ def push(server: LiveExample, token: str, domain: str = "work-orders") -> float:
     return time.monotonic()
 
 
+def database_connections(server: LiveExample) -> int:
+    """Connections the server's processes hold to its PostgreSQL database."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [server.pg_name]
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def ready(stream: EventStream) -> Event:
     assert stream.status == 200, stream.body
     assert stream.headers["Content-Type"].startswith("text/event-stream")
@@ -192,6 +203,8 @@ def test_a_hundred_streams_are_all_poked_while_a_pull_answers_at_once(
         assert all(p is not None and p.name == "poke" for p in pokes)
         latest = max(p.at for p in pokes if p is not None)
         assert latest - pushed < 2.0
+        if server.on_postgres:  # a stream gives its connection back once it has started
+            assert database_connections(server) < 50
     finally:
         for stream in streams:
             stream.close()
