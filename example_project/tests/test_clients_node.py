@@ -27,6 +27,8 @@ RXDB = [
     "test/rxdb-conflict.test.mjs",
     # A 410 after a tombstone purge: the device resyncs and keeps its offline changes.
     "test/rxdb-reset.test.mjs",
+    # Live mode: pull.stream$ fed by the live stream; another device's change within 3 s.
+    "test/rxdb-live.test.mjs",
 ]
 
 
