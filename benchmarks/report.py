@@ -6,6 +6,8 @@ import re
 import statistics
 from typing import Any
 
+from benchmarks import live
+
 SCENARIOS = {
     "new": "1,000 new records",
     "updates": "1,000 updates",
@@ -329,6 +331,7 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
     _multi_section(results, add)
     _load_section(results, add)
     _scale_out_section(results, add)
+    live.markdown_section(results.get("live"), add)
     _method_section(add)
     return "\n".join(out) + "\n"
 
