@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -241,3 +243,124 @@ def test_a_commit_on_one_server_pokes_a_stream_held_by_another(
             poke = stream.next(timeout=3)
             assert poke is not None and poke.name == "poke", poke
             assert poke.at - pushed < 1.0
+
+
+class ChaosDevice(threading.Thread):
+    """A device that pulls helpdesk only when poked, and whose stream drops at random: it
+    reconnects with ``Last-Event-ID`` after a random pause."""
+
+    def __init__(self, server: LiveExample, token: str, seed: int, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.server, self.token, self.stop = server, token, stop
+        self.hold, self.held, self.release = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+        self.random = random.Random(seed)
+        self.store: dict[str, int] = {}
+        self.cursor = ""
+        self.drops = self.pulls = 0
+        self.failure: BaseException | None = None
+
+    def pull(self) -> None:
+        self.pulls += 1
+        while True:
+            query = f"?limit=100&cursor={self.cursor}" if self.cursor else "?limit=100"
+            status, page = self.server.json(
+                "GET", f"{PREFIX}helpdesk/changes/{query}", token=self.token
+            )
+            assert status == 200, page
+            for item in page["items"]:
+                self.store[item["mobile_id"]] = item["version"]
+            self.cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return
+
+    def run(self) -> None:
+        try:
+            stream = EventStream(self.server.port, self.token, "domains=helpdesk")
+            ready(stream)
+            self.pull()  # the first sync, as a device does when it starts
+            while not self.stop.is_set():
+                event = stream.next(timeout=0.2)
+                if event is not None and event.name == "poke":
+                    self.pull()
+                dropped = event is not None and event.name == "closed"
+                if self.hold.is_set() or dropped or self.random.random() < 0.1:
+                    last = stream.last_id
+                    stream.close()
+                    self.drops += 1
+                    time.sleep(self.random.uniform(0, 0.6))  # changes land meanwhile
+                    if self.hold.is_set():  # offline until the test says
+                        self.held.set()
+                        self.release.wait(10)
+                        self.hold.clear()
+                    stream = EventStream(self.server.port, self.token, "domains=helpdesk", last)
+                    ready(stream)
+            stream.close()
+        except BaseException as exc:  # reported by the test
+            self.failure = exc
+
+
+def test_chaos_streams_dropped_during_writes_lose_no_change(
+    server: LiveExample, tokens: dict[str, str]
+) -> None:
+    """Devices pull only when poked; their streams drop at random while another device
+    writes. Once the writes stop, every device holds every record at its latest version:
+    a lost poke costs latency, never a change."""
+    users = server.tokens(*[f"chaos{i}" for i in range(6)], "chaoswriter")
+    writer = users.pop("chaoswriter")
+    stop = threading.Event()
+    devices = [ChaosDevice(server, token, i, stop) for i, token in enumerate(users.values())]
+    for device in devices:
+        device.start()
+    versions: dict[str, int] = {}
+    pace = random.Random(26)
+    deadline = time.monotonic() + 6
+    n = 0
+    while time.monotonic() < deadline:
+        entries = [{"mobile_id": str(uuid.uuid4()), "version": 0, "ticketdesc": f"Leak {n}"}]
+        if versions and pace.random() < 0.5:
+            mobile_id = pace.choice(list(versions))
+            edit = {"mobile_id": mobile_id, "version": versions[mobile_id], "priority": "HIGH"}
+            entries.append({**edit, "ticketdesc": f"Leak, edited {n}"})
+        status, body = server.json(
+            "POST", f"{PREFIX}helpdesk/sync/", {"entries": entries}, token=writer
+        )
+        assert status == 200, body
+        for item in body["synced_items"]:
+            versions[item["mobile_id"]] = item["server_version"]
+        n += 1
+        time.sleep(pace.uniform(0, 0.1))
+    # The last change lands while every stream is down: only the poke that follows `ready`
+    # on reconnection (Last-Event-ID) tells the devices.
+    for device in devices:
+        device.hold.set()
+    for device in devices:
+        assert device.held.wait(10)
+    last = {"mobile_id": str(uuid.uuid4()), "version": 0, "ticketdesc": "While all offline"}
+    status, body = server.json(
+        "POST", f"{PREFIX}helpdesk/sync/", {"entries": [last]}, token=writer
+    )
+    assert status == 200, body
+    versions[last["mobile_id"]] = body["synced_items"][0]["server_version"]
+    for device in devices:
+        device.release.set()
+    truth = ChaosDevice(server, writer, 0, stop)
+    truth.pull()
+    expected = {k: v for k, v in truth.store.items() if k in versions}
+    assert expected == versions
+    converged_by = time.monotonic() + 5
+    while time.monotonic() < converged_by:
+        if all({k: d.store.get(k) for k in versions} == versions for d in devices):
+            break
+        time.sleep(0.1)
+    stop.set()
+    for device in devices:
+        device.join(10)
+        assert device.failure is None, device.failure
+    assert sum(device.drops for device in devices) >= 6  # the streams did drop
+    for device in devices:
+        missed = {k for k, v in versions.items() if device.store.get(k) != v}
+        assert not missed, f"{len(missed)} changes missed after {device.drops} drops"

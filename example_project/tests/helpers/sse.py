@@ -63,6 +63,7 @@ class EventStream:
         self.events: queue.Queue[Event] = queue.Queue()
         self.body: Any = None
         self.closed = False
+        self.last_id: str | None = None  # the last event id received (for Last-Event-ID)
         if self.status == 200:
             threading.Thread(target=self._read, daemon=True).start()
         else:
@@ -83,6 +84,8 @@ class EventStream:
                     if "event" in fields or "data" in fields:
                         data = json.loads(fields["data"]) if "data" in fields else None
                         name = fields.get("event", "message")
+                        if "id" in fields:
+                            self.last_id = fields["id"]
                         self.events.put(Event(name, data, fields.get("id"), time.monotonic()))
                     fields = {}
                 else:
