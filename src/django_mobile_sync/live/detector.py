@@ -60,7 +60,9 @@ class Subscription:
 
     follows: tuple[Follow, ...]
     loop: asyncio.AbstractEventLoop
+    lease: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
     pending: set[str] = field(default_factory=set)
     event_id: str = ""
 
@@ -101,19 +103,23 @@ class Detector:
             for alias in {f.using for f in subscription.follows}:
                 if alias not in self.marks:
                     self.marks[alias] = self.read_mark(alias)
-            self.subscriptions.add(subscription)
+            if not subscription.ended:  # it may have ended while this thread ran
+                self.subscriptions.add(subscription)
             marks = dict(self.marks)
         self.start()
         return encode_event_id(marks), marks
 
-    def unsubscribe(self, subscription: Subscription, lease: int | None = None) -> None:
-        """A stream ended (from its event loop): forget it; its lease goes in this thread."""
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """A stream ended (from its event loop, any number of times): forget it; its lease
+        is deleted in the detector's thread."""
         with self.lock:
+            if subscription.ended:
+                return
+            subscription.ended = True
             self.subscriptions.discard(subscription)
-            if lease is not None:
-                self.released.append(lease)
-        if lease is not None:
-            self.wake.set()
+            if subscription.lease:
+                self.released.append(subscription.lease)
+        self.wake.set()
 
     def notify(self) -> None:
         """A wake-up: something may have committed (a back end's notification, a push of
@@ -172,7 +178,7 @@ class Detector:
             marks = dict(self.marks)
         heartbeat = float(sync_settings.STREAM_HEARTBEAT)
         if time.monotonic() - self.renewed > heartbeat / 2:
-            renew_leases(self.holder, heartbeat)
+            renew_leases([s.lease for s in subscriptions if s.lease], heartbeat)
             self.renewed = time.monotonic()
         follows: dict[str, dict[str, Follow]] = {}
         for subscription in subscriptions:

@@ -1,8 +1,8 @@
 """``MAX_STREAMS_PER_USER`` across processes: a lease row per open stream (``StreamLease``).
 
 A stream takes a lease before it starts and deletes it when it ends; the process's detector
-renews the leases of its streams every half heartbeat, so those of a process that died
-expire within one heartbeat.
+renews the leases of its open streams every half heartbeat, so those of a process that died,
+or of a stream whose client left before it started, expire within one heartbeat.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def release_leases(leases: list[int]) -> None:
     StreamLease.objects.filter(pk__in=leases).delete()
 
 
-def renew_leases(holder: str, heartbeat: float) -> None:
-    """Every lease of ``holder`` (this process) lasts one more heartbeat; expired ones of
-    any process go."""
+def renew_leases(leases: list[int], heartbeat: float) -> None:
+    """The leases of this process's open streams last one more heartbeat (one that no
+    stream holds, of a stream whose client left before it started, expires); expired ones
+    of any process go."""
     now = timezone.now()
-    StreamLease.objects.filter(holder=holder).update(expires_at=now + timedelta(seconds=heartbeat))
+    StreamLease.objects.filter(pk__in=leases).update(expires_at=now + timedelta(seconds=heartbeat))
     StreamLease.objects.filter(expires_at__lt=now - timedelta(seconds=heartbeat)).delete()

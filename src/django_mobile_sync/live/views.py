@@ -19,7 +19,13 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
@@ -152,58 +158,55 @@ def changed_since(services: Sequence[SyncService], old: dict[str, Mark] | None) 
     return changed
 
 
-@dataclass
-class Opened:
-    subscription: Subscription
-    lease: int
-    ready_id: str
-    domains: list[str]
-    resume: list[str]
-
-
-def open_stream(
-    request: HttpRequest, loop: asyncio.AbstractEventLoop
-) -> Opened | HttpResponseBase:
-    """In a thread: the gate, the registration and the resume check; then this thread's
+def grant_stream(request: HttpRequest) -> Grant | HttpResponseBase:
+    """In a thread: the gate (a JSON error, or the grant and its lease); then this thread's
     database connections are closed, as the stream holds none."""
     try:
         response = StreamGate.as_view()(request)
-        if not isinstance(response, Granted):
-            if hasattr(response, "render"):
-                response.render()
-            return response
-        grant = response.grant
-        detector = get_detector()
-        subscription = Subscription(grant.follows, loop)
-        try:
-            ready_id, _marks = detector.subscribe(subscription)
-            start_listener(detector)  # the back end's, once per process
-            resume: list[str] = []
-            if "HTTP_LAST_EVENT_ID" in request.META:
-                old = decode_event_id(request.META["HTTP_LAST_EVENT_ID"])
-                resume = changed_since(grant.services, old)
-        except BaseException:
-            detector.unsubscribe(subscription, grant.lease)
-            raise
-        domains = [follow.domain for follow in grant.follows]
-        return Opened(subscription, grant.lease, ready_id, domains, resume)
+        if isinstance(response, Granted):
+            return response.grant
+        if hasattr(response, "render"):
+            response.render()
+        return response
     finally:
-        for connection in connections.all(initialized_only=True):
-            if not connection.in_atomic_block:
-                connection.close()
+        close_connections()
 
 
-async def event_stream(opened: Opened) -> AsyncIterator[bytes]:
+def start_stream(
+    grant: Grant, subscription: Subscription, last_event_id: str | None
+) -> tuple[str, list[str]]:
+    """In a thread, once the stream is sent: register it with the detector; the ``ready``
+    event's id and, for a resumed stream, the domains that changed since its last event."""
+    try:
+        detector = get_detector()
+        ready_id, _marks = detector.subscribe(subscription)
+        start_listener(detector)  # the back end's, once per process
+        if last_event_id is None:
+            return ready_id, []
+        return ready_id, changed_since(grant.services, decode_event_id(last_event_id))
+    finally:
+        close_connections()
+
+
+def close_connections() -> None:
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+async def event_stream(
+    grant: Grant, subscription: Subscription, last_event_id: str | None
+) -> AsyncIterator[bytes]:
     """``ready``, a ``poke`` at once for a resumed stream that missed changes, then pokes
     as the detector delivers them, and a heartbeat comment every ``STREAM_HEARTBEAT``."""
-    detector, subscription = get_detector(), opened.subscription
     heartbeat = float(sync_settings.STREAM_HEARTBEAT)
     try:
+        ready_id, resume = await sync_to_async(start_stream)(grant, subscription, last_event_id)
         seconds = int(heartbeat) if heartbeat.is_integer() else heartbeat
-        ready = {"domains": opened.domains, "heartbeat": seconds}
-        yield events.event("ready", ready, opened.ready_id, retry=RETRY_MS)
-        if opened.resume:
-            yield events.poke(opened.resume, opened.ready_id)
+        ready = {"domains": [follow.domain for follow in grant.follows], "heartbeat": seconds}
+        yield events.event("ready", ready, ready_id, retry=RETRY_MS)
+        if resume:
+            yield events.poke(resume, ready_id)
         next_comment = time.monotonic() + heartbeat
         while True:
             wait = next_comment - time.monotonic()
@@ -219,18 +222,35 @@ async def event_stream(opened: Opened) -> AsyncIterator[bytes]:
             if domains:
                 yield events.poke(domains, event_id)
     finally:
-        detector.unsubscribe(subscription, opened.lease)
+        get_detector().unsubscribe(subscription)
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """The stream; closing it (Django does at the end of every request, whether or not the
+    stream was sent) ends its subscription and frees its lease."""
+
+    def __init__(self, grant: Grant, last_event_id: str | None) -> None:
+        self.subscription = Subscription(grant.follows, asyncio.get_running_loop(), grant.lease)
+        stream = event_stream(grant, self.subscription, last_event_id)
+        super().__init__(stream, content_type="text/event-stream")
+        self["Cache-Control"] = "no-cache"
+        self["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+
+    def close(self) -> None:
+        get_detector().unsubscribe(self.subscription)
+        super().close()
 
 
 @csrf_exempt
 async def stream_view(request: HttpRequest) -> HttpResponseBase:
     """``GET {prefix}stream/``: see the module's docstring."""
-    if request.method not in ("GET", "HEAD"):
-        return await sync_to_async(StreamGate.as_view())(request)  # DRF's JSON 405
-    opened = await sync_to_async(open_stream)(request, asyncio.get_running_loop())
-    if not isinstance(opened, Opened):
-        return opened
-    response = StreamingHttpResponse(event_stream(opened), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-    return response
+    if request.method != "GET":
+        return JsonResponse(
+            {"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
+            status=405,
+            headers={"Allow": "GET"},
+        )
+    granted = await sync_to_async(grant_stream)(request)
+    if not isinstance(granted, Grant):
+        return granted
+    return EventStreamResponse(granted, request.headers.get("Last-Event-ID"))
