@@ -47,6 +47,8 @@ WATERMELON = [
     # The pullChanges and pushChanges of WatermelonDB's own docs (the changes object as the
     # body, as text/plain, no X-Device-Id): two devices, three tables, both ways.
     "watermelon/documented-sync.test.mjs",
+    # Live streams: synchronize() on a poke, debounced and jittered (live/stream.mjs).
+    "watermelon/live-sync-on-poke.test.mjs",
 ]
 
 
