@@ -1,0 +1,120 @@
+"""The last byte of an upload: verify the whole file, store it once per tenant, and move the
+cursor of the records that reference it, so devices pull them as available."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.apps import apps
+from django.db import IntegrityError, models, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from django_mobile_sync.models import SyncableModelMixin
+
+from .fields import file_reference_fields
+from .models import Blob, Upload
+from .storage import PartsReader, blob_name, files_storage, save_stream
+
+__all__ = ["ChecksumMismatch", "complete_upload", "delete_parts", "referencing_records"]
+
+
+class ChecksumMismatch(Exception):
+    """The assembled bytes do not have the digest the upload declared."""
+
+
+def referencing_models() -> Iterator[tuple[type[models.Model], list[str]]]:
+    """Every synced model with file references, and the names of those fields."""
+    for model in apps.get_models():
+        if issubclass(model, SyncableModelMixin):
+            names = [field.attname for field in file_reference_fields(model)]
+            if names:
+                yield model, names
+
+
+def referencing_records(
+    model: type[models.Model], names: list[str], sha256: str, scope: dict[str, Any]
+) -> Any:
+    """The records of ``model`` in the tenant ``scope`` (JSON values) whose file references
+    name ``sha256``, tombstones included."""
+    condition = Q()
+    for name in names:
+        condition |= Q(**{name: sha256})
+    fields = {field.name for field in model._meta.concrete_fields}
+    tenant = {f"{key}": value for key, value in scope.items() if key in fields}
+    using = router.db_for_write(model)
+    return model.sync_queryset(using).filter(condition, **tenant)  # type: ignore[attr-defined]
+
+
+def delete_parts(upload: Upload) -> None:
+    """Delete the part files of ``upload`` (those already gone are skipped)."""
+    storage = files_storage()
+    for _offset, _size, name in upload.parts:
+        storage.delete(name)
+
+
+def complete_upload(upload: Upload) -> Blob:
+    """Assemble ``upload``'s parts into its tenant's file, after checking the digest.
+
+    The file becomes visible (a :class:`Blob` row) only once its bytes are stored and match
+    the declared ``sha256``; bytes the tenant already stores are only hashed, not written
+    again. Then every live record of the tenant that references the file is stamped (a new
+    ``change_seq``), so devices pull it again with ``<field>_available: true``.
+
+    Raises:
+        ChecksumMismatch: the bytes do not match; nothing was stored and the upload's parts
+            are left for the caller to delete.
+    """
+    storage = files_storage()
+    existing = Blob.objects.filter(tenant=upload.tenant, sha256=upload.sha256).first()
+    reader = PartsReader(storage, [name for _offset, _size, name in upload.parts])
+    written = ""
+    try:
+        if existing is not None:
+            reader.drain()
+        else:
+            written = save_stream(storage, blob_name(upload.tenant, upload.sha256), reader)
+    finally:
+        reader.close()
+    if reader.digest.hexdigest() != upload.sha256 or reader.count != upload.length:
+        if written:
+            storage.delete(written)
+        raise ChecksumMismatch(upload.sha256)
+    blob = existing or publish(upload, written)
+    stamp_references(blob)
+    delete_parts(upload)
+    Upload.objects.filter(pk=upload.pk).update(
+        completed_at=timezone.now(), parts=[], patching_since=None
+    )
+    return blob
+
+
+def publish(upload: Upload, written: str) -> Blob:
+    """The tenant's ``Blob`` for the bytes just written (another upload may have won)."""
+    try:
+        with transaction.atomic():
+            return Blob.objects.create(
+                tenant=upload.tenant,
+                scope=upload.scope,
+                sha256=upload.sha256,
+                size=upload.length,
+                content_type=upload.content_type,
+                name=written,
+                unreferenced_since=timezone.now(),
+            )
+    except IntegrityError:
+        blob = Blob.objects.get(tenant=upload.tenant, sha256=upload.sha256)
+        if blob.name != written:  # the same name (an S3 key) holds the same bytes
+            files_storage().delete(written)
+        return blob
+
+
+def stamp_references(blob: Blob) -> int:
+    """Give every live record of the tenant that references ``blob`` a new ``change_seq``
+    (and version): a plain ``update()`` of the synced queryset. How many were stamped."""
+    stamped = 0
+    for model, names in referencing_models():
+        records = referencing_records(model, names, blob.sha256, blob.scope).filter(deleted=False)
+        stamped += records.update()
+    return stamped
