@@ -34,16 +34,21 @@ def referencing_models() -> Iterator[tuple[type[models.Model], list[str]]]:
 
 
 def referencing_records(
-    model: type[models.Model], names: list[str], sha256: str, scope: dict[str, Any]
+    model: type[models.Model],
+    names: list[str],
+    sha256: str,
+    scope: dict[str, Any],
+    using: str | None = None,
 ) -> Any:
     """The records of ``model`` in the tenant ``scope`` (JSON values) whose file references
-    name ``sha256``, tombstones included."""
+    name ``sha256``, tombstones included, on ``using`` (by default where the model is
+    written)."""
     condition = Q()
     for name in names:
         condition |= Q(**{name: sha256})
     fields = {field.name for field in model._meta.concrete_fields}
     tenant = {f"{key}": value for key, value in scope.items() if key in fields}
-    using = router.db_for_write(model)
+    using = using or router.db_for_write(model)
     return model.sync_queryset(using).filter(condition, **tenant)  # type: ignore[attr-defined]
 
 
@@ -74,7 +79,8 @@ def complete_upload(upload: Upload) -> Blob:
         if existing is not None:
             reader.drain()
         else:
-            written = save_stream(storage, blob_name(upload.tenant, upload.sha256), reader)
+            name = blob_name(upload.tenant, upload.sha256, upload.pk)
+            written = save_stream(storage, name, reader)
     finally:
         reader.close()
     if reader.digest.hexdigest() != upload.sha256 or reader.count != upload.length:
@@ -105,8 +111,7 @@ def publish(upload: Upload, written: str) -> Blob:
             )
     except IntegrityError:
         blob = Blob.objects.get(tenant=upload.tenant, sha256=upload.sha256)
-        if blob.name != written:  # the same name (an S3 key) holds the same bytes
-            files_storage().delete(written)
+        files_storage().delete(written)
         return blob
 
 

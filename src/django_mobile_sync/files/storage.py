@@ -41,8 +41,11 @@ def part_name(upload_id: Any, offset: int) -> str:
     return f"{sync_settings.FILES_LOCATION}/uploads/{upload_id}/{offset:020d}.part"
 
 
-def blob_name(tenant: str, sha256: str) -> str:
-    return f"{sync_settings.FILES_LOCATION}/files/{tenant[:16]}/{sha256[:2]}/{sha256}"
+def blob_name(tenant: str, sha256: str, upload_id: Any) -> str:
+    """Where an upload writes its file: a name of its own, so that no two uploads (racing
+    to store the same bytes, or one storing them while the clean-up deletes an old copy)
+    ever write or delete one another's object, on storages that overwrite (S3) too."""
+    return f"{sync_settings.FILES_LOCATION}/files/{tenant[:16]}/{sha256[:2]}/{sha256}.{upload_id}"
 
 
 class CountingReader(io.RawIOBase):
