@@ -3,8 +3,9 @@ cursor of the records that reference it, so devices pull them as available."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 
 from django.apps import apps
 from django.db import IntegrityError, models, router, transaction
@@ -15,9 +16,16 @@ from django_mobile_sync.models import SyncableModelMixin
 
 from .fields import file_reference_fields
 from .models import Blob, Upload
-from .storage import PartsReader, blob_name, files_storage, save_stream
+from .storage import BLOCK, CountingReader, PartsReader, blob_name, files_storage, save_stream
+from .tenancy import scope_values, tenant_key
 
-__all__ = ["ChecksumMismatch", "complete_upload", "delete_parts", "referencing_records"]
+__all__ = [
+    "ChecksumMismatch",
+    "complete_upload",
+    "delete_parts",
+    "referencing_records",
+    "store_file",
+]
 
 
 class ChecksumMismatch(Exception):
@@ -98,21 +106,52 @@ def complete_upload(upload: Upload) -> Blob:
 
 def publish(upload: Upload, written: str) -> Blob:
     """The tenant's ``Blob`` for the bytes just written (another upload may have won)."""
+    return publish_blob(
+        upload.tenant, upload.scope, upload.sha256, upload.length, upload.content_type, written
+    )
+
+
+def publish_blob(
+    tenant: str, scope: dict[str, Any], sha256: str, size: int, content_type: str, written: str
+) -> Blob:
     try:
         with transaction.atomic():
             return Blob.objects.create(
-                tenant=upload.tenant,
-                scope=upload.scope,
-                sha256=upload.sha256,
-                size=upload.length,
-                content_type=upload.content_type,
+                tenant=tenant,
+                scope=scope,
+                sha256=sha256,
+                size=size,
+                content_type=content_type,
                 name=written,
                 unreferenced_since=timezone.now(),
             )
     except IntegrityError:
-        blob = Blob.objects.get(tenant=upload.tenant, sha256=upload.sha256)
+        blob = Blob.objects.get(tenant=tenant, sha256=sha256)
         files_storage().delete(written)
         return blob
+
+
+def store_file(
+    scope: Mapping[str, Any], content: IO[bytes], content_type: str = "application/octet-stream"
+) -> Blob:
+    """Store a file the server has (a seed, a generated report) for the tenant ``scope``, as
+    a completed upload would: streamed, once per tenant, and the live records that reference
+    it stamped. ``content`` is read twice (to hash it, then to write it): a file opened for
+    reading, or a ``BytesIO``."""
+    values = scope_values(scope)
+    tenant = tenant_key(values)
+    hashing = CountingReader(content.read, 2**62)
+    while hashing.read(BLOCK):
+        pass
+    sha256 = hashing.digest.hexdigest()
+    blob = Blob.objects.filter(tenant=tenant, sha256=sha256).first()
+    if blob is None:
+        content.seek(0)
+        name = blob_name(tenant, sha256, uuid.uuid4())
+        written = save_stream(files_storage(), name, CountingReader(content.read, 2**62))
+        blob = publish_blob(tenant, values, sha256, hashing.count, content_type, written)
+    stamp_references(blob)
+    return blob
 
 
 def stamp_references(blob: Blob) -> int:
