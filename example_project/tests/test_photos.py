@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,17 +16,6 @@ from field_ops.models import Photo, WorkOrder
 from tests.helpers.devices import PREFIX, Device, new_id
 
 TUS = {"Tus-Resumable": "1.0.0"}
-
-
-@pytest.fixture(autouse=True)
-def _media(settings: Any, tmp_path: Path) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
 
 
 def jpeg(colour: str = "red", size: tuple[int, int] = (640, 480)) -> bytes:
