@@ -8,7 +8,6 @@ import hashlib
 import io
 from typing import Any
 
-import pytest
 from django.contrib.auth.models import User
 from PIL import Image
 
