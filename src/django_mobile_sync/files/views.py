@@ -173,6 +173,12 @@ class UploadView(FilesAPIView):
 class BlobView(FilesAPIView):
     """``GET`` and ``HEAD`` of a tenant's file by its digest."""
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Served as stored, never gzipped by GZipMiddleware on the way out: a gzipped body
+        # would break Range offsets and weaken the ETag, and photos do not compress.
+        request._request.META.pop("HTTP_ACCEPT_ENCODING", None)
+        super().initial(request, *args, **kwargs)
+
     def get(self, request: Request, sha256: str) -> HttpResponse | StreamingHttpResponse:
         _scope, tenant = self.tenant(request)
         return blob_response(request, tenant, sha256, body=True)
