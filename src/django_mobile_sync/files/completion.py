@@ -143,12 +143,14 @@ def store_file(
     hashing = CountingReader(content.read, 2**62)
     while hashing.read(BLOCK):
         pass
+    assert hashing.digest is not None
     sha256 = hashing.digest.hexdigest()
     blob = Blob.objects.filter(tenant=tenant, sha256=sha256).first()
     if blob is None:
         content.seek(0)
         name = blob_name(tenant, sha256, uuid.uuid4())
-        written = save_stream(files_storage(), name, CountingReader(content.read, 2**62))
+        source = CountingReader(content.read, 2**62, hashing=False)
+        written = save_stream(files_storage(), name, source)
         blob = publish_blob(tenant, values, sha256, hashing.count, content_type, written)
     stamp_references(blob)
     return blob

@@ -49,15 +49,16 @@ def blob_name(tenant: str, sha256: str, upload_id: Any) -> str:
 
 
 class CountingReader(io.RawIOBase):
-    """A readable over ``read`` (a request body) that counts and hashes what passes, and
-    stops after ``limit`` bytes (more is left unread: the caller compares ``count``)."""
+    """A readable over ``read`` (a request body) that counts what passes (and hashes it,
+    when ``hashing``), and stops after ``limit`` bytes (more is left unread: the caller
+    compares ``count``)."""
 
-    def __init__(self, read: Callable[[int], bytes], limit: int) -> None:
+    def __init__(self, read: Callable[[int], bytes], limit: int, hashing: bool = True) -> None:
         super().__init__()
         self._read = read
         self.remaining = limit
         self.count = 0
-        self.digest = hashlib.sha256()
+        self.digest = hashlib.sha256() if hashing else None
 
     def readable(self) -> bool:
         return True
@@ -71,7 +72,8 @@ class CountingReader(io.RawIOBase):
         buffer[:n] = data
         self.remaining -= n
         self.count += n
-        self.digest.update(data)
+        if self.digest is not None:
+            self.digest.update(data)
         return n
 
 

@@ -110,18 +110,24 @@ def store_part(
     upload: Upload, read: Callable[[int], bytes], remaining: int, checksum: bytes | None
 ) -> PatchResult:
     storage = files_storage()
-    reader = CountingReader(read, remaining + 1)
-    name = ""
+    # A chunk is hashed only when the device sent its checksum: the whole file is hashed
+    # when it completes anyway.
+    reader = CountingReader(read, remaining + 1, hashing=checksum is not None)
+    wanted = part_name(upload.pk, upload.offset)
     try:
-        name = save_stream(storage, part_name(upload.pk, upload.offset), reader)
+        name = save_stream(storage, wanted, reader)
     except Exception:
-        if name:
-            storage.delete(name)
+        # The device went away mid-chunk (or the storage failed): what was written of the
+        # part is dropped, the offset stays, and the device resends from there. No part at
+        # this offset is listed in the upload, so the name is safe to delete.
+        storage.delete(wanted)
         raise
     if reader.count > remaining:
         storage.delete(name)
         raise TusError(413, "The chunk goes past Upload-Length.", "past_upload_length")
-    if checksum is not None and not hmac.compare_digest(reader.digest.digest(), checksum):
+    if reader.digest is not None and not hmac.compare_digest(
+        reader.digest.digest(), checksum or b""
+    ):
         storage.delete(name)
         raise TusError(460, "Upload-Checksum does not match the chunk: send it again.", "checksum")
     if reader.count == 0:
