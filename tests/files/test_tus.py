@@ -7,6 +7,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -175,3 +176,40 @@ def test_uploads_belong_to_their_user(ann: Device, bob: Device, eve: Device) -> 
 
 def test_a_malformed_upload_url_is_a_json_404(ann: Device) -> None:
     assert ann.head(f"{FILES}not-an-upload").status_code == 404
+
+
+def test_a_chunk_cut_off_midway_is_resumed_from_the_offset_kept(ann: Device) -> None:
+    url = ann.create(DATA)["Location"]
+    assert ann.patch(url, DATA[:1000], 0).status_code == 204
+    # The device announced 3000 bytes and its connection dropped after 1200: the test
+    # client's body fails the read as a dropped connection does under a WSGI server.
+    answer = ann.api.generic(
+        "PATCH",
+        url,
+        DATA[1000:2200],  # type: ignore[arg-type]
+        content_type="application/offset+octet-stream",
+        headers={**TUS, "Upload-Offset": "1000"},
+        CONTENT_LENGTH="3000",
+    )
+    assert answer.status_code == 204
+    offset = int(ann.head(url)["Upload-Offset"])
+    assert offset == int(answer["Upload-Offset"]) and 1000 <= offset <= 2200
+    assert ann.patch(url, DATA[offset:], offset).status_code == 204
+    assert b"".join(ann.get(digest(DATA)).streaming_content) == DATA
+
+
+def test_a_user_of_no_tenant_is_refused(db: Any) -> None:
+    from tests.files.conftest import device_of
+
+    nobody = device_of("nobody", None)
+    answer = nobody.create(DATA)
+    assert answer.status_code == 403 and answer.json()["detail"]
+
+
+def test_an_upload_stays_with_the_tenant_its_user_left(ann: Device) -> None:
+    from tests.testapp.models import Member, Org
+
+    url = ann.create(DATA)["Location"]
+    Member.objects.filter(user__username="ann").update(org=Org.objects.create(name="new job"))
+    ann.api.force_authenticate(User.objects.get(username="ann"))  # a new request's user
+    assert ann.head(url).status_code == 404

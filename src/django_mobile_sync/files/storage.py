@@ -59,15 +59,21 @@ class CountingReader(io.RawIOBase):
         self.remaining = limit
         self.count = 0
         self.digest = hashlib.sha256() if hashing else None
+        #: The body ended before its Content-Length: the device's connection dropped.
+        self.interrupted = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         size = min(len(buffer), self.remaining, BLOCK)
-        if size <= 0:
+        if size <= 0 or self.interrupted:
             return 0
-        data = self._read(size)
+        try:
+            data = self._read(size)
+        except Exception:  # the WSGI server's error for a client gone mid-body
+            self.interrupted = True
+            return 0
         n = len(data)
         buffer[:n] = data
         self.remaining -= n

@@ -125,6 +125,10 @@ def store_part(
     if reader.count > remaining:
         storage.delete(name)
         raise TusError(413, "The chunk goes past Upload-Length.", "past_upload_length")
+    if reader.interrupted and checksum is not None:
+        # A cut-off chunk cannot match its checksum: nothing of it is kept.
+        storage.delete(name)
+        raise TusError(460, "The chunk was cut off: send it again.", "checksum")
     if reader.digest is not None and not hmac.compare_digest(
         reader.digest.digest(), checksum or b""
     ):
