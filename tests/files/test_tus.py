@@ -3,10 +3,12 @@ code, termination, expiry and ownership (docs/files.md#uploading)."""
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -213,3 +215,47 @@ def test_an_upload_stays_with_the_tenant_its_user_left(ann: Device) -> None:
     Member.objects.filter(user__username="ann").update(org=Org.objects.create(name="new job"))
     ann.api.force_authenticate(User.objects.get(username="ann"))  # a new request's user
     assert ann.head(url).status_code == 404
+
+
+@pytest.mark.postgres
+def test_a_patch_while_another_runs_is_423_in_real_threads(ann: Device) -> None:
+    """Two PATCHes of one upload at once, from two threads on their own connections: the
+    second answers 423 while the first is still receiving its bytes, and no lock or
+    transaction is held meanwhile (the second one's queries run)."""
+    import threading
+
+    from django.db import connections
+
+    from django_mobile_sync.files.tus import TusError
+    from django_mobile_sync.files.uploads import patch_upload
+
+    url = ann.create(DATA)["Location"]
+    upload = Upload.objects.get()
+    receiving, release = threading.Event(), threading.Event()
+    outcomes: dict[str, Any] = {}
+
+    body = io.BytesIO(DATA)
+
+    def slow_body(size: int) -> bytes:
+        receiving.set()
+        release.wait(10)
+        return body.read(size)
+
+    def first() -> None:
+        try:
+            outcomes["first"] = patch_upload(Upload.objects.get(), 0, slow_body, 5000, None)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert receiving.wait(10)
+        with pytest.raises(TusError) as refused:
+            patch_upload(Upload.objects.get(pk=upload.pk), 0, io.BytesIO(DATA).read, 5000, None)
+        assert refused.value.status_code == 423
+    finally:
+        release.set()
+        thread.join(10)
+    assert outcomes["first"].completed
+    assert ann.head(url)["Upload-Offset"] == "5000"
