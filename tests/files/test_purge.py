@@ -128,3 +128,18 @@ def test_no_schedule_removes_a_file_a_live_record_references(
             assert before & live <= after, "a file a live record references was removed"
             names = {str(p.relative_to(files_root())) for p in stored_files()}
             assert set(Blob.objects.values_list("name", flat=True)) <= names
+
+
+def test_the_settings_of_the_files_app_are_checked(settings: Any) -> None:
+    from django_mobile_sync.files.checks import check_files_settings
+
+    assert check_files_settings() == []
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "MAX_FILE_BYTES": "100MB",
+        "FILE_RETENTION": 7,
+        "FILES_STORAGE": "nowhere",
+    }
+    errors = check_files_settings()
+    assert [e.id for e in errors] == ["django_mobile_sync.E014"] * 3
+    assert "MOBILE_SYNC['FILES_STORAGE'] must be an alias of settings.STORAGES" in errors[2].msg

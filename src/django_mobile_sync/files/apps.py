@@ -16,6 +16,6 @@ class FilesConfig(AppConfig):
     def ready(self) -> None:
         from django_mobile_sync.conf import extend_defaults
 
-        from . import DEFAULTS
+        from . import DEFAULTS, checks  # noqa: F401  (checks: registers the system checks)
 
         extend_defaults(DEFAULTS)
