@@ -116,3 +116,10 @@ def test_the_admin_work_order_page_shows_the_photos_as_thumbnails(
     )
     client.logout()
     assert client.get(src).status_code == 302  # to the login page
+
+
+def test_the_openapi_schema_describes_the_file_fields_of_a_photo(client: Any, db: Any) -> None:
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    record = schema["components"]["schemas"]["PhotosRecord"]["properties"]
+    assert record["file_available"]["type"] == "boolean" and record["file_available"]["readOnly"]
+    assert record["file_size"]["nullable"] and record["file_content_type"]["readOnly"]

@@ -79,6 +79,21 @@ class FileReferenceField(models.CharField):  # type: ignore[type-arg]
             f"{self.name}_content_type": content_type if available else None,
         }
 
+    def derived_serializer_fields(self) -> dict[str, Any]:
+        from rest_framework import serializers
+
+        return {
+            f"{self.name}_available": serializers.BooleanField(
+                read_only=True, help_text=f"Whether the file `{self.name}` names is stored."
+            ),
+            f"{self.name}_size": serializers.IntegerField(
+                read_only=True, allow_null=True, help_text="Its size in bytes, once uploaded."
+            ),
+            f"{self.name}_content_type": serializers.CharField(
+                read_only=True, allow_null=True, help_text="Its content type, once uploaded."
+            ),
+        }
+
     def _annotation(self, what: str) -> str:
         return f"sync_file_{self.name}_{what}"
 

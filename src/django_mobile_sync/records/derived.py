@@ -15,7 +15,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from django.db import models
 
-__all__ = ["DerivingField", "derived_annotations", "derived_values", "deriving_fields"]
+__all__ = [
+    "DerivingField",
+    "derived_annotations",
+    "derived_serializer_fields",
+    "derived_values",
+    "deriving_fields",
+]
 
 
 @runtime_checkable
@@ -31,6 +37,10 @@ class DerivingField(Protocol):
 
     def derived_values(self, instance: models.Model, scope: Mapping[str, Any]) -> dict[str, Any]:
         """The wire fields this field adds for ``instance`` (a live record)."""
+        ...
+
+    def derived_serializer_fields(self) -> dict[str, Any]:
+        """Read-only DRF serializer fields that describe those wire fields (OpenAPI)."""
         ...
 
 
@@ -53,3 +63,11 @@ def derived_values(instance: models.Model, scope: Mapping[str, Any]) -> dict[str
     for field in deriving_fields(type(instance)):
         values.update(field.derived_values(instance, scope))
     return values
+
+
+def derived_serializer_fields(model: type[models.Model]) -> dict[str, Any]:
+    """The read-only serializer fields describing what the deriving fields add (OpenAPI)."""
+    fields: dict[str, Any] = {}
+    for field in deriving_fields(model):
+        fields.update(field.derived_serializer_fields())
+    return fields
