@@ -259,3 +259,13 @@ def test_a_patch_while_another_runs_is_423_in_real_threads(ann: Device) -> None:
         thread.join(10)
     assert outcomes["first"].completed
     assert ann.head(url)["Upload-Offset"] == "5000"
+
+
+def test_a_user_has_a_bounded_number_of_uploads_in_progress(ann: Device, settings: Any) -> None:
+    settings.MOBILE_SYNC = {**settings.MOBILE_SYNC, "MAX_UPLOADS_IN_PROGRESS": 2}
+    first = ann.create(DATA)["Location"]
+    assert ann.create(DATA).status_code == 201
+    refused = ann.create(DATA)
+    assert refused.status_code == 429 and refused.json()["code"] == "too_many_uploads"
+    ann.api.delete(first, headers=TUS)
+    assert ann.create(DATA).status_code == 201

@@ -27,6 +27,9 @@ DEFAULTS = {
     # Import path of a callable(request) -> {tenant field: value}, the tenant a user's files
     # belong to; None: the scope of the first declared domain that has one.
     "FILES_SCOPE": None,
+    # Most incomplete uploads one user may have at once; one more is a 429 (a device cannot
+    # reserve the storage of thousands of files it never sends).
+    "MAX_UPLOADS_IN_PROGRESS": 100,
     # A PATCH that has not finished after this long no longer blocks another (423).
     "UPLOAD_LOCK_TIMEOUT": timedelta(minutes=10),
 }

@@ -38,6 +38,7 @@ def scope(value: Any) -> str | None:
 #: What the value of each of the app's keys must be.
 KINDS = {
     "MAX_FILE_BYTES": positive_int,
+    "MAX_UPLOADS_IN_PROGRESS": positive_int,
     "UPLOAD_EXPIRY": duration,
     "FILE_RETENTION": duration,
     "UPLOAD_LOCK_TIMEOUT": duration,

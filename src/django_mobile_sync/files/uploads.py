@@ -39,8 +39,20 @@ def create_upload(
     """A new upload of ``length`` bytes; an empty file is complete at once.
 
     Raises:
-        TusError: ``460``, an empty file declared with another digest.
+        TusError: ``429``, the user has ``MAX_UPLOADS_IN_PROGRESS`` incomplete uploads;
+            ``460``, an empty file declared with another digest.
     """
+    limit = sync_settings.MAX_UPLOADS_IN_PROGRESS
+    in_progress = Upload.objects.filter(
+        user=user, completed_at__isnull=True, expires_at__gt=timezone.now()
+    )
+    if in_progress.count() >= limit:
+        raise TusError(
+            429,
+            f"You have {limit} uploads in progress (MAX_UPLOADS_IN_PROGRESS): finish or "
+            "terminate one first.",
+            "too_many_uploads",
+        )
     upload = Upload.objects.create(
         user=user,
         tenant=tenant,
