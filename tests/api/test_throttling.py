@@ -321,3 +321,28 @@ def test_an_unknown_store_fails_the_system_checks(settings):
     [error] = [m for m in checks.run_checks() if m.id == "django_mobile_sync.E014"]
     assert "MOBILE_SYNC['THROTTLE_STORE']" in error.msg and "'redis'" in error.msg
     assert "'database'" in error.msg and "'cache'" in error.msg
+
+
+@pytest.mark.postgres
+def test_the_counters_never_make_a_commit_other_than_their_own_wait_less(transactional_db):
+    """The counters' statement commits without waiting for the disk, alone; inside a
+    transaction (``ATOMIC_REQUESTS``) that transaction's commit stays durable."""
+    from django.db import connection, transaction
+
+    from django_mobile_sync.throttling import count_chain_in_database, count_in_database
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    assert count_in_database("alone", 600, 60) == (1, 660)
+    assert synchronous_commit() == "on"  # set for the counter's own transaction only
+    with transaction.atomic():
+        assert count_in_database("inside", 600, 60) == (1, 660)
+        assert synchronous_commit() == "on"
+    # Chained: the second counter counts only while the first is within its limit.
+    chain = [("user", 600, 60, 1), ("device", 600, 60, 5)]
+    assert count_chain_in_database(chain) == [(1, 660), (1, 660)]
+    assert count_chain_in_database(chain) == [(2, 660), None]
+    assert count_in_database("device", 600, 60) == (2, 660)
