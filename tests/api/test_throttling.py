@@ -346,3 +346,57 @@ def test_the_counters_never_make_a_commit_other_than_their_own_wait_less(transac
     assert count_chain_in_database(chain) == [(1, 660), (1, 660)]
     assert count_chain_in_database(chain) == [(2, 660), None]
     assert count_in_database("device", 600, 60) == (2, 660)
+
+
+@pytest.mark.postgres
+def test_chained_counters_are_exact_under_concurrency(transactional_db, settings):
+    """Twenty threads, each with its own connection, push as one user from one device: the
+    user's rate lets 5 through to the device's counter, whose rate lets 3 through. Counted
+    in one statement (PostgreSQL), the outcome is that of counting one after the other."""
+    from django.db import connection
+
+    from django_mobile_sync.models import ThrottleCounter
+    from django_mobile_sync.throttling import (
+        PushDeviceRateThrottle,
+        PushUserRateThrottle,
+        first_refusal,
+    )
+
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": "database",
+        "THROTTLE_RATES": {"user": "5/hour", "device": "3/hour"},
+    }
+
+    class View:
+        def get_domain(self):
+            from django_mobile_sync.domains import get_domain
+
+            return get_domain("tasks")
+
+    class Request:
+        method = "POST"
+        headers = {"X-Device-Id": "tablet"}
+        data: dict[str, str] = {}
+
+        class user:
+            pk = 42
+            is_authenticated = True
+
+    results, barrier = [], threading.Barrier(20)
+
+    def hit():
+        try:
+            barrier.wait()
+            throttles = [PushUserRateThrottle(), PushDeviceRateThrottle()]
+            results.append(first_refusal(throttles, Request(), View()) is None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hit) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 20 and results.count(True) == 3
+    assert sorted(ThrottleCounter.objects.values_list("hits", flat=True)) == [5, 20]
