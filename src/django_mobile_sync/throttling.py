@@ -373,17 +373,16 @@ def count_in_database(key: str, window_start: int, duration: int) -> tuple[int, 
 #: the hit is visible to every request at once; a crash of the server may forget the hits of
 #: its last 0.6 s (three ``wal_writer_delay``). Not inside a transaction: it would last until
 #: that transaction's commit (docs/benchmarks.md).
-NO_FLUSH = "WITH no_flush AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) "
+NO_FLUSH = "WITH no_flush AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))"
 
 
 def count_chain_in_database(
     counters: Sequence[tuple[str, int, int, int]],
 ) -> list[tuple[int, int] | None]:
-    """:func:`count_in_database` on each counter ``(key, window_start, duration, limit)``
-    in turn until one exceeds its limit, in one statement (PostgreSQL, outside a transaction):
+    """:func:`count_in_database` on each counter ``(key, window_start, duration, limit)`` in
+    turn until one exceeds its limit, in one statement (PostgreSQL, outside a transaction):
     each upsert is a ``WITH`` that runs only if the one before let the request through.
-    Returns ``(hits, expires_at)`` per counter, ``None`` for those after a refusal.
-    """
+    Returns ``(hits, expires_at)`` per counter, ``None`` for those after a refusal."""
     if not counters:
         return []
     using = router.db_for_write(ThrottleCounter)
@@ -403,14 +402,12 @@ def count_chain_in_database(
     columns = ", ".join(
         f"(SELECT hits FROM c{n}), (SELECT expires_at FROM c{n})" for n in range(len(counters))
     )
-    sql = NO_FLUSH.rstrip() + ", " + ", ".join(parts) + f" SELECT {columns}"
+    sql = f"{NO_FLUSH}, {', '.join(parts)} SELECT {columns}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    answers: list[tuple[int, int] | None] = [
-        None if row[2 * n] is None else (int(row[2 * n]), int(row[2 * n + 1]))
-        for n in range(len(counters))
-    ]
+    pairs = [(row[2 * n], row[2 * n + 1]) for n in range(len(counters))]
+    answers = [None if hits is None else (int(hits), int(ends)) for hits, ends in pairs]
     started = [c[1] for c, a in zip(counters, answers, strict=True) if a and a[0] == 1]
     if started:
         _purge_ended_windows(using, ended_by=max(started))
@@ -435,14 +432,17 @@ def _upsert_sql(connection: Any) -> str:
 
 
 def _purge_ended_windows(using: str, ended_by: int) -> None:
-    """Delete the counters whose window has ended, when a window begins.
-
-    Without it, rows of idle users and of device ids seen once (a client chooses them)
-    would pile up. Best effort: a failure (two purges deadlocking) leaves rows for the next.
-    """
+    """Delete the counters whose window has ended, when a window begins, so that rows of
+    idle users and of device ids seen once (a client chooses them) do not pile up. Best
+    effort: rows another purge holds are left to it (PostgreSQL: ``SKIP LOCKED``, no wait
+    for its commit); a failure leaves rows for the next."""
+    counters = ThrottleCounter.objects.using(using)
+    ended = counters.filter(expires_at__lte=ended_by)
+    if connections[using].features.has_select_for_update_skip_locked:
+        ended = counters.filter(pk__in=ended.select_for_update(skip_locked=True).values("pk"))
     try:
         with transaction.atomic(using=using):
-            ThrottleCounter.objects.using(using).filter(expires_at__lte=ended_by).delete()
+            ended.delete()
     except DatabaseError as exc:
         logger.info("Throttle counters whose window ended were not purged: %s", exc)
 
