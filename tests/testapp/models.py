@@ -201,3 +201,15 @@ class Visit(SyncableModelMixin):
 
     def __str__(self) -> str:
         return self.note or f"visit {self.mobile_id}"
+
+
+class Signoff(SyncableModelMixin):
+    """A sign-off of a task's step: keeps the step, and so its task, from being deleted
+    (PROTECT under a CASCADE)."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    checkitem = models.ForeignKey(Checkitem, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = org_constraint("signoff")
+        indexes = pull_index("signoff")
