@@ -6,6 +6,8 @@ import re
 import statistics
 from typing import Any
 
+from benchmarks import report_requests
+
 SCENARIOS = {
     "new": "1,000 new records",
     "updates": "1,000 updates",
@@ -228,6 +230,13 @@ def files_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]
     ]
 
 
+def issue23_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    new = [
+        r for r in push_rows(results) if r["backend"] == "postgresql" and r["scenario"] == "new"
+    ]
+    return report_requests.targets(results, new[0] if new else None)
+
+
 def index_served(plan: str) -> bool:
     """An index scan with no sequential scan, that discards at most one transaction's rows.
 
@@ -296,7 +305,7 @@ def text(results: dict[str, Any]) -> str:
                 + f", errors {load['errors']}"
             )
     lines.append("")
-    for target, measured, met in targets(results):
+    for target, measured, met in [*targets(results), *issue23_targets(results)]:
         lines.append(f"[{mark(met):>6}] {target}: {measured}")
     for note in results["skipped"]:
         lines.append(f"skipped: {note}")
@@ -347,11 +356,14 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
         add(f"| {target} | {measured} | {mark(met)} |")
     add(
         "| query count per push independent of the batch size | "
-        "`tests/test_query_counts.py` (10 vs 1,000 records, HTTP and service) | tested |"
+        "`tests/engine/test_query_counts.py` (10 vs 1,000 records, HTTP and service) | tested |"
     )
+    for target, measured, met in issue23_targets(results):
+        add(f"| {target} | {measured} | {mark(met)} |")
     for note in results["skipped"]:
         add(f"| skipped | {note} | |")
     add("")
+    report_requests.section(results, add)
     if reference:
         _reference_section(results, reference, add)
     _push_section(results, add)
@@ -776,9 +788,11 @@ def _method_section(add: Any) -> None:
     add("```")
     add("")
     add(
-        "The scripts live in `benchmarks/`: `push.py`, `pull.py`, `first_sync.py`, `multi.py` and "
-        "`load.py` each run in their own process and print one result line that `run.py` "
-        "collects; `benchapp/` is the benchmarked model and the per-item baseline. "
+        "The scripts live in `benchmarks/`: `push.py`, `pull.py`, `first_sync.py`, `multi.py`, "
+        "`profile_push.py`, `creates_load.py` and `load.py` each run in their own process and "
+        "print one result line that `run.py` collects; `benchapp/` is the benchmarked model "
+        "and the per-item baseline; `load_baseline.py` is the per-item view the push load run "
+        "serves beside the example project (`load_settings.py`). "
         "PostgreSQL is found at `BENCH_PG_URL` (default "
         "`postgres://root@127.0.0.1:5432/postgres`); the benchmarks create and drop their "
         "own `bench_dms_*` databases. No timing is asserted in the test suite."

@@ -204,6 +204,18 @@ class Visit(SyncableModelMixin):
         return self.note or f"visit {self.mobile_id}"
 
 
+class Signoff(SyncableModelMixin):
+    """A sign-off of a task's step: keeps the step, and so its task, from being deleted
+    (PROTECT under a CASCADE)."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    checkitem = models.ForeignKey(Checkitem, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = org_constraint("signoff")
+        indexes = pull_index("signoff")
+
+
 class Scan(SyncableModelMixin):
     """A scanned page of a task (docs/files.md): its bytes are a file, referenced by digest."""
 
