@@ -132,7 +132,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     # Bearer first: an unauthenticated request answers 401 with WWW-Authenticate: Bearer.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "field_ops.authentication.BearerTokenAuthentication",
+        "django_mobile_sync.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -8,6 +8,7 @@ versions, batch limits, the envelopes and the OpenAPI description. The views
 from __future__ import annotations
 
 from . import idempotency
+from .client_schema import ClientField, FieldKind, client_fields
 from .client_versions import HEADER as SCHEMA_VERSION_HEADER
 from .client_versions import check_client_schema, minimum_schema_version
 from .errors import (
@@ -28,6 +29,8 @@ __all__ = [
     "ENTRIES",
     "SCHEMA_VERSION_HEADER",
     "BatchLimit",
+    "ClientField",
+    "FieldKind",
     "IdempotencyConflict",
     "IdempotencyMismatch",
     "PayloadTooLarge",
@@ -38,6 +41,7 @@ __all__ = [
     "UpgradeRequired",
     "check_client_schema",
     "check_content_length",
+    "client_fields",
     "idempotency",
     "minimum_schema_version",
     "read_key",
