@@ -8,6 +8,7 @@ versions, batch limits, the envelopes and the OpenAPI description. The views
 from __future__ import annotations
 
 from . import idempotency
+from . import schema as openapi
 from .client_schema import ClientField, FieldKind, client_fields
 from .client_versions import HEADER as SCHEMA_VERSION_HEADER
 from .client_versions import check_client_schema, minimum_schema_version
@@ -44,6 +45,7 @@ __all__ = [
     "client_fields",
     "idempotency",
     "minimum_schema_version",
+    "openapi",
     "read_key",
     "sync_exception_handler",
 ]
