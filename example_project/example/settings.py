@@ -144,8 +144,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "The django-mobile-sync example project: offline-first push and pull of tasks, "
         "work orders and their checklists, attendance punches, helpdesk tickets and journal "
-        "entries. Authenticate with "
-        "`Authorization: Bearer <token>` (`manage.py sync_user USERNAME --client C --bu B`)."
+        "entries. Authenticate with `Authorization: Bearer <token>` "
+        "(`manage.py sync_user USERNAME --client C --bu B [--create]`)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -126,7 +126,7 @@ def test_sync_user_refuses_bad_names(
 
 def test_sync_user_takes_names_as_long_as_the_columns(live_example: Any) -> None:
     client, bu, username = "c" * 100, "b" * 100, "u" * 150
-    done = live_example.command("sync_user", username, "--client", client, "--bu", bu)
+    done = live_example.command("sync_user", username, "--client", client, "--bu", bu, "--create")
     assert done.returncode == 0 and done.stderr == "", done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"Client '{client}': new (existing clients: ")
