@@ -104,10 +104,36 @@ def test_rxdb_schemas_of_the_example() -> None:
     assert "Server-owned" in ticket["is_escalated"]["description"]
 
 
+def test_typescript_types_of_the_example() -> None:
+    """A type per domain's record; the example app compiles with them (clients/app)."""
+    out = StringIO()
+    call_command("sync_client_schema", "--format", "typescript", stdout=out)
+    text = out.getvalue()
+    assert text.startswith("// The records of each domain, as the server sends them")
+    assert text.count("export type ") == 6
+    journal = text[text.index("export type JournalRecord = {") :].split("};")[0]
+    assert journal.splitlines()[1:] == [
+        "  mobile_id: string;",
+        "  version?: number;",
+        "  updated_at?: string | null;",
+        "  entry_date?: string;",
+        "  title?: string;",
+        "  body?: string;",
+        '  mood?: "" | "GREAT" | "GOOD" | "OKAY" | "BAD";',
+    ]
+    helpdesk = text[text.index("export type HelpdeskRecord = {") :].split("};")[0]
+    assert "  readonly is_escalated?: boolean;" in helpdesk
+    assert "  readonly ticket_history?: unknown[];" in helpdesk
+    assert "  work_order?: string;" in text and "  actual_end?: string | null;" in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--format", "sqlite"], "Unknown format 'sqlite'; choose one of: rxdb, watermelondb."),
+        (
+            ["--format", "sqlite"],
+            "Unknown format 'sqlite'; choose one of: rxdb, typescript, watermelondb.",
+        ),
         (
             ["--format", "rxdb", "--schema-version", "3"],
             "--schema-version applies to --format watermelondb only.",
@@ -131,7 +157,7 @@ def test_without_the_watermelondb_app_the_format_is_unknown(settings: Any) -> No
     with pytest.raises(CommandError) as error:
         call_command("sync_client_schema", "--format", "watermelondb", stdout=StringIO())
     assert str(error.value) == (
-        "Unknown format 'watermelondb'; choose one of: rxdb. "
+        "Unknown format 'watermelondb'; choose one of: rxdb, typescript. "
         "Add 'django_mobile_sync.watermelondb' to INSTALLED_APPS."
     )
 

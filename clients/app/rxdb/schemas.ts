@@ -2,21 +2,14 @@
 // server generates them (`manage.py sync_client_schema --format rxdb > generated/rxdb.json`):
 // one property per wire field of the domain (enums from choices, maxLength, nullability),
 // plus the three every synced record carries: `mobile_id` (primary key), `version` and
-// `updated_at` (both written by the server). The document types are the app's own.
+// `updated_at` (both written by the server). The document types are generated too
+// (`--format typescript > generated/records.ts`).
 import type { RxJsonSchema } from 'rxdb';
-import type { SyncedDoc } from 'django-mobile-sync-client/rxdb';
 
 import generated from '../generated/rxdb.json' with { type: 'json' };
+import type { HelpdeskRecord, WorkOrdersRecord } from '../generated/records.js';
 
-export type WorkOrder = SyncedDoc & {
-  description: string;
-  status?: 'draft' | 'in_progress' | 'paused' | 'completed' | 'closed' | 'cancelled';
-  priority?: 'LOW' | 'MEDIUM' | 'HIGH';
-  scheduled_start?: string | null;
-  scheduled_end?: string | null;
-  actual_start?: string | null;
-  actual_end?: string | null;
-};
+export type WorkOrder = WorkOrdersRecord;
 
 export type HistoryEntry = {
   at: string;
@@ -26,14 +19,9 @@ export type HistoryEntry = {
   changes: Record<string, unknown>;
 };
 
-export type Ticket = SyncedDoc & {
-  ticketdesc: string;
-  status?: 'NEW' | 'OPEN' | 'INPROGRESS' | 'ONHOLD' | 'RESOLVED' | 'CLOSED' | 'CANCELLED';
-  priority?: 'LOW' | 'MEDIUM' | 'HIGH';
-  // Server-owned: shown on the device, never changed by it (the server ignores them).
-  is_escalated?: boolean;
-  escalation_level?: number;
-  ticket_history?: HistoryEntry[];
+/** The generated type, with the shape of the history's entries. */
+export type Ticket = Omit<HelpdeskRecord, 'ticket_history'> & {
+  readonly ticket_history?: HistoryEntry[];
 };
 
 /** The server's schema of a domain, typed with the app's document type. */

@@ -36,8 +36,12 @@ MIN_NODE = 20  # rxdb 17 declares node >= 20
 PREFIX = "/api/v1/sync/"
 #: The app's folders of TypeScript (app/tsconfig.json): rebuilt when they change.
 APP_TYPESCRIPT = ("rxdb", "watermelon")
-#: ``manage.py sync_client_schema`` formats, written to ``app/generated/<format>.json``.
-SCHEMA_FORMATS = {"watermelondb": ["--schema-version", "3"], "rxdb": []}
+#: ``manage.py sync_client_schema`` formats and their files in ``app/generated/``.
+SCHEMA_FORMATS = {
+    "watermelondb": (["--schema-version", "3"], "watermelondb.json"),
+    "rxdb": ([], "rxdb.json"),
+    "typescript": ([], "records.ts"),
+}
 
 
 def _digest(*paths: Path) -> str:
@@ -143,10 +147,10 @@ def generate_schemas() -> list[Path]:
     """The example's client schemas, as ``manage.py sync_client_schema`` prints them."""
     written = []
     (APP / "generated").mkdir(exist_ok=True)
-    for name, options in SCHEMA_FORMATS.items():
+    for name, (options, filename) in SCHEMA_FORMATS.items():
         command = [sys.executable, "manage.py", "sync_client_schema", "--format", name, *options]
         printed = _run(command, timeout=120, cwd=PROJECT)
-        path = APP / "generated" / f"{name}.json"
+        path = APP / "generated" / filename
         if not path.exists() or path.read_text() != printed:
             path.write_text(printed)
         written.append(path)

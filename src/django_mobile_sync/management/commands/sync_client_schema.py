@@ -8,12 +8,12 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 
-from django_mobile_sync.ops.client_schema import rxdb_schemas
+from django_mobile_sync.ops.client_schema import rxdb_schemas, typescript_types
 
 
-def schema_formats() -> dict[str, Callable[..., dict[str, Any]]]:
-    """``rxdb``, and the formats of installed optional apps (``client_schema_formats``)."""
-    formats: dict[str, Callable[..., dict[str, Any]]] = {"rxdb": rxdb_schemas}
+def schema_formats() -> dict[str, Callable[..., Any]]:
+    """``rxdb``, ``typescript``, and the formats of installed apps (``client_schema_formats``)."""
+    formats: dict[str, Callable[..., Any]] = {"rxdb": rxdb_schemas, "typescript": typescript_types}
     for config in apps.get_app_configs():
         for name, path in getattr(config, "client_schema_formats", {}).items():
             formats[name] = import_string(path)
@@ -22,16 +22,18 @@ def schema_formats() -> dict[str, Callable[..., dict[str, Any]]]:
 
 class Command(BaseCommand):
     help = (
-        "Print the client schemas of the declared domains as JSON: --format watermelondb "
-        "(the tables of MOBILE_SYNC['WATERMELON'], for appSchema()/tableSchema()) or --format "
-        "rxdb (an RxDB JSON schema per domain). docs/clients/schemas.md"
+        "Print the client schemas of the declared domains: --format watermelondb (JSON: the "
+        "tables of MOBILE_SYNC['WATERMELON'], for appSchema()/tableSchema()), --format rxdb "
+        "(JSON: an RxDB JSON schema per domain) or --format typescript (a type per domain's "
+        "record). docs/clients/schemas.md"
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
             "--format",
             required=True,
-            help="watermelondb (needs django_mobile_sync.watermelondb installed) or rxdb.",
+            help="watermelondb (needs django_mobile_sync.watermelondb installed), rxdb or "
+            "typescript.",
         )
         parser.add_argument(
             "--schema-version",
@@ -57,4 +59,7 @@ class Command(BaseCommand):
                 raise CommandError("--schema-version must be 1 or more.")
             kwargs["version"] = options["schema_version"]
         schema = formats[chosen](**kwargs)
-        self.stdout.write(json.dumps(schema, indent=2, ensure_ascii=False))
+        if isinstance(schema, str):
+            self.stdout.write(schema, ending="")
+        else:
+            self.stdout.write(json.dumps(schema, indent=2, ensure_ascii=False))
