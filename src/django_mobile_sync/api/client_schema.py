@@ -48,7 +48,7 @@ class ClientField:
         nullable: ``null`` is a value it may have.
         read_only: the server owns it (a device reads it, its pushes of it are ignored).
         choices: the values it may take, in declaration order (``""`` first where blank is
-            allowed), or ``None``.
+            allowed; whole numbers for an integer field's choices), or ``None``.
         max_length: the longest string it takes, or ``None``.
         minimum, maximum: the smallest and largest number it takes, or ``None``.
         decimal_as_string: a decimal sent as a string (DRF's default) rather than a number.
@@ -58,7 +58,7 @@ class ClientField:
     kind: FieldKind
     nullable: bool
     read_only: bool
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str | int, ...] | None = None
     max_length: int | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -104,14 +104,18 @@ def client_fields(domain: SyncDomain) -> list[ClientField]:
 def describe(name: str, field: serializers.Field[Any, Any, Any, Any]) -> ClientField:
     """One serializer field as a :class:`ClientField`."""
     kind = field_kind(field)
-    choices = None
+    choices: tuple[str | int, ...] | None = None
     if isinstance(field, serializers.ChoiceField) and not isinstance(
         field, serializers.MultipleChoiceField
     ):
-        values = [str(value) for value in field.choices]
-        if getattr(field, "allow_blank", False) and "" not in values:
-            values.insert(0, "")
-        choices = tuple(values)
+        keys = list(field.choices)
+        if keys and all(type(key) is int for key in keys):
+            kind, choices = FieldKind.INTEGER, tuple(keys)  # an IntegerField with choices
+        else:
+            values: list[str | int] = [str(key) for key in keys]
+            if getattr(field, "allow_blank", False) and "" not in values:
+                values.insert(0, "")
+            choices = tuple(values)
     max_length = getattr(field, "max_length", None)
     if kind is not FieldKind.STRING or not isinstance(max_length, int):
         max_length = None
