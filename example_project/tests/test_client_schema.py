@@ -43,6 +43,14 @@ def test_watermelondb_schema_of_the_example() -> None:
         "helpdesk",
         "journal",
         "checklist",
+        "photos",
+    ]
+    # A file reference and what it derives in a pull (docs/files.md): read-only columns.
+    assert [(c["name"], c["type"], c["isOptional"]) for c in tables["photos"][1:5]] == [
+        ("file", "string", False),
+        ("file_available", "boolean", False),
+        ("file_size", "number", True),
+        ("file_content_type", "string", True),
     ]
     assert tables["checklist"] == [
         {"name": "work_order_id", "type": "string", "isOptional": False, "isIndexed": True},
@@ -77,6 +85,7 @@ def test_rxdb_schemas_of_the_example() -> None:
         "attendance",
         "helpdesk",
         "checklist",
+        "photos",
         "journal",
     ]
     for schema in schemas.values():
@@ -110,7 +119,7 @@ def test_typescript_types_of_the_example() -> None:
     call_command("sync_client_schema", "--format", "typescript", stdout=out)
     text = out.getvalue()
     assert text.startswith("// The records of each domain, as the server sends them")
-    assert text.count("export type ") == 6
+    assert text.count("export type ") == 7
     journal = text[text.index("export type JournalRecord = {") :].split("};")[0]
     assert journal.splitlines()[1:] == [
         "  mobile_id: string;",

@@ -79,7 +79,12 @@ def test_the_package_tarball_holds_javascript_and_type_declarations(clients: Pat
     tarball = clients.parent / f"{package['name']}-{package['version']}.tgz"
     with tarfile.open(tarball) as packed:
         names = set(packed.getnames())
-    for module in ("index", "rxdb/index", "rxdb/sync", "watermelondb/index", "watermelondb/sync"):
+    modules = [
+        "index",
+        *(f"{m}/{f}" for m in ("rxdb", "watermelondb", "files") for f in ("index",)),
+    ]
+    modules += ["rxdb/sync", "watermelondb/sync", "files/queue"]
+    for module in modules:
         assert {f"package/dist/{module}.js", f"package/dist/{module}.d.ts"} <= names, module
     assert {"package/package.json", "package/README.md"} <= names
     assert not [name for name in names if "/app/" in name or "node_modules" in name]

@@ -27,6 +27,7 @@ COMMANDS = {
     "sync_doctor": [],
     "sync_reset": [],
     "purge_watermelon_checkpoints": [],
+    "purge_files": [],
 }
 #: Commands that read no database (tested in test_client_schema.py).
 WITHOUT_DATABASE = {"sync_client_schema"}

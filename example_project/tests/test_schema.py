@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from django_mobile_sync.records.ids import TEXT_ID_PATTERN
 
-DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal"]
+DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal", "photos"]
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +184,7 @@ def test_the_watermelondb_endpoint_is_described(schema: dict[str, Any]) -> None:
         "helpdesk",
         "journal",
         "checklist",
+        "photos",
     }
     steps = component(schema, changes["properties"]["checklist"]["$ref"])
     raw = component(schema, steps["properties"]["created"]["items"]["$ref"])

@@ -15,7 +15,8 @@ import pytest
 
 from tests.helpers.imports import ROOT
 
-PAGES = sorted((ROOT / "docs" / "clients").glob("*.md"))
+#: The pages that show client code: the client guides and the files page (its upload queue).
+PAGES = [*sorted((ROOT / "docs" / "clients").glob("*.md")), ROOT / "docs" / "files.md"]
 BLOCK = re.compile(r'^```(\w+) title="(clients/[^"]+)"\n(.*?)^```$', re.S | re.M)
 #: The package's modules worth reading (the index files only re-export them).
 PACKAGE_SOURCES = sorted(
@@ -63,5 +64,14 @@ def test_the_pages_show_child_creation_and_a_web_set_up() -> None:
     web = watermelon[watermelon.index("### On the web (LokiJS)") :]
     web_code = web[web.index("```typescript") : web.index("```\n", web.index("```typescript") + 3)]
     assert "LokiJSAdapter" in web_code and "turbo" not in web_code.replace("no turbo", "")
-    for table in ("activity", "work_orders", "attendance", "helpdesk", "journal", "checklist"):
+    tables = (
+        "activity",
+        "work_orders",
+        "attendance",
+        "helpdesk",
+        "journal",
+        "checklist",
+        "photos",
+    )
+    for table in tables:
         assert f"`{table}`" in watermelon, table

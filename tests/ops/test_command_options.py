@@ -35,6 +35,7 @@ def test_every_command_is_covered() -> None:
     }
     assert found - set(COMMANDS) == WITHOUT_DATABASE
     assert COMMANDS == [
+        "purge_files",
         "purge_idempotency_keys",
         "purge_tombstones",
         "purge_watermelon_checkpoints",

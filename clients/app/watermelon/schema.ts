@@ -1,6 +1,6 @@
 // The WatermelonDB schema, migrations and models of the example project's app: every table
 // the server maps (MOBILE_SYNC["WATERMELON"]: activity, work_orders, attendance, helpdesk,
-// journal, checklist), as the server generates them:
+// journal, checklist, photos), as the server generates them:
 //   python manage.py sync_client_schema --format watermelondb --schema-version 3 \
 //     > generated/watermelondb.json
 // Columns are the domains' wire field names; a relation is an indexed `<field>_id` column
@@ -11,8 +11,8 @@
 // fills what a migration adds at the next sync (a migration sync):
 //   1  work_orders, without actual_start / actual_end;
 //   2  adds the checklist table;
-//   3  adds helpdesk, activity, attendance and journal, and work_orders.actual_start /
-//      actual_end (today's release: its tables are the generated ones).
+//   3  adds every other table, and work_orders.actual_start / actual_end (today's release:
+//      its tables are the generated ones).
 import { Model, Q, appSchema, tableSchema, type Query } from '@nozbe/watermelondb';
 import type { Associations } from '@nozbe/watermelondb/Model/index.js';
 import type { ColumnSchema, TableSchemaSpec } from '@nozbe/watermelondb/Schema/index.js';
@@ -60,9 +60,9 @@ export const migrations = schemaMigrations({
     {
       toVersion: 3,
       steps: [
-        ...['helpdesk', 'activity', 'attendance', 'journal'].map((name) =>
-          createTable(table(name)),
-        ),
+        ...generated.tables
+          .filter((t) => !['work_orders', 'checklist'].includes(t.name))
+          .map((t) => createTable(table(t.name))),
         addColumns({
           table: 'work_orders',
           columns: [optionalText('actual_start'), optionalText('actual_end')],
@@ -185,4 +185,9 @@ export class JournalEntry extends Model {
   static table = 'journal';
 }
 
-export const modelClasses = [Task, WorkOrder, Punch, Ticket, JournalEntry, ChecklistStep];
+/** A photo of a work order: `file` is the sha256 of its file (docs/files.md). */
+export class Photo extends Model {
+  static table = 'photos';
+}
+
+export const modelClasses = [Task, WorkOrder, Punch, Ticket, JournalEntry, ChecklistStep, Photo];

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from ..records import deriving_fields
 from ..serializers import ReferenceField
 
 if TYPE_CHECKING:
@@ -94,11 +95,20 @@ def field_kind(field: serializers.Field[Any, Any, Any, Any]) -> FieldKind:
 
 
 def client_fields(domain: SyncDomain) -> list[ClientField]:
-    """The wire fields of ``domain`` (not the protocol's keys), in the serializer's order."""
+    """The wire fields of ``domain`` (not the protocol's keys), in the serializer's order,
+    each followed by the fields it derives in a pull (a file reference's ``<field>_available``,
+    ``<field>_size`` and ``<field>_content_type``: read-only)."""
     from ..service import service_outside_request
 
     serializer = service_outside_request(domain).get_serializer_class()()
-    return [describe(name, field) for name, field in serializer.fields.items()]
+    derived = {f.name: f for f in deriving_fields(domain.model_class)}
+    described = []
+    for name, field in serializer.fields.items():
+        described.append(describe(name, field))
+        if name in derived:
+            extra = derived[name].derived_serializer_fields()
+            described += [describe(n, f) for n, f in extra.items()]
+    return described
 
 
 def describe(name: str, field: serializers.Field[Any, Any, Any, Any]) -> ClientField:
