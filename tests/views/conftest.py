@@ -4,7 +4,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
+from django_mobile_sync.domains import SyncDomain
 from tests.views import access
 
 ASSIGNED = {
@@ -14,6 +17,15 @@ ASSIGNED = {
     "sees_all": "tests.views.access.is_supervisor",
 }
 BY_SITE = {"key": "site", "user_keys": "tests.views.access.sites_of"}
+#: Steps of a visit: seen by whoever sees the visit.
+STEPS = SyncDomain(
+    name="visit-steps",
+    model="testapp.VisitStep",
+    fields=["visit", "label"],
+    tenant_fields=["org"],
+    scope="tests.testapp.scopes.org_scope",
+    view={"inherit": "visit"},
+)
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +39,9 @@ def _fresh_access() -> Iterator[None]:
 
 @pytest.fixture
 def assigned(domain_options: Callable[..., Any]) -> Iterator[None]:
-    """The visits domain seen by assignee: a worker sees theirs and the unassigned ones."""
+    """The visits domain seen by assignee: a worker sees theirs and the unassigned ones;
+    their steps follow them."""
     with domain_options("visits", view=ASSIGNED):
-        yield
+        domains = [*settings.MOBILE_SYNC["DOMAINS"], STEPS]
+        with override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "DOMAINS": domains}):
+            yield

@@ -4,6 +4,8 @@ the user, it carries two positions and the keys the device holds.
 - ``(seq, pk)``: the records of the view, in ``(change_seq, pk)`` order (as
   :class:`~.cursor.Position`);
 - ``(mseq, mid)``: the moves of records out of keys (``ViewMove``, in ``(seq, id)`` order);
+  ``cpk``: for a domain that inherits its view, the last child served of the move
+  ``(mseq, mid)`` when it is served in part;
 - ``keys``: the view keys the device holds records of; ``retired``: key sets it gave up, with
   the clock value below which their moves still matter;
 - ``phase``: while the user's keys change, ``"lost"`` (removals of the keys given up) then
@@ -38,6 +40,7 @@ class ViewPosition:
     pk: int | str | None = None
     mseq: int | None = None
     mid: int = 0
+    cpk: int | str | None = None
     keys: KeySet | None = None
     retired: tuple[tuple[KeySet, int], ...] = field(default=())
     phase: str = ""
@@ -76,6 +79,7 @@ def encode_view_cursor(
         "p": position.pk,
         "m": position.mseq,
         "n": position.mid,
+        "c": position.cpk,
         "k": None if keys is None else keys.to_wire(),
         "z": [[retired.to_wire(), until] for retired, until in position.retired],
         "h": position.phase,
@@ -132,6 +136,7 @@ def read_payload(payload: Mapping[str, Any]) -> ViewPosition:
         key(payload["p"]),
         integer(payload["m"], optional=True),
         integer(payload["n"]),
+        key(payload["c"]),
         keys,
         retired,
         payload["h"],

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 #: A move id above every other: "after every move of this seq".
 LAST_ID = 2**63 - 1
+#: Children of a moved parent read at once (an inherited view).
+CHUNK = 500
 #: What a removal reads of a record.
 REMOVAL_FIELDS = ("pk", "mobile_id", "version", "updated_at", "change_seq", "deleted")
 
@@ -197,7 +199,7 @@ class ViewRead:
         rows_query = rows_query.filter(after_position(self.model, position.seq, position.pk))
         rows = fetch(rows_query.order_by("change_seq", "pk"), wanted + 1)
         moves = self.moves(position, horizon, wanted + 1)
-        gone = self.gone(moves, keys)
+        gone = self.gone(moves[:wanted], keys)
         merged = sorted(
             [(row.change_seq, 0, row) for row in rows[:wanted]]
             + [(move.seq, 1, move) for move in moves[:wanted]],
@@ -206,39 +208,55 @@ class ViewRead:
         more = len(rows) > wanted or len(moves) > wanted
         for seq, kind, value in merged:
             if kind == 0:
-                item: dict[str, Any] | None = self.service.serialize_record(value)
+                item = self.service.serialize_record(value)
+                if budget.items <= 0 or not budget.take(item):
+                    return position, True
+                items.append(item)
+                position = replace(position, seq=seq, pk=value.pk)
+            elif self.rule.via:
+                position, done = self.children(value, position, budget, items)
+                if not done:
+                    return position, True
             else:
                 record = gone.get(value.record)
-                item = None if record is None else removal(record)
-            if item is not None and (budget.items <= 0 or not budget.take(item)):
-                return position, True
-            if item is not None:
-                items.append(item)
-            if kind == 0:
-                position = replace(position, seq=seq, pk=value.pk)
-            else:
-                position = replace(position, mseq=seq, mid=value.pk)
+                if record is not None:
+                    if budget.items <= 0 or not budget.take(item := removal(record)):
+                        return position, True
+                    items.append(item)
+                position = replace(position, mseq=seq, mid=value.pk, cpk=None)
         if not more:  # every move below the horizon is read
-            position = replace(position, mseq=max(position.mseq or -1, horizon - 1), mid=LAST_ID)
+            last = max(position.mseq or -1, horizon - 1)
+            position = replace(position, mseq=last, mid=LAST_ID, cpk=None)
         return position, more
 
-    def moves(self, position: ViewPosition, horizon: int, count: int) -> list[Any]:
-        """Moves out of the keys the device holds (or held: ``retired``) after the cursor."""
+    def held_moves(self, position: ViewPosition) -> Q | None:
+        """The moves that may concern the device: out of the keys it holds (or held:
+        ``retired``), and for an inherited view into its keys (the children arrive)."""
         keys = position.keys
         assert keys is not None
         held = Q(pk__in=[]) if keys.everything else key_q("old_key", keys)
         for retired, until in position.retired:
             held |= key_q("old_key", retired) & Q(seq__lt=until)
-        if held == Q(pk__in=[]) or count <= 0:
+        if self.rule.via and not keys.everything:
+            held |= key_q("new_key", keys)
+        return None if held == Q(pk__in=[]) else held
+
+    def moves(self, position: ViewPosition, horizon: int, count: int) -> list[Any]:
+        """The moves after the cursor that may concern the device, below the horizon."""
+        held = self.held_moves(position)
+        if held is None or count <= 0:
             return []
-        owner = self.rule.owner
-        tenant = {name: self.service.scope[name] for name in tenant_field_names(owner)}
+        owner, scope = self.rule.owner, self.service.scope
+        tenant = {name: scope.get(name) for name in tenant_field_names(owner)}
         mseq = -1 if position.mseq is None else position.mseq
+        after = Q(seq__gt=mseq) | Q(seq=mseq, pk__gt=position.mid)
+        if position.cpk is not None:  # a move served in part
+            after |= Q(pk=position.mid)
         query = (
             move_model()
             .objects.using(self.alias)
             .filter(
-                Q(seq__gt=mseq) | Q(seq=mseq, pk__gt=position.mid),
+                after,
                 held,
                 model=owner._meta.label_lower,
                 tenant=tenant_digest(tenant),
@@ -256,3 +274,42 @@ class ViewRead:
         return {
             str(row.pk): row for row in records.only(*REMOVAL_FIELDS[1:]) if row.pk not in in_view
         }
+
+    def children(
+        self, move: Any, position: ViewPosition, budget: Budget, items: list[dict[str, Any]]
+    ) -> tuple[ViewPosition, bool]:
+        """The records of an inherited view whose parent moved: removals for those that
+        left, in full for those that entered; ``False`` if the page filled up first."""
+        keys = position.keys
+        assert keys is not None
+        was_held = keys.holds(move.old_key) or any(
+            retired.holds(move.old_key) and move.seq < until for retired, until in position.retired
+        )
+        children = self.records().filter(**{self.rule.via: move.record}).order_by("pk")
+        after = position.cpk if (position.mseq, position.mid) == (move.seq, move.pk) else None
+        while True:
+            chunk = children if after is None else children.filter(pk__gt=after)
+            found = list(chunk.only(*REMOVAL_FIELDS[1:])[:CHUNK])
+            visible = chunk.filter(pk__in=[c.pk for c in found]).filter(
+                key_q(self.rule.path, keys)
+            )
+            in_view = set(visible.values_list("pk", flat=True))
+            full = {}
+            if not keys.holds(move.old_key):  # the children enter with their parent
+                entering = [c.pk for c in found if c.pk in in_view and not c.deleted]
+                full = {r.pk: r for r in self.service.get_queryset().filter(pk__in=entering)}
+            for child in found:
+                item = None
+                if child.pk in full:
+                    item = self.service.serialize_record(full[child.pk])
+                elif child.pk not in in_view and was_held:
+                    item = removal(child)
+                if item is not None:
+                    if budget.items <= 0 or not budget.take(item):
+                        return position, False
+                    items.append(item)
+                position = replace(position, mseq=move.seq, mid=move.pk, cpk=child.pk)
+                after = child.pk
+            if len(found) < CHUNK:
+                break
+        return replace(position, mseq=move.seq, mid=move.pk, cpk=None), True

@@ -37,6 +37,10 @@ class KeySet:
     everything: bool = False
     keys: frozenset[str | None] = frozenset()
 
+    def holds(self, key: str | None) -> bool:
+        """Whether a record with ``key`` (as :func:`key_of` gives it) is in the set."""
+        return self.everything or key in self.keys
+
     def union(self, other: KeySet) -> KeySet:
         if self.everything or other.everything:
             return EVERYTHING
