@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The visits seen by site: a user sees the visits of their sites.
+BY_SITE = {"key": "site", "user_keys": "tests.views.access.sites_of"}
 #: Primary keys of the users who see every record.
 SUPERVISORS: set[int] = set()
 #: A user's sites, by user primary key.

@@ -5,9 +5,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.test import override_settings
+from rest_framework.test import APIClient
 
 from django_mobile_sync.domains import SyncDomain
+from tests.helpers.api import make_user
+from tests.testapp.models import Org
 from tests.views import access
 
 ASSIGNED = {
@@ -16,7 +20,6 @@ ASSIGNED = {
     "unassigned": True,
     "sees_all": "tests.views.access.is_supervisor",
 }
-BY_SITE = {"key": "site", "user_keys": "tests.views.access.sites_of"}
 #: Steps of a visit: seen by whoever sees the visit.
 STEPS = SyncDomain(
     name="visit-steps",
@@ -45,3 +48,17 @@ def assigned(domain_options: Callable[..., Any]) -> Iterator[None]:
         domains = [*settings.MOBILE_SYNC["DOMAINS"], STEPS]
         with override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "DOMAINS": domains}):
             yield
+
+
+@pytest.fixture
+def boss(org: Org, client_for: Callable[[User], APIClient]) -> APIClient:
+    """A supervisor's device: sees every visit."""
+    user = make_user("boss", org)
+    access.SUPERVISORS.add(user.pk)
+    return client_for(user)
+
+
+@pytest.fixture
+def bob(org: Org) -> User:
+    """Another worker of the org."""
+    return make_user("bob", org)

@@ -3,47 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from tests.helpers.api import make_user, new_id, pull_all, push
-from tests.testapp.models import Org, Visit, VisitStep
+from tests.helpers.api import pull_all, push
+from tests.helpers.views import ids, reassign, visit_with_steps
+from tests.testapp.models import VisitStep
 from tests.views import access
 
 pytestmark = pytest.mark.usefixtures("assigned")
-
-
-@pytest.fixture
-def boss(org: Org, client_for: Callable[[User], APIClient]) -> APIClient:
-    user = make_user("boss", org)
-    access.SUPERVISORS.add(user.pk)
-    return client_for(user)
-
-
-@pytest.fixture
-def bob(org: Org) -> User:
-    return make_user("bob", org)
-
-
-def visit_with_steps(api: APIClient, assignee: User, count: int) -> tuple[str, list[str]]:
-    visit, steps = new_id(), [new_id() for _ in range(count)]
-    push(api, [{"mobile_id": visit, "version": 0, "assignee": assignee.pk}], "visits")
-    entries = [{"mobile_id": s, "version": 0, "visit": visit, "label": s} for s in steps]
-    answer = push(api, entries, "visit-steps")
-    assert not answer.json()["errors"], answer.content
-    return visit, steps
-
-
-def reassign(api: APIClient, visit: str, to: User) -> None:
-    version = Visit.all_objects.get(mobile_id=visit).version
-    push(api, [{"mobile_id": visit, "version": version, "assignee": to.pk}], "visits")
-
-
-def ids(items: list[dict[str, Any]]) -> list[str]:
-    return sorted(item["mobile_id"] for item in items)
 
 
 def test_steps_follow_their_visit(

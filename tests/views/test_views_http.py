@@ -11,61 +11,14 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from django_mobile_sync.models import ViewMove
-from tests.helpers.api import make_user, new_id, pull, pull_all, push
+from tests.helpers.api import pull, pull_all, push
+from tests.helpers.views import Device, create, reassign
 from tests.testapp.models import Org, Site, Visit
 from tests.views import access
-from tests.views.conftest import BY_SITE
 
 pytestmark = pytest.mark.usefixtures("assigned")
 
 REMOVAL_KEYS = {"mobile_id", "version", "deleted", "removed", "updated_at"}
-
-
-class Device:
-    """A device of one user: what it holds, updated by pulls as a client would."""
-
-    def __init__(self, api: APIClient) -> None:
-        self.api = api
-        self.cursor: str | None = None
-        self.held: dict[str, dict[str, Any]] = {}
-        self.last: list[dict[str, Any]] = []
-
-    def sync(self, **params: Any) -> list[dict[str, Any]]:
-        items, self.cursor = pull_all(self.api, "visits", self.cursor, **params)
-        for item in items:
-            if item["deleted"]:
-                self.held.pop(item["mobile_id"], None)
-            else:
-                self.held[item["mobile_id"]] = item
-        self.last = items
-        return items
-
-
-@pytest.fixture
-def boss(org: Org, client_for: Callable[[User], APIClient]) -> APIClient:
-    user = make_user("boss", org)
-    access.SUPERVISORS.add(user.pk)
-    return client_for(user)
-
-
-@pytest.fixture
-def bob(org: Org) -> User:
-    return make_user("bob", org)
-
-
-def create(api: APIClient, assignee: User | None, note: str = "", **fields: Any) -> str:
-    mobile_id = new_id()
-    entry = {"mobile_id": mobile_id, "version": 0, "note": note, **fields}
-    entry["assignee"] = assignee.pk if assignee else None
-    answer = push(api, [entry], "visits")
-    assert answer.status_code == 200 and not answer.json()["errors"], answer.content
-    return mobile_id
-
-
-def reassign(api: APIClient, mobile_id: str, to: User | None) -> Any:
-    version = Visit.all_objects.get(mobile_id=mobile_id).version
-    entry = {"mobile_id": mobile_id, "version": version, "assignee": to.pk if to else None}
-    return push(api, [entry], "visits")
 
 
 def test_a_worker_sees_their_records_and_the_unassigned_ones(
@@ -160,7 +113,7 @@ def test_site_membership_grows_and_shrinks(
     domain_options: Callable[..., Any], org: Org, client: APIClient, user: User, boss: APIClient
 ) -> None:
     north, south = Site.objects.create(org=org, name="N"), Site.objects.create(org=org, name="S")
-    with domain_options("visits", view=BY_SITE):
+    with domain_options("visits", view=access.BY_SITE):
         access.SITES[user.pk] = {north.pk}
         at_north = [Visit.objects.create(org=org, site=north).mobile_id for _ in range(3)]
         at_south = [Visit.objects.create(org=org, site=south).mobile_id for _ in range(3)]

@@ -70,10 +70,14 @@ def user_scope(scope: Mapping[str, Any], user: Any) -> dict[str, Any]:
 def encode_view_cursor(
     domain: str, scope: Mapping[str, Any], user: Any, position: ViewPosition
 ) -> str:
+    payload = {"d": domain, "t": scope_key(user_scope(scope, user)), **view_payload(position)}
+    return signing.dumps(payload, salt=sync_settings.CURSOR_SALT, compress=True)
+
+
+def view_payload(position: ViewPosition) -> dict[str, Any]:
+    """The keys of a cursor that carry ``position``."""
     keys, target = position.keys, position.target
-    payload = {
-        "d": domain,
-        "t": scope_key(user_scope(scope, user)),
+    return {
         "v": 1,
         "s": position.seq,
         "p": position.pk,
@@ -88,7 +92,6 @@ def encode_view_cursor(
         "g": position.purge,
         **origin_payload(position.origin),
     }
-    return signing.dumps(payload, salt=sync_settings.CURSOR_SALT, compress=True)
 
 
 def decode_view_cursor(

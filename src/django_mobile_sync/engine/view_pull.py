@@ -213,21 +213,33 @@ class ViewRead:
                     return position, True
                 items.append(item)
                 position = replace(position, seq=seq, pk=value.pk)
-            elif self.rule.via:
-                position, done = self.children(value, position, budget, items)
-                if not done:
-                    return position, True
-            else:
-                record = gone.get(value.record)
-                if record is not None:
-                    if budget.items <= 0 or not budget.take(item := removal(record)):
-                        return position, True
-                    items.append(item)
-                position = replace(position, mseq=seq, mid=value.pk, cpk=None)
+                continue
+            position, done = self.serve_move(value, gone, position, budget, items)
+            if not done:
+                return position, True
         if not more:  # every move below the horizon is read
             last = max(position.mseq or -1, horizon - 1)
             position = replace(position, mseq=last, mid=LAST_ID, cpk=None)
         return position, more
+
+    def serve_move(
+        self,
+        move: Any,
+        gone: dict[str, SyncableModelMixin],
+        position: ViewPosition,
+        budget: Budget,
+        items: list[dict[str, Any]],
+    ) -> tuple[ViewPosition, bool]:
+        """What one move sends (``gone``: :meth:`gone` of the page's moves); ``False`` if
+        the page filled up first."""
+        if self.rule.via:
+            return self.children(move, position, budget, items)
+        record = gone.get(move.record)
+        if record is not None:
+            if budget.items <= 0 or not budget.take(item := removal(record)):
+                return position, False
+            items.append(item)
+        return replace(position, mseq=move.seq, mid=move.pk, cpk=None), True
 
     def held_moves(self, position: ViewPosition) -> Q | None:
         """The moves that may concern the device: out of the keys it holds (or held:
