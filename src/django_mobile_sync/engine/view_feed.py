@@ -226,6 +226,7 @@ class ViewFeed(ChangeFeed):
         if position.lower == 0:
             return state, True
         upper: int = position.upper  # type: ignore[assignment]
+        state = replace(state, seq=upper - 1, pk=None)  # the window's records are served
         items = changes[read.service.domain.name]
         while True:
             moves = read.moves(state, upper, max(budget.items, 1) + 1)

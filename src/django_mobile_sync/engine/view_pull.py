@@ -217,9 +217,10 @@ class ViewRead:
             position, done = self.serve_move(value, gone, position, budget, items)
             if not done:
                 return position, True
-        if not more:  # every move below the horizon is read
+        if not more:  # every record and every move below the horizon is read
             last = max(position.mseq or -1, horizon - 1)
             position = replace(position, mseq=last, mid=LAST_ID, cpk=None)
+            position = replace(position, seq=max(position.seq, horizon - 1), pk=None)
         return position, more
 
     def serve_move(
@@ -308,7 +309,12 @@ class ViewRead:
             in_view = set(visible.values_list("pk", flat=True))
             full = {}
             if not keys.holds(move.old_key):  # the children enter with their parent
-                entering = [c.pk for c in found if c.pk in in_view and not c.deleted]
+                # (but those changed after the records' position come with the records)
+                entering = [
+                    c.pk
+                    for c in found
+                    if c.pk in in_view and not c.deleted and c.change_seq <= position.seq
+                ]
                 full = {r.pk: r for r in self.service.get_queryset().filter(pk__in=entering)}
             for child in found:
                 item = None
