@@ -4,6 +4,7 @@ cursor bound to its user, on the visits domain seen by assignee or by site."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -187,3 +188,22 @@ def test_another_users_cursor_is_a_400(
     answer = pull(client, "visits", cursor=cursor)
     assert answer.status_code == 400 and answer.json()["code"] == "invalid_cursor"
     assert pull(client_for(bob), "visits", cursor=cursor).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        {"key": "nowhere"},
+        {"inherit": "site"},
+        {"user": "pk"},
+        {"key": "assignee", "sees_all": "tests.views.access.missing"},
+        {"key": "assignee", "colour": "red"},
+    ],
+)
+def test_a_view_that_does_not_resolve_is_check_e022(view: dict[str, Any]) -> None:
+    from django_mobile_sync.checks.domains import domain_problems
+    from django_mobile_sync.domains import get_domain
+
+    declared = get_domain("visits")
+    assert declared is not None
+    assert [p.id for p in domain_problems(replace(declared, view=view))] == ["E022"]
