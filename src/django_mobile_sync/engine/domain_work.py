@@ -159,7 +159,8 @@ class DomainWork:
         names is decided first; ``records`` learns of every decision.
         """
         self.protected = self.protection(records)
-        self.hidden = hidden_records(self.service, self.existing.values())
+        if self.mode is not ApplyMode.OVERRIDE:  # an operator's re-apply sees every record
+            self.hidden = hidden_records(self.service, self.existing.values())
         for entry in entry_order(self):
             outcome = records.resolve(self, entry)
             if outcome is None:
