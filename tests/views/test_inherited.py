@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from tests.helpers.api import pull_all, push
+from tests.helpers.api import new_id, pull_all, push
 from tests.helpers.views import ids, reassign, visit_with_steps
 from tests.testapp.models import VisitStep
 from tests.views import access
@@ -62,3 +62,13 @@ def test_a_promotion_backfills_the_steps_and_a_demotion_removes_them(
     items, cursor = pull_all(client, "visit-steps", cursor, limit=2)
     assert ids(items) == sorted(theirs) and all(i["removed"] for i in items)
     assert mine[0] not in ids(items)
+
+
+def test_a_reference_to_a_record_outside_the_view_is_unknown(
+    boss: APIClient, client: APIClient, bob: User
+) -> None:
+    visit, _ = visit_with_steps(boss, bob, 0)
+    step = {"mobile_id": new_id(), "visit": visit, "label": "mine now"}
+    [error] = push(client, [step], "visit-steps").json()["errors"]
+    assert error["code"] == "unknown_reference"
+    assert error["field_errors"]["visit"] == ["No record with this id exists in your scope."]

@@ -11,6 +11,8 @@ from ..records.view_keys import key_q, view_rule
 from .outcomes import OUT_OF_VIEW, EntryOutcome
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from ..records.syncable import SyncableModelMixin
     from .hooks import SyncHooks
 
@@ -29,6 +31,15 @@ def hidden_records(service: SyncHooks, records: Iterable[SyncableModelMixin]) ->
     rows = service.model.sync_queryset(service.using).filter(pk__in=pks)
     visible = set(rows.filter(key_q(rule.path, keys)).values_list("pk", flat=True))
     return set(pks) - visible
+
+
+def visible_to(service: SyncHooks | None, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """``queryset`` (records a push may reference) narrowed to the pusher's view of their
+    domain: a reference to a record outside it is an ``unknown_reference``."""
+    rule = None if service is None else view_rule(service.domain)
+    if service is None or rule is None:
+        return queryset
+    return queryset.filter(key_q(rule.path, service.get_view_keys()))
 
 
 def out_of_view(wire_id: Any) -> EntryOutcome:
