@@ -6,6 +6,7 @@ is measured in a process that did nothing else); this script collects their resu
     python benchmarks/run.py            # everything, about 14 minutes on 2 cores
     python benchmarks/run.py --quick    # fewer runs, smaller tables, a 15 s load run
     python benchmarks/run.py --only push,pull --backends postgresql --no-docs
+    python benchmarks/run.py --only views --quick   # the views ratios (docs/views.md)
 
 The load step runs twice: on one gunicorn instance, then on the scaled-out recipe of
 docs/scaling.md (two instances, PgBouncer, a streaming replica the run starts; it needs
@@ -38,7 +39,7 @@ from benchmarks.common import PG_URL, settle  # noqa: E402
 BACKENDS = ["sqlite", "postgresql"]
 #: Results of the library before the performance work, shown beside this run's.
 REFERENCE = ROOT / "benchmarks" / "reference-5075581.json"
-STEPS = ["push", "pull", "first_sync", "multi", "load"]
+STEPS = ["push", "pull", "first_sync", "multi", "views", "load"]
 
 
 def run_step(module: str, *args: str, library_src: str | None, timeout: float) -> dict[str, Any]:
@@ -158,6 +159,7 @@ def main() -> None:
         "pull": {},
         "first_sync": {},
         "multi": {},
+        "views": {},
         "load": None,
         "load_scaleout": None,
         "skipped": skipped,
@@ -209,6 +211,24 @@ def main() -> None:
             results["multi"][backend] = run_step(
                 "multi", "--backend", backend, "--runs", str(runs), library_src=src, timeout=900
             )
+        if "views" in steps:
+            big, backfill = ("50000", "20000") if quick else ("1000000", "100000")
+            if backend == "sqlite" and not quick:
+                big = "200000"  # SQLite: a smaller big tenant, the same ratios
+            found = run_step(
+                "views",
+                "--backend",
+                backend,
+                "--big",
+                big,
+                "--backfill",
+                backfill,
+                "--repeat",
+                "7" if quick else "15",
+                library_src=src,
+                timeout=1200,
+            )
+            results["views"][backend] = found["views"]
     if "load" in steps:
         if "postgresql" in backends:
             seconds = args.load_seconds or (15 if quick else 60)
