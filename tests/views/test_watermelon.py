@@ -51,9 +51,10 @@ def test_a_reassigned_record_is_deleted_from_the_old_device_and_arrives_on_the_n
     again = pull(client, after["timestamp"])
     assert again["changes"]["visits"]["deleted"] == []
 
-    arrived = pull(client_for(bob), bobs["timestamp"])
-    assert held(arrived["changes"], "visits", "updated") == [visit]
-    assert held(arrived["changes"], "visit_steps", "updated") == sorted(steps)
+    arrived = pull(client_for(bob), bobs["timestamp"])  # new to his device: created
+    assert held(arrived["changes"], "visits", "created") == [visit]
+    assert held(arrived["changes"], "visit_steps", "created") == sorted(steps)
+    assert arrived["changes"]["visits"]["updated"] == []
     assert arrived["changes"]["visits"]["deleted"] == []
 
 

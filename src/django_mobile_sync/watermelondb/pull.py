@@ -138,13 +138,14 @@ class WatermelonPull:
         newest = []
         for plan in plans:
             changed = window(plan.service, alias, start, horizon).filter(deleted=False)
-            created = Q(version=1) & ~Q(change_seq__in=own)
+            moved = moves_since(plan.service, alias, start, horizon)  # docs/views.md
+            # New to the device: created here, or entered its view (docs/views.md).
+            created = (Q(version=1) & ~Q(change_seq__in=own)) | Q(pk__in=moved.entered)
             plan.created.append(changed.filter(created))
             plan.updated.append(changed.exclude(created))
-            moved = moves_since(plan.service, alias, start, horizon)  # docs/views.md
             plan.deleted += moved.removed
             if moved.entering is not None:
-                plan.updated.append(moved.entering)
+                plan.created.append(moved.entering)
             newest.append(moved.newest)
         if migration is not None:
             self.add_migration(plans, migration, alias, start, horizon)

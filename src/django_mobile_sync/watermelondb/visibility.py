@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from django_mobile_sync.records import (
     key_q,
@@ -43,9 +43,12 @@ def view_state(service: SyncService) -> list[Any]:
 
 @dataclass
 class Moves:
-    """What the moves after a checkpoint change for one table."""
+    """What the moves after a checkpoint change for one table: the ids that left the view,
+    the records that entered it (new to the device: ``created``), the children that
+    entered with their parent, the newest move."""
 
     removed: list[str] = field(default_factory=list)
+    entered: set[Any] = field(default_factory=set)
     entering: QuerySet[Any] | None = None
     newest: int | None = None
 
@@ -57,7 +60,7 @@ def moves_since(service: SyncService, alias: str, start: int, horizon: int) -> M
     keys = service.get_view_keys()
     if rule is None or keys.everything:
         return Moves()
-    held = key_q("old_key", keys) | (key_q("new_key", keys) if rule.via else Q(pk__in=[]))
+    held = key_q("old_key", keys) | key_q("new_key", keys)
     tenant = {name: service.scope.get(name) for name in tenant_field_names(rule.owner)}
     moves = list(
         move_model()
@@ -70,17 +73,22 @@ def moves_since(service: SyncService, alias: str, start: int, horizon: int) -> M
             seq__lt=horizon,
         )
         .values_list("record", "old_key", "seq")
+        .order_by("seq", "pk")
     )
     if not moves:
         return Moves()
     found = Moves(newest=max(seq for _record, _old, seq in moves))
     records = service.model.sync_queryset(alias).filter(**service.scope)
     visible = key_q(rule.path, keys)
+    first: dict[str, str | None] = {}  # each record's key at the checkpoint
+    for record, old, _seq in moves:
+        first.setdefault(record, old)
     if not rule.via:
-        moved = records.filter(pk__in={record for record, _old, _seq in moves})
-        found.removed = [
-            str(m) for m in moved.exclude(visible).values_list("mobile_id", flat=True)
-        ]
+        moved = records.filter(pk__in=set(first))
+        gone = moved.exclude(visible).values_list("mobile_id", flat=True)
+        found.removed = [str(mobile_id) for mobile_id in gone]
+        outside = [record for record, old in first.items() if not keys.holds(old)]
+        found.entered = set(moved.filter(visible, pk__in=outside).values_list("pk", flat=True))
         return found
     left = {record for record, old, _seq in moves if keys.holds(old)}
     entered = {record for record, old, _seq in moves if not keys.holds(old)} - left
