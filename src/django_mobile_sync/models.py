@@ -222,6 +222,7 @@ class ViewMove(models.Model):
     old_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     new_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     seq = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         indexes = [

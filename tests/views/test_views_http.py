@@ -207,3 +207,29 @@ def test_a_view_that_does_not_resolve_is_check_e022(view: dict[str, Any]) -> Non
     declared = get_domain("visits")
     assert declared is not None
     assert [p.id for p in domain_problems(replace(declared, view=view))] == ["E022"]
+
+
+def test_purged_moves_make_older_cursors_resync(
+    boss: APIClient, client: APIClient, user: User, bob: User
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_mobile_sync.domains import get_domain
+    from django_mobile_sync.ops.purge import purge_tombstones
+
+    visit = create(boss, user)
+    alice = Device(client)
+    alice.sync()
+    old_cursor = alice.cursor
+    reassign(boss, visit, bob)
+    create(boss, user)
+    alice.sync()  # this device has seen the move, and what came after
+    ViewMove.objects.update(created_at=timezone.now() - timedelta(days=365))
+    domain = get_domain("visits")
+    assert domain is not None
+    purge_tombstones(domain)
+    assert not ViewMove.objects.exists()
+    assert pull(client, "visits", cursor=old_cursor).status_code == 410
+    assert pull(client, "visits", cursor=alice.cursor).status_code == 200

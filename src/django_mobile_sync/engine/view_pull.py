@@ -111,7 +111,8 @@ class ViewRead:
 
     def page(self, position: ViewPosition, limit: int) -> ViewPage:
         opened = open_page(self.alias, self.service.using, position.rows)
-        horizon, seen = opened.horizon, position.seq
+        horizon = opened.horizon
+        seen = position.seq if position.mseq is None else min(position.seq, position.mseq)
         if not position.started:  # moves before the first page are in its records already
             position = replace(position, keys=self.keys, mseq=horizon - 1, mid=LAST_ID)
         elif not position.phase and position.keys != self.keys:
