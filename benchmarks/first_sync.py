@@ -7,6 +7,9 @@ pulls every page through HTTP and reports the peak resident set size above the i
 (the kernel's high-water mark, reset after warm-up); ``--measure tracemalloc`` does it again
 under tracemalloc for the peak of Python allocations.
 
+``--protocol floor`` reads the same rows without the library (:func:`measure_floor`): the
+first sync's goal is a ratio to it.
+
 Usage: ``python -m benchmarks.first_sync --backend postgresql --generate --rows 100000``,
 then ``--measure rss`` and ``--measure tracemalloc`` (each with ``--protocol watermelon``
 too). The WatermelonDB response is read as it streams, without keeping it, so the process's
@@ -80,6 +83,8 @@ def measure(mode: str, page_size: int, protocol: str = "native") -> dict[str, An
 
     if protocol == "watermelon":
         return measure_watermelon(api, mode, expected)
+    if protocol == "floor":
+        return measure_floor(user.member.org, mode, page_size, expected)
     page(None)  # warm-up: imports, serializers, connections
 
     def follow() -> dict[str, Any]:
@@ -149,6 +154,38 @@ def measure_watermelon_pull(api: Any, mode: str, expected: int) -> dict[str, Any
     return result
 
 
+def measure_floor(org: Any, mode: str, page_size: int, expected: int) -> dict[str, Any]:
+    """The floor of a first sync: the same rows read by keyset pages of ``page_size`` in
+    ``(change_seq, id)`` order, as dictionaries of the wire's columns (no model built, no
+    cursor, no horizon, no HTTP), each page serialised by the sync views' JSON renderer.
+    Tombstones included, as the native pull sends them (WatermelonDB's sends live rows)."""
+    from benchmarks.benchapp.models import Task
+    from django_mobile_sync.api.renderers import SyncJSONRenderer
+    from django_mobile_sync.records.clock import after_position
+
+    columns = ["id", "change_seq", "mobile_id", "version", "updated_at", "deleted"]
+    columns += ["title", "status", "priority", "notes", "due_at", "history"]
+    rows = Task.all_objects.filter(org=org).order_by("change_seq", "id").values(*columns)
+    renderer = SyncJSONRenderer()
+
+    def read() -> dict[str, Any]:
+        after, seen, pages, size = (-1, None), 0, 0, 0
+        while True:  # the row comparison the pull uses: an index range, not a filter
+            page = list(rows.filter(after_position(Task, *after))[:page_size])
+            size += len(renderer.render({"items": page, "has_more": len(page) == page_size}))
+            pages += 1
+            seen += len(page)
+            if len(page) < page_size:
+                return {"rows": expected, "items": seen, "pages": pages, "bytes": size}
+            after = (page[-1]["change_seq"], page[-1]["id"])
+
+    read()  # warm-up, as the other protocols
+    result = measured(mode, read)
+    result["page_size"] = page_size
+    assert result["items"] == expected, f"the floor read {result['items']} of {expected}"
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", default="sqlite")
@@ -157,7 +194,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--measure", choices=["rss", "tracemalloc"])
     parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument("--protocol", choices=["native", "watermelon"], default="native")
+    parser.add_argument("--protocol", choices=["native", "watermelon", "floor"], default="native")
     args = parser.parse_args()
     if args.generate:
         setup(args.backend, DB)

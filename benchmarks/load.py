@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.pgservers import Bouncer, Primary, Standby, check_prerequisites, workdir
+from tests.helpers.pgservers import Bouncer, Primary, Standby, check_prerequisites, workdir
 
 from benchmarks.common import PG_URL, ROOT, emit, machine_busy_seconds, pg_admin
 

@@ -1,4 +1,4 @@
-"""Multi-domain benchmarks (SPEC §8): one request for several domains, beside one domain.
+"""Multi-domain benchmarks (docs/protocol.md): one request for several domains, beside one domain.
 
 - **push**: 1,000 new entries over three domains in one ``POST sync/`` — 200 tasks, 600 steps
   naming those tasks (children listed before their parents) and 200 visits — against 1,000

@@ -6,6 +6,8 @@ import re
 import statistics
 from typing import Any
 
+from benchmarks import live, report_requests
+
 SCENARIOS = {
     "new": "1,000 new records",
     "updates": "1,000 updates",
@@ -184,6 +186,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 views["write"]["ratio"] <= 1.5,
             ),
         ]
+    found += files_targets(results)
     load = results["load"]
     if load:
         p99 = load["latency"]["all"]["p99"]
@@ -209,6 +212,43 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             ),
         ]
     return found
+
+
+def files_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """The files benchmark's targets (docs/files.md), on PostgreSQL or else SQLite."""
+    runs = results.get("files") or {}
+    files = runs.get("postgresql") or runs.get("sqlite")
+    if not files:
+        return []
+    memory, duplicate = files["memory"], files["duplicate"]
+    return [
+        (
+            f"upload of {files['mib']} MiB in {files['chunk_mib']:g} MiB chunks ≥ 0.5x the "
+            "throughput of writing it straight to the storage",
+            f"{ratio(files['throughput_ratio'])} ({files['upload_mib_s']:,.0f} vs "
+            f"{files['direct_mib_s']:,.0f} MiB/s)",
+            files["throughput_ratio"] >= 0.5,
+        ),
+        (
+            "upload peak memory flat in the file's size",
+            f"{memory['small_peak_mib']:.1f} MiB for {memory['small_mib']:g} MiB, "
+            f"{memory['large_peak_mib']:.1f} MiB for {memory['large_mib']:g} MiB",
+            memory["ratio"] <= 1.2,
+        ),
+        (
+            "a duplicate upload costs one HEAD and no bytes",
+            f"{duplicate['requests']} request (HEAD {duplicate['status']}), "
+            f"{duplicate['bytes_sent']} bytes",
+            duplicate["requests"] == 1 and duplicate["status"] == 200,
+        ),
+    ]
+
+
+def issue23_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    new = [
+        r for r in push_rows(results) if r["backend"] == "postgresql" and r["scenario"] == "new"
+    ]
+    return report_requests.targets(results, new[0] if new else None)
 
 
 def index_served(plan: str) -> bool:
@@ -279,7 +319,7 @@ def text(results: dict[str, Any]) -> str:
                 + f", errors {load['errors']}"
             )
     lines.append("")
-    for target, measured, met in targets(results):
+    for target, measured, met in [*targets(results), *issue23_targets(results)]:
         lines.append(f"[{mark(met):>6}] {target}: {measured}")
     for note in results["skipped"]:
         lines.append(f"skipped: {note}")
@@ -330,11 +370,14 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
         add(f"| {target} | {measured} | {mark(met)} |")
     add(
         "| query count per push independent of the batch size | "
-        "`tests/test_query_counts.py` (10 vs 1,000 records, HTTP and service) | tested |"
+        "`tests/engine/test_query_counts.py` (10 vs 1,000 records, HTTP and service) | tested |"
     )
+    for target, measured, met in issue23_targets(results):
+        add(f"| {target} | {measured} | {mark(met)} |")
     for note in results["skipped"]:
         add(f"| skipped | {note} | |")
     add("")
+    report_requests.section(results, add)
     if reference:
         _reference_section(results, reference, add)
     _push_section(results, add)
@@ -342,8 +385,10 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
     _first_sync_section(results, add)
     _multi_section(results, add)
     _views_section(results, add)
+    _files_section(results, add)
     _load_section(results, add)
     _scale_out_section(results, add)
+    live.markdown_section(results.get("live"), add)
     _method_section(add)
     return "\n".join(out) + "\n"
 
@@ -660,6 +705,31 @@ def _views_section(results: dict[str, Any], add: Any) -> None:
         )
 
 
+def _files_section(results: dict[str, Any], add: Any) -> None:
+    files = results.get("files") or {}
+    if not files:
+        return
+    add("## Files")
+    add("")
+    add(
+        "`benchmarks/files.py`, through HTTP: a file uploaded with tus in 5 MiB `PATCH` "
+        "chunks (the last one verifies the whole file's sha256 and writes the file) against "
+        "`storage.save()` of the same bytes, interleaved; the peak of Python allocations "
+        "during uploads of two sizes; a duplicate's `HEAD files/sha256/<hex>`."
+    )
+    add("")
+    add("| backend | file | upload | direct write | ratio | peak (small / large file) |")
+    add("|---|---:|---:|---:|---:|---:|")
+    for backend, f in files.items():
+        memory = f["memory"]
+        add(
+            f"| {backend} | {f['mib']} MiB | {f['upload_mib_s']:,.0f} MiB/s | "
+            f"{f['direct_mib_s']:,.0f} MiB/s | {ratio(f['throughput_ratio'])} | "
+            f"{memory['small_peak_mib']:.1f} / {memory['large_peak_mib']:.1f} MiB |"
+        )
+    add("")
+
+
 def _load_section(results: dict[str, Any], add: Any) -> None:
     load = results["load"]
     if not load:
@@ -766,8 +836,10 @@ def _method_section(add: Any) -> None:
     add("")
     add(
         "The scripts live in `benchmarks/`: `push.py`, `pull.py`, `first_sync.py`, `multi.py`, "
-        "`views.py` and `load.py` each run in their own process and print one result line "
-        "that `run.py` collects; `benchapp/` is the benchmarked model and the per-item baseline. "
+        "`views.py`, `profile_push.py`, `creates_load.py` and `load.py` each run in their own "
+        "process and print one result line that `run.py` collects; `benchapp/` is the "
+        "benchmarked model and the per-item baseline; `load_baseline.py` is the per-item view "
+        "the push load run serves beside the example project (`load_settings.py`). "
         "PostgreSQL is found at `BENCH_PG_URL` (default "
         "`postgres://root@127.0.0.1:5432/postgres`); the benchmarks create and drop their "
         "own `bench_dms_*` databases. No timing is asserted in the test suite."

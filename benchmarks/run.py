@@ -4,11 +4,14 @@ Each benchmark runs in its own process (Django is configured once per process, a
 is measured in a process that did nothing else); this script collects their results.
 
     python benchmarks/run.py            # everything, about 14 minutes on 2 cores
-    python benchmarks/run.py --quick    # fewer runs, smaller tables, a 15 s load run
+    python benchmarks/run.py --quick    # fewer runs, smaller tables, shorter load runs
     python benchmarks/run.py --only push,pull --backends postgresql --no-docs
     python benchmarks/run.py --only views --quick   # the views ratios (docs/views.md)
 
-The load step runs twice: on one gunicorn instance, then on the scaled-out recipe of
+The profile step times where one push request goes (``profile_push.py``). The load step
+first runs the push load of issue 23 (``creates_load.py``: one user's 16 devices pushing
+100 creates to 2 sync workers, then the same load on a per-item view), then the mixed load
+twice: on one gunicorn instance, then on the scaled-out recipe of
 docs/scaling.md (two instances, PgBouncer, a streaming replica the run starts; it needs
 root or the postgres user and PgBouncer, and is reported as skipped without them).
 
@@ -39,7 +42,7 @@ from benchmarks.common import PG_URL, settle  # noqa: E402
 BACKENDS = ["sqlite", "postgresql"]
 #: Results of the library before the performance work, shown beside this run's.
 REFERENCE = ROOT / "benchmarks" / "reference-5075581.json"
-STEPS = ["push", "pull", "first_sync", "multi", "views", "load"]
+STEPS = ["push", "pull", "first_sync", "multi", "views", "files", "profile", "load", "live"]
 
 
 def run_step(module: str, *args: str, library_src: str | None, timeout: float) -> dict[str, Any]:
@@ -139,6 +142,9 @@ def main() -> None:
         help="benchmark the library in this src/ directory (default: this checkout's)",
     )
     parser.add_argument("--load-seconds", type=float)
+    parser.add_argument(
+        "--push-load-seconds", type=float, help="per contender (default 20, quick 8)"
+    )
     args = parser.parse_args()
 
     steps = args.only.split(",")
@@ -160,8 +166,12 @@ def main() -> None:
         "first_sync": {},
         "multi": {},
         "views": {},
+        "files": {},
         "load": None,
         "load_scaleout": None,
+        "first_sync_floor": {},
+        "profile_push": None,
+        "creates_load": None,
         "skipped": skipped,
     }
     src = args.library_src
@@ -198,6 +208,9 @@ def main() -> None:
             watermelon = ["--measure", "rss", "--protocol", "watermelon"]
             wm = run_step("first_sync", *base, *watermelon, library_src=src, timeout=600)
             results.setdefault("watermelon_first_sync", {})[backend] = wm["first_sync"]
+            floor = ["--measure", "rss", "--protocol", "floor"]
+            found = run_step("first_sync", *base, *floor, library_src=src, timeout=600)
+            results["first_sync_floor"][backend] = found["first_sync"]
             if args.tracemalloc:
                 traced = run_step(
                     "first_sync", *base, "--measure", "tracemalloc", library_src=src, timeout=900
@@ -229,8 +242,36 @@ def main() -> None:
                 timeout=1200,
             )
             results["views"][backend] = found["views"]
+        if "files" in steps:
+            # A 100 MB upload in 5 MiB chunks against a direct write (docs/files.md).
+            mib, runs = ("20", "2") if quick else ("100", "3")
+            results["files"][backend] = run_step(
+                "files",
+                "--backend",
+                backend,
+                "--mib",
+                mib,
+                "--runs",
+                runs,
+                library_src=src,
+                timeout=600,
+            )["files"]
+    if "profile" in steps and "postgresql" in backends:
+        found = run_step(
+            "profile_push", "--requests", "100" if quick else "300", library_src=src, timeout=600
+        )
+        results["profile_push"] = found["profile_push"]
     if "load" in steps:
         if "postgresql" in backends:
+            # Issue 23's load: one user's 16 devices pushing 100 creates, 2 sync workers,
+            # against the per-item view in the same run.
+            waited = settle(postgres=True)
+            print(f"  (waited {waited:.0f} s for the machine to settle)", flush=True)
+            push_seconds = str(args.push_load_seconds or (8 if quick else 20))
+            found = run_step(
+                "creates_load", "--seconds", push_seconds, library_src=src, timeout=600
+            )
+            results["creates_load"] = found["creates_load"]
             seconds = args.load_seconds or (15 if quick else 60)
             # The same load on one server, then on the scaled-out recipe (docs/scaling.md).
             for topology, key in (("single", "load"), ("scaleout", "load_scaleout")):
@@ -250,6 +291,14 @@ def main() -> None:
                 results[key] = found["load"]
         else:
             skipped.append("load run: needs PostgreSQL")
+    if "live" in steps:
+        # Live streams (docs/live.md): commit-to-poke latency per back end, idle streams,
+        # push and pull throughput with streams open against none.
+        database = "postgresql" if "postgresql" in backends else "sqlite"
+        quick_args = ["--quick"] if quick else []
+        results["live"] = run_step(
+            "live", "--database", database, *quick_args, library_src=src, timeout=900
+        )
     results["env"]["load_after"] = os.getloadavg()
     results["env"]["minutes"] = (time.monotonic() - started) / 60
 

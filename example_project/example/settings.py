@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served from STATIC_ROOT: no CDN
     "django_mobile_sync",
     "django_mobile_sync.watermelondb",
+    "django_mobile_sync.live",
+    "django_mobile_sync.files",
     "field_ops",
 ]
 MIDDLEWARE = [
@@ -73,6 +75,7 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "example.urls"
 WSGI_APPLICATION = "example.wsgi.application"
+ASGI_APPLICATION = "example.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -122,8 +125,14 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Photos (django_mobile_sync.files) live under MEDIA_ROOT; S3 through django-storages is
+    # one STORAGES entry away (docs/files.md#storage).
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
     # collectstatic writes a gzipped copy of each file next to it; WhiteNoise serves it to
     # browsers that accept gzip. No manifest: templates render before collectstatic ran.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -279,6 +288,16 @@ MOBILE_SYNC: dict[str, Any] = {
             **TENANCY,
         ),
         SyncDomain(
+            name="photos",
+            model="field_ops.Photo",
+            # file: a file reference; pulls add file_available, file_size, file_content_type.
+            fields=["work_order", "file", "caption", "taken_at"],
+            resolver="merge",
+            min_client_schema_version=2,
+            view={"inherit": "work_order"},  # seen by whoever sees the work order
+            **TENANCY,
+        ),
+        SyncDomain(
             name="journal",
             model="field_ops.JournalEntry",
             fields=["entry_date", "title", "body", "mood"],
@@ -295,8 +314,13 @@ MOBILE_SYNC: dict[str, Any] = {
         "helpdesk": "helpdesk",
         "journal": "journal",
         "checklist": "checklist",
+        "photos": "photos",
     },
 }
+
+# Files: the largest upload, from the environment (docs/files.md#limits).
+if os.environ.get("SYNC_MAX_FILE_BYTES"):
+    MOBILE_SYNC["MAX_FILE_BYTES"] = int(os.environ["SYNC_MAX_FILE_BYTES"])
 
 # Throttle counters: in Redis when there is one; otherwise in the database, never in the
 # local-memory cache, where each gunicorn worker would count on its own.
@@ -311,6 +335,20 @@ _rates = {kind: os.environ[var] for kind, var in _RATE_VARIABLES.items() if os.e
 if _rates:
     MOBILE_SYNC["THROTTLE_RATES"] = _rates
 
+# Live streams (docs/live.md): what wakes each server's detector when another commits.
+# SYNC_LIVE_BACKEND: "poll" (the default: reads the change clock a few times a second, works
+# everywhere), "redis" (the default when REDIS_URL is set) or "postgres" (LISTEN/NOTIFY,
+# a direct connection to the primary: not through PgBouncer).
+MOBILE_SYNC["LIVE_BACKEND"] = os.environ.get(
+    "SYNC_LIVE_BACKEND", "redis" if os.environ.get("REDIS_URL") else "poll"
+)
+if os.environ.get("REDIS_URL"):
+    MOBILE_SYNC["LIVE_REDIS_URL"] = os.environ["REDIS_URL"]
+if os.environ.get("SYNC_STREAM_HEARTBEAT"):
+    MOBILE_SYNC["STREAM_HEARTBEAT"] = float(os.environ["SYNC_STREAM_HEARTBEAT"])
+if os.environ.get("SYNC_LIVE_SAFETY_INTERVAL"):  # with "redis" or "postgres"
+    MOBILE_SYNC["LIVE_SAFETY_INTERVAL"] = float(os.environ["SYNC_LIVE_SAFETY_INTERVAL"])
+
 # Scaling out (docs/scaling.md): pulls read a hot standby, PostgreSQL sits behind PgBouncer.
 if os.environ.get("PULL_DATABASE_URL"):
     DATABASES["replica"] = dj_database_url.parse(
@@ -320,6 +358,19 @@ if os.environ.get("PULL_DATABASE_URL"):
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     MOBILE_SYNC["PULL_DATABASES"] = {"default": "replica"}
+# Served on ASGI (example/asgi.py, as make example does): each request's sync code runs in a
+# thread of its own, so a persistent connection would stay behind with the thread. Requests
+# take their connection from a pool of the process instead (Django closes it back at the
+# end of the request), which keeps the cost of a new connection off every push and pull.
+if env_bool("EXAMPLE_ASGI"):
+    for _database in DATABASES.values():
+        if _database["ENGINE"] == "django.db.backends.postgresql":
+            _database["CONN_MAX_AGE"] = 0
+            _database.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": 2,
+                "max_size": int(os.environ.get("DB_POOL_SIZE", "20")),
+                "timeout": 20,
+            }
 if env_bool("PGBOUNCER"):
     # Transaction pooling: no server-side cursors (a QuerySet.iterator() outside a
     # transaction would lose its cursor). Prepared statements are already off: Django's

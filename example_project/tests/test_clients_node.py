@@ -27,6 +27,8 @@ RXDB = [
     "test/rxdb-conflict.test.mjs",
     # A 410 after a tombstone purge: the device resyncs and keeps its offline changes.
     "test/rxdb-reset.test.mjs",
+    # Live mode: pull.stream$ fed by the live stream; another device's change within 3 s.
+    "test/rxdb-live.test.mjs",
 ]
 
 
@@ -48,6 +50,8 @@ WATERMELON = [
     # Views (docs/views.md): a work order reassigned away leaves the old assignee's database
     # at synchronize(), its steps with it.
     "watermelon/reassign.test.mjs",
+    # Live streams: synchronize() on a poke, debounced and jittered (live/stream.mjs).
+    "watermelon/live-sync-on-poke.test.mjs",
 ]
 
 

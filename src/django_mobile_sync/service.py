@@ -44,6 +44,7 @@ from .engine.view_cursor import (
     encode_view_cursor,
 )
 from .engine.view_pull import read_view_page
+from .records.derived import derived_annotations, derived_values
 from .records.relations import reference_fields
 from .records.storable import format_timestamp, to_json
 from .records.syncable import SyncableModelMixin
@@ -257,8 +258,12 @@ class SyncService:
 
     # -- pull -------------------------------------------------------------------------------
     def get_pull_queryset(self, params: Mapping[str, Any]) -> QuerySet[SyncableModelMixin]:
-        """Records a pull may serve, with the domain's filters applied from ``params``."""
+        """Records a pull may serve, with the domain's filters applied from ``params``, and
+        what the model's deriving fields need (:mod:`django_mobile_sync.records.derived`)."""
         queryset = self.get_queryset()
+        derived = derived_annotations(self.model, self.scope)
+        if derived:
+            queryset = queryset.annotate(**derived)
         for param, lookup in self.domain.filters.items():
             value = params.get(param)
             if value in (None, ""):
@@ -313,7 +318,8 @@ class SyncService:
         }
         if instance.deleted:
             return item
-        return {**self._reused_serializer("read").to_representation(instance), **item}
+        fields = self._reused_serializer("read").to_representation(instance)
+        return {**fields, **derived_values(instance, self.scope), **item}
 
     def _reused_serializer(self, purpose: str) -> BaseSerializer[Any]:
         """The serializer this service reuses for ``purpose`` (create, update or read)."""

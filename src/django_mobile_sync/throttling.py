@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,16 +212,78 @@ def first_refusal(throttles: Iterable[BaseThrottle], request: Any, view: Any) ->
     and the wait is the longest, as DRF's ``Retry-After`` is, so that a retry is not refused
     by a throttle the header left out. A throttle of another kind after the refusal is not
     consulted.
+
+    On PostgreSQL, the database store counts them in one statement (:func:`count_chain`).
     """
+    pending = list(throttles)
     waits: list[float | None] = []
-    for throttle in throttles:
+    index = 0
+    while index < len(pending):
+        throttle = pending[index]
         if waits:
             waits.append(pending_wait(throttle, request, view))
-        elif not throttle.allow_request(request, view):
-            waits.append(throttle.wait())
+            index += 1
+            continue
+        chain = chained(pending[index:])
+        asked, refused = count_chain(chain, request, view) if len(chain) > 1 else (0, None)
+        if not asked and not throttle.allow_request(request, view):
+            refused = throttle
+        if refused is not None:
+            waits.append(refused.wait())
+        index += asked or 1
     if not waits:
         return None
     return Refusal(max((wait for wait in waits if wait is not None), default=None))
+
+
+def chained(throttles: Sequence[BaseThrottle]) -> list[SyncRateThrottle]:
+    """The throttles at the head of ``throttles`` that count in one statement: this module's
+    counting not overridden, the ``"database"`` store on PostgreSQL, outside a transaction."""
+    if sync_settings.THROTTLE_STORE != "database":
+        return []
+    connection = connections[router.db_for_write(ThrottleCounter)]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return []
+    chain = []
+    for throttle in throttles:
+        if not isinstance(throttle, SyncRateThrottle):
+            break
+        kind = type(throttle)
+        unchanged = kind.allow_request is SyncRateThrottle.allow_request
+        if not (unchanged and kind.increment is SyncRateThrottle.increment):
+            break
+        chain.append(throttle)
+    return chain
+
+
+def count_chain(
+    chain: Sequence[SyncRateThrottle], request: Any, view: Any
+) -> tuple[int, BaseThrottle | None]:
+    """Count ``request`` on ``chain`` in order until one refuses it: how many were asked,
+    and the one that refused (its ``wait()`` set) or ``None``. A ``window`` that raises (a
+    body it cannot read) raises once those before it are counted, unless one refused."""
+    counting, failure = [], None
+    for throttle in chain:
+        try:
+            window = throttle.window(request, view)
+        except APIException as exc:
+            failure = exc
+            break
+        if window is not None:
+            counting.append((throttle, window))
+    answers = count_chain_in_database(
+        [(window.key, window.start, window.duration, window.limit) for _, window in counting]
+    )
+    for (throttle, window), answer in zip(counting, answers, strict=True):
+        if answer is None:  # after a refusal, which returned
+            break
+        hits, expires_at = answer
+        if hits > window.limit:
+            throttle.wait_seconds = max(expires_at - window.now, 1.0)
+            return chain.index(throttle) + 1, throttle
+    if failure is not None:
+        raise failure
+    return len(chain), None
 
 
 def pending_wait(throttle: BaseThrottle, request: Any, view: Any) -> float | None:
@@ -295,12 +357,61 @@ def count_in_database(key: str, window_start: int, duration: int) -> tuple[int, 
             f"database {using!r} is {connection.vendor}. Set THROTTLE_STORE to 'cache' "
             "with a Redis THROTTLE_CACHE."
         )
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        [answer] = count_chain_in_database([(key, window_start, duration, 0)])
+        assert answer is not None  # the first counter always counts
+        return answer
     with connection.cursor() as cursor:
         cursor.execute(_upsert_sql(connection), [key, window_start, window_start + duration])
         hits, expires_at = cursor.fetchone()
     if hits == 1:
         _purge_ended_windows(using, ended_by=window_start)
     return int(hits), int(expires_at)
+
+
+#: The counters' statement, outside any transaction, commits without waiting for the disk:
+#: the hit is visible to every request at once; a crash of the server may forget the hits of
+#: its last 0.6 s (three ``wal_writer_delay``). Not inside a transaction: it would last until
+#: that transaction's commit (docs/benchmarks.md).
+NO_FLUSH = "WITH no_flush AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))"
+
+
+def count_chain_in_database(
+    counters: Sequence[tuple[str, int, int, int]],
+) -> list[tuple[int, int] | None]:
+    """:func:`count_in_database` on each counter ``(key, window_start, duration, limit)`` in
+    turn until one exceeds its limit, in one statement (PostgreSQL, outside a transaction):
+    each upsert is a ``WITH`` that runs only if the one before let the request through.
+    Returns ``(hits, expires_at)`` per counter, ``None`` for those after a refusal."""
+    if not counters:
+        return []
+    using = router.db_for_write(ThrottleCounter)
+    connection = connections[using]
+    head, _values, tail = _upsert_sql(connection).partition("VALUES (%s, %s, %s, 1) ")
+    parts: list[str] = []
+    params: list[Any] = []
+    previous = "no_flush"
+    for n, (key, window_start, duration, _limit) in enumerate(counters):
+        params += [key, window_start, window_start + duration]
+        within = ""
+        if n:  # counted only if the counter before let the request through
+            within = f"WHERE {previous}.hits <= %s"
+            params.append(counters[n - 1][3])
+        parts.append(f"c{n} AS ({head}SELECT %s, %s, %s, 1 FROM {previous} {within} {tail})")
+        previous = f"c{n}"
+    columns = ", ".join(
+        f"(SELECT hits FROM c{n}), (SELECT expires_at FROM c{n})" for n in range(len(counters))
+    )
+    sql = f"{NO_FLUSH}, {', '.join(parts)} SELECT {columns}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    pairs = [(row[2 * n], row[2 * n + 1]) for n in range(len(counters))]
+    answers = [None if hits is None else (int(hits), int(ends)) for hits, ends in pairs]
+    started = [c[1] for c, a in zip(counters, answers, strict=True) if a and a[0] == 1]
+    if started:
+        _purge_ended_windows(using, ended_by=max(started))
+    return answers
 
 
 def _upsert_sql(connection: Any) -> str:
@@ -321,14 +432,17 @@ def _upsert_sql(connection: Any) -> str:
 
 
 def _purge_ended_windows(using: str, ended_by: int) -> None:
-    """Delete the counters whose window has ended, when a window begins.
-
-    Without it, rows of idle users and of device ids seen once (a client chooses them)
-    would pile up. Best effort: a failure (two purges deadlocking) leaves rows for the next.
-    """
+    """Delete the counters whose window has ended, when a window begins, so that rows of
+    idle users and of device ids seen once (a client chooses them) do not pile up. Best
+    effort: rows another purge holds are left to it (PostgreSQL: ``SKIP LOCKED``, no wait
+    for its commit); a failure leaves rows for the next."""
+    counters = ThrottleCounter.objects.using(using)
+    ended = counters.filter(expires_at__lte=ended_by)
+    if connections[using].features.has_select_for_update_skip_locked:
+        ended = counters.filter(pk__in=ended.select_for_update(skip_locked=True).values("pk"))
     try:
         with transaction.atomic(using=using):
-            ThrottleCounter.objects.using(using).filter(expires_at__lte=ended_by).delete()
+            ended.delete()
     except DatabaseError as exc:
         logger.info("Throttle counters whose window ended were not purged: %s", exc)
 

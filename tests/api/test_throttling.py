@@ -321,3 +321,82 @@ def test_an_unknown_store_fails_the_system_checks(settings):
     [error] = [m for m in checks.run_checks() if m.id == "django_mobile_sync.E014"]
     assert "MOBILE_SYNC['THROTTLE_STORE']" in error.msg and "'redis'" in error.msg
     assert "'database'" in error.msg and "'cache'" in error.msg
+
+
+@pytest.mark.postgres
+def test_the_counters_never_make_a_commit_other_than_their_own_wait_less(transactional_db):
+    """The counters' statement commits without waiting for the disk, alone; inside a
+    transaction (``ATOMIC_REQUESTS``) that transaction's commit stays durable."""
+    from django.db import connection, transaction
+
+    from django_mobile_sync.throttling import count_chain_in_database, count_in_database
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    assert count_in_database("alone", 600, 60) == (1, 660)
+    assert synchronous_commit() == "on"  # set for the counter's own transaction only
+    with transaction.atomic():
+        assert count_in_database("inside", 600, 60) == (1, 660)
+        assert synchronous_commit() == "on"
+    # Chained: the second counter counts only while the first is within its limit.
+    chain = [("user", 600, 60, 1), ("device", 600, 60, 5)]
+    assert count_chain_in_database(chain) == [(1, 660), (1, 660)]
+    assert count_chain_in_database(chain) == [(2, 660), None]
+    assert count_in_database("device", 600, 60) == (2, 660)
+
+
+@pytest.mark.postgres
+def test_chained_counters_are_exact_under_concurrency(transactional_db, settings):
+    """Twenty threads, each with its own connection, push as one user from one device: the
+    user's rate lets 5 through to the device's counter, whose rate lets 3 through. Counted
+    in one statement (PostgreSQL), the outcome is that of counting one after the other."""
+    from django.db import connection
+
+    from django_mobile_sync.models import ThrottleCounter
+    from django_mobile_sync.throttling import (
+        PushDeviceRateThrottle,
+        PushUserRateThrottle,
+        first_refusal,
+    )
+
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "THROTTLE_STORE": "database",
+        "THROTTLE_RATES": {"user": "5/hour", "device": "3/hour"},
+    }
+
+    class View:
+        def get_domain(self):
+            from django_mobile_sync.domains import get_domain
+
+            return get_domain("tasks")
+
+    class Request:
+        method = "POST"
+        headers = {"X-Device-Id": "tablet"}
+        data: dict[str, str] = {}
+
+        class user:
+            pk = 42
+            is_authenticated = True
+
+    results, barrier = [], threading.Barrier(20)
+
+    def hit():
+        try:
+            barrier.wait()
+            throttles = [PushUserRateThrottle(), PushDeviceRateThrottle()]
+            results.append(first_refusal(throttles, Request(), View()) is None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hit) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 20 and results.count(True) == 3
+    assert sorted(ThrottleCounter.objects.values_list("hits", flat=True)) == [5, 20]

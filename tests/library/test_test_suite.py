@@ -54,11 +54,18 @@ def test_no_test_module_imports_another_or_a_private_name() -> None:
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.parametrize("tree", ["src", "tests", "example_project"])
+#: The files a reader of the repository reads: code, docs and the client sources.
+CITING_SUFFIXES = {".py", ".md", ".ts", ".mjs", ".js"}
+
+
+@pytest.mark.parametrize(
+    "tree", ["src", "tests", "example_project", "docs", "benchmarks", "clients"]
+)
 def test_citations_are_of_the_repositorys_documentation(tree: str) -> None:
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
-        for path in sorted((ROOT / tree).rglob("*.py"))
+        for path in sorted((ROOT / tree).rglob("*"))
+        if path.suffix in CITING_SUFFIXES and "node_modules" not in path.parts
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if OUTSIDE_CITATION.search(line)
     ]

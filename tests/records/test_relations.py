@@ -13,7 +13,7 @@ from django.db.models import ProtectedError
 from rest_framework.test import APIClient
 
 from tests.helpers.api import make_user, new_id, pull_all, push
-from tests.testapp.models import Attachment, Checkitem, Org, Reminder, Task
+from tests.testapp.models import Attachment, Checkitem, Org, Reminder, Signoff, Task
 
 
 def outcome(body: dict[str, Any], mobile_id: str) -> dict[str, Any]:
@@ -178,6 +178,26 @@ def test_protect_refuses_an_orm_delete(client, via):
         task.delete() if via == "model" else Task.objects.filter(pk=task.pk).delete()
     assert not Task.all_objects.get(pk=task.pk).deleted
     assert not Checkitem.all_objects.get(mobile_id=ids["step"]).deleted
+
+
+@pytest.mark.parametrize("via", ["push", "model", "queryset"])
+def test_a_record_protecting_a_cascaded_child_protects_the_parent(client, via):
+    """A sign-off (``PROTECT``) of a step the task's delete would cascade to: the delete is
+    refused before anything is written, never a 500 from halfway down the cascade."""
+    ids = family(client)
+    step = Checkitem.objects.get(mobile_id=ids["step"])
+    Signoff.objects.create(org=step.org, checkitem=step)
+    task = Task.objects.get(mobile_id=ids["task"])
+    if via == "push":
+        body = push(client, [{"mobile_id": ids["task"], "version": 1, "deleted": True}]).json()
+        error = outcome(body, ids["task"])
+        assert error["status"] == "error" and error["code"] == "referenced", body
+        assert error["error_message"].startswith("1 live record(s)")
+    else:
+        with pytest.raises(ProtectedError, match="1 live synced record"):
+            task.delete() if via == "model" else Task.objects.filter(pk=task.pk).delete()
+    assert not Task.all_objects.get(pk=task.pk).deleted
+    assert not Checkitem.all_objects.get(pk=step.pk).deleted
 
 
 @pytest.mark.parametrize("relation", ["cascade", "protect"])

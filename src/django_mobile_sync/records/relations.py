@@ -162,23 +162,47 @@ def protected_counts(
     using: str,
     leaving: Collection[tuple[type[Model], Any]] = (),
 ) -> Counter[Any]:
-    """Live children that keep each of ``pks`` from being deleted (``PROTECT``, ``RESTRICT``).
+    """Live records that keep each of ``pks`` from being deleted (``PROTECT``, ``RESTRICT``).
 
-    ``leaving`` holds ``(child model, mobile_id)`` of children deleted in the same request;
-    they do not count.
+    The children the delete would cascade to count with their own protectors, all the way
+    down: a grandchild that protects a cascaded child protects the parent too, so the
+    delete is refused before anything is written. ``leaving`` holds ``(child model,
+    mobile_id)`` of records deleted in the same request; they do not count.
     """
+    return _protectors(model, list(pks), using, leaving, set())
+
+
+def _protectors(
+    model: type[Model],
+    pks: list[Any],
+    using: str,
+    leaving: Collection[tuple[type[Model], Any]],
+    seen: set[tuple[type[Model], Any]],
+) -> Counter[Any]:
     counts: Counter[Any] = Counter()
+    seen.update((model, pk) for pk in pks)
     if not pks:
         return counts
     for field in synced_children(model):
-        if handler_name(field) not in ("PROTECT", "RESTRICT"):
+        handler = handler_name(field)
+        if handler not in ("PROTECT", "RESTRICT", "CASCADE"):
             continue
         child: Any = field.model
         gone = [mobile_id for kind, mobile_id in leaving if kind is child]
-        rows = child.sync_queryset(using).filter(**{f"{field.attname}__in": list(pks)})
+        rows = child.sync_queryset(using).filter(**{f"{field.attname}__in": pks})
         rows = rows.filter(deleted=False).exclude(mobile_id__in=gone)
-        for row in rows.values(field.attname).annotate(n=Count("pk")):
-            counts[row[field.attname]] += row["n"]
+        if handler != "CASCADE":
+            for row in rows.values(field.attname).annotate(n=Count("pk")):
+                counts[row[field.attname]] += row["n"]
+            continue
+        parent_of = {
+            pk: parent
+            for pk, parent in rows.values_list("pk", field.attname)
+            if (child, pk) not in seen
+        }
+        below = _protectors(child, list(parent_of), using, leaving, seen)
+        for child_pk, n in below.items():
+            counts[parent_of[child_pk]] += n
     return counts
 
 

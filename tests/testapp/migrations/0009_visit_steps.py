@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('testapp', '0006_site_visit'),
+        ('testapp', '0008_scan'),
     ]
 
     operations = [
