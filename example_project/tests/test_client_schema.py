@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from field_ops.demo import seed
+from field_ops.models import UserProfile
 from tests.conftest import ON_POSTGRES
 from tests.helpers.devices import Device
 
@@ -175,6 +176,9 @@ def test_without_the_watermelondb_app_the_format_is_unknown(settings: Any) -> No
 def demo_device(db: Any) -> Device:
     users = seed()["users"]
     username, _, token = users[0]
+    # A supervisor sees every record of the tenant (docs/views.md): a worker's view would
+    # leave out the other workers' punches, and the demo's attendance is theirs.
+    UserProfile.objects.filter(user__username=username).update(role=UserProfile.Role.SUPERVISOR)
     return Device(get_user_model().objects.get(username=username), token, "schema-phone")
 
 

@@ -37,10 +37,18 @@ from .engine import (
     read_page,
 )
 from .engine.replicas import pull_database
+from .engine.view_cursor import (
+    VIEW_START,
+    decode_view_cursor,
+    echo_view_cursor,
+    encode_view_cursor,
+)
+from .engine.view_pull import read_view_page
 from .records.derived import derived_annotations, derived_values
 from .records.relations import reference_fields
 from .records.storable import format_timestamp, to_json
 from .records.syncable import SyncableModelMixin
+from .records.view_keys import EVERYTHING, KeySet, view_rule
 from .resolvers import ConflictResolver, get_resolver
 from .serializers import domain_serializer_class
 
@@ -123,6 +131,17 @@ class SyncService:
             for name, related in reference_fields(self.domain).items()
         }
         return queryset.annotate(**annotations) if annotations else queryset
+
+    def get_view_keys(self) -> KeySet:
+        """The view keys this request's user sees (docs/views.md): by default from the
+        domain's ``view`` declaration; every record for a domain without one."""
+        rule = view_rule(self.domain)
+        return EVERYTHING if rule is None else rule.keys_for(self.user)
+
+    def accept_out_of_view(self, instance: SyncableModelMixin, entry: Mapping[str, Any]) -> bool:
+        """Whether to apply ``entry`` to ``instance``, a record outside this user's view;
+        ``False`` (the default) answers it ``out_of_view`` (docs/views.md#the-hook)."""
+        return False
 
     # -- push -------------------------------------------------------------------------------
     def get_serializer_class(self) -> type[Serializer[Any]]:
@@ -229,12 +248,12 @@ class SyncService:
         batch = PushBatch(self.using, idempotency_key=idempotency_key)
         batch.add(self, entries)
         [result] = batch.apply()
+        if self.domain.view is not None:
+            echoed = echo_view_cursor(cursor, self.domain.name, self.scope, self.user)
+        else:
+            echoed = echo_cursor(cursor, DomainCursors(self.domain.name, self.scope))
         return PushResult(
-            result.domain,
-            result.outcomes,
-            result.audits,
-            timestamp=timezone.now(),
-            cursor=echo_cursor(cursor, DomainCursors(self.domain.name, self.scope)),
+            result.domain, result.outcomes, result.audits, timestamp=timezone.now(), cursor=echoed
         )
 
     # -- pull -------------------------------------------------------------------------------
@@ -316,8 +335,10 @@ class SyncService:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One page of changes after ``cursor`` (or from the start), as the wire has it."""
-        position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
         limit = min(limit or sync_settings.DEFAULT_PAGE_SIZE, self.domain.page_limit)
+        if self.domain.view is not None:
+            return self._pull_view(cursor, limit, params)
+        position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
         page = read_page(
             self, position, limit, since=None if cursor else since, params=params or {}
         )
@@ -325,6 +346,21 @@ class SyncService:
             "items": page.items,
             "has_more": page.has_more,
             "next_cursor": encode_cursor(self.domain.name, self.scope, page.position),
+            "next_timestamp": format_timestamp(page.started),
+        }
+
+    def _pull_view(
+        self, cursor: str | None, limit: int, params: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """:meth:`pull` of a domain with a view: removals and backfill (docs/views.md)."""
+        name, position = self.domain.name, VIEW_START
+        if cursor:
+            position = decode_view_cursor(cursor, name, self.scope, self.user)
+        page = read_view_page(self, position, limit, params or {})
+        return {
+            "items": page.items,
+            "has_more": page.has_more,
+            "next_cursor": encode_view_cursor(name, self.scope, self.user, page.position),
             "next_timestamp": format_timestamp(page.started),
         }
 
