@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from django_mobile_sync.api import SyncJSONRenderer, sync_exception_handler
 from django_mobile_sync.conf import sync_settings
+from django_mobile_sync.throttling import first_refusal
 
 from .downloads import blob_response
 from .models import Upload
@@ -42,12 +43,13 @@ OFFSET_STREAM = "application/offset+octet-stream"
 
 
 class FilesAPIView(APIView):
-    """Common base: the library's authentication and permissions, JSON errors, the
-    ``Tus-Resumable`` header on every answer. No throttles: a file costs many requests."""
+    """Common base: the library's authentication, permissions and throttles
+    (``THROTTLE_CLASSES`` at the global ``THROTTLE_RATES``: creating an upload counts as a
+    push, every other request as a pull), JSON errors, the ``Tus-Resumable`` header on
+    every answer (docs/files.md#limits)."""
 
     renderer_classes = [SyncJSONRenderer]
     parser_classes: list[Any] = []
-    throttle_classes: list[Any] = []
     schema = None
 
     def get_authenticators(self) -> list[Any]:
@@ -58,6 +60,20 @@ class FilesAPIView(APIView):
 
     def get_permissions(self) -> list[Any]:
         return [cls() for cls in sync_settings.PERMISSION_CLASSES]
+
+    def get_throttles(self) -> list[Any]:
+        return [cls() for cls in sync_settings.THROTTLE_CLASSES]
+
+    def check_throttles(self, request: Request) -> None:
+        """As the sync views: the first throttle that refuses answers ``429`` with
+        ``Retry-After``, and the ones after it do not count the request."""
+        refusal = first_refusal(self.get_throttles(), request, self)
+        if refusal is not None:
+            self.throttled(request, refusal.wait)  # type: ignore[arg-type]
+
+    def throttle_domain(self) -> None:
+        """No domain's ``throttle_rates`` apply: files count at the global rates."""
+        return None
 
     def get_exception_handler(self) -> Any:
         return sync_exception_handler
