@@ -12,6 +12,7 @@ from . import schema as openapi
 from .client_schema import ClientField, FieldKind, client_fields
 from .client_versions import HEADER as SCHEMA_VERSION_HEADER
 from .client_versions import check_client_schema, minimum_schema_version
+from .envelopes import ErrorResponseSerializer
 from .errors import (
     IdempotencyConflict,
     IdempotencyMismatch,
@@ -31,6 +32,7 @@ __all__ = [
     "SCHEMA_VERSION_HEADER",
     "BatchLimit",
     "ClientField",
+    "ErrorResponseSerializer",
     "FieldKind",
     "IdempotencyConflict",
     "IdempotencyMismatch",
