@@ -31,6 +31,7 @@ from .engine import (
     PushBatch,
     PushResult,
     Refusal,
+    RowReader,
     decode_cursor,
     echo_cursor,
     encode_cursor,
@@ -41,7 +42,7 @@ from .records.relations import reference_fields
 from .records.storable import format_timestamp, to_json
 from .records.syncable import SyncableModelMixin
 from .resolvers import ConflictResolver, get_resolver
-from .serializers import domain_serializer_class
+from .serializers import ReferenceField, domain_serializer_class
 
 if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
@@ -82,6 +83,7 @@ class SyncService:
         self.scope = dict(scope) if scope is not None else self.get_scope()
         self.using = using or self.get_database()
         self._serializers: dict[str, BaseSerializer[Any]] = {}
+        self._row_reader: RowReader | None = None
 
     # -- who and where ----------------------------------------------------------------------
     def get_scope(self) -> dict[str, Any]:
@@ -295,6 +297,25 @@ class SyncService:
         if instance.deleted:
             return item
         return {**self._reused_serializer("read").to_representation(instance), **item}
+
+    def row_reader(self) -> RowReader:
+        """How a pull reads this domain's rows (not a hook: it follows the hooks).
+
+        When the record's wire form is the library's own (neither ``serialize_record()``
+        nor the serializer hooks overridden, no ``serializer`` declared), rows are read as
+        columns and turned as the serializer's fields would (no model built per row);
+        otherwise each row is a model given to :meth:`serialize_record`.
+        """
+        if self._row_reader is None:
+            if self.domain.serializer is None and all(
+                getattr(type(self), name) is getattr(SyncService, name)
+                for name in ("serialize_record", "get_serializer_class", "get_serializer")
+            ):
+                serializer = self._reused_serializer("read")
+                self._row_reader = RowReader(self, serializer, ReferenceField)
+            else:
+                self._row_reader = RowReader(self)
+        return self._row_reader
 
     def _reused_serializer(self, purpose: str) -> BaseSerializer[Any]:
         """The serializer this service reuses for ``purpose`` (create, update or read)."""

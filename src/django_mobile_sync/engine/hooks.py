@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..records import SyncableModelMixin
     from ..resolvers import ConflictResolver
     from .outcomes import Refusal
+    from .rows import RowReader
 
 
 class SyncHooks(Protocol):
@@ -88,3 +89,5 @@ class SyncHooks(Protocol):
     def get_pull_queryset(self, params: Mapping[str, Any]) -> QuerySet[SyncableModelMixin]: ...
 
     def serialize_record(self, instance: SyncableModelMixin) -> dict[str, Any]: ...
+
+    def row_reader(self) -> RowReader: ...
