@@ -172,6 +172,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 multi["pull"]["ratio"] <= 1.3,
             ),
         ]
+    found += files_targets(results)
     load = results["load"]
     if load:
         p99 = load["latency"]["all"]["p99"]
@@ -197,6 +198,36 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             ),
         ]
     return found
+
+
+def files_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """The files benchmark's targets (docs/files.md), on PostgreSQL or else SQLite."""
+    runs = results.get("files") or {}
+    files = runs.get("postgresql") or runs.get("sqlite")
+    if not files:
+        return []
+    memory, duplicate = files["memory"], files["duplicate"]
+    return [
+        (
+            f"upload of {files['mib']} MiB in {files['chunk_mib']:g} MiB chunks ≥ 0.5x the "
+            "throughput of writing it straight to the storage",
+            f"{ratio(files['throughput_ratio'])} ({files['upload_mib_s']:,.0f} vs "
+            f"{files['direct_mib_s']:,.0f} MiB/s)",
+            files["throughput_ratio"] >= 0.5,
+        ),
+        (
+            "upload peak memory flat in the file's size",
+            f"{memory['small_peak_mib']:.1f} MiB for {memory['small_mib']:g} MiB, "
+            f"{memory['large_peak_mib']:.1f} MiB for {memory['large_mib']:g} MiB",
+            memory["ratio"] <= 1.2,
+        ),
+        (
+            "a duplicate upload costs one HEAD and no bytes",
+            f"{duplicate['requests']} request (HEAD {duplicate['status']}), "
+            f"{duplicate['bytes_sent']} bytes",
+            duplicate["requests"] == 1 and duplicate["status"] == 200,
+        ),
+    ]
 
 
 def issue23_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
@@ -339,6 +370,7 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
     _pull_section(results, add)
     _first_sync_section(results, add)
     _multi_section(results, add)
+    _files_section(results, add)
     _load_section(results, add)
     _scale_out_section(results, add)
     _method_section(add)
@@ -622,6 +654,31 @@ def _multi_section(results: dict[str, Any], add: Any) -> None:
             f"| {backend} | {push['single_ms']:,.1f} ms | {push['multi_ms']:,.1f} ms | "
             f"{ratio(push['ratio'])} | {pull['single_ms']:,.2f} ms | {pull['multi_ms']:,.2f} ms "
             f"| {ratio(pull['ratio'])} |"
+        )
+    add("")
+
+
+def _files_section(results: dict[str, Any], add: Any) -> None:
+    files = results.get("files") or {}
+    if not files:
+        return
+    add("## Files")
+    add("")
+    add(
+        "`benchmarks/files.py`, through HTTP: a file uploaded with tus in 5 MiB `PATCH` "
+        "chunks (the last one verifies the whole file's sha256 and writes the file) against "
+        "`storage.save()` of the same bytes, interleaved; the peak of Python allocations "
+        "during uploads of two sizes; a duplicate's `HEAD files/sha256/<hex>`."
+    )
+    add("")
+    add("| backend | file | upload | direct write | ratio | peak (small / large file) |")
+    add("|---|---:|---:|---:|---:|---:|")
+    for backend, f in files.items():
+        memory = f["memory"]
+        add(
+            f"| {backend} | {f['mib']} MiB | {f['upload_mib_s']:,.0f} MiB/s | "
+            f"{f['direct_mib_s']:,.0f} MiB/s | {ratio(f['throughput_ratio'])} | "
+            f"{memory['small_peak_mib']:.1f} / {memory['large_peak_mib']:.1f} MiB |"
         )
     add("")
 

@@ -41,7 +41,7 @@ from benchmarks.common import PG_URL, settle  # noqa: E402
 BACKENDS = ["sqlite", "postgresql"]
 #: Results of the library before the performance work, shown beside this run's.
 REFERENCE = ROOT / "benchmarks" / "reference-5075581.json"
-STEPS = ["push", "pull", "first_sync", "multi", "profile", "load"]
+STEPS = ["push", "pull", "first_sync", "multi", "files", "profile", "load"]
 
 
 def run_step(module: str, *args: str, library_src: str | None, timeout: float) -> dict[str, Any]:
@@ -164,6 +164,7 @@ def main() -> None:
         "pull": {},
         "first_sync": {},
         "multi": {},
+        "files": {},
         "load": None,
         "load_scaleout": None,
         "first_sync_floor": {},
@@ -221,6 +222,20 @@ def main() -> None:
             results["multi"][backend] = run_step(
                 "multi", "--backend", backend, "--runs", str(runs), library_src=src, timeout=900
             )
+        if "files" in steps:
+            # A 100 MB upload in 5 MiB chunks against a direct write (docs/files.md).
+            mib, runs = ("20", "2") if quick else ("100", "3")
+            results["files"][backend] = run_step(
+                "files",
+                "--backend",
+                backend,
+                "--mib",
+                mib,
+                "--runs",
+                runs,
+                library_src=src,
+                timeout=600,
+            )["files"]
     if "profile" in steps and "postgresql" in backends:
         found = run_step(
             "profile_push", "--requests", "100" if quick else "300", library_src=src, timeout=600

@@ -27,8 +27,16 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_mobile_sync",
     "django_mobile_sync.watermelondb",
+    "django_mobile_sync.files",
     "benchmarks.benchapp",
 ]
+# The files benchmark writes its uploads here (and a direct write of the same bytes).
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(HERE / ".data" / "files")},
+    },
+}
 # A token-authenticated API: no sessions, CSRF or auth middleware (DRF authenticates).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_mobile_sync",
     "django_mobile_sync.watermelondb",
+    "django_mobile_sync.files",
     "tests.testapp",
 ]
 MIDDLEWARE = [
@@ -135,6 +136,17 @@ MOBILE_SYNC = {
     # WatermelonDB tables need text ids; tests/watermelondb/ also maps the UUID domains
     # tasks and checkitems (the protocol's rules do not depend on the kind of id).
     "WATERMELON": {"folders": "folders", "sheets": "sheets"},
+}
+
+# Files (django_mobile_sync.files): the tests give each run a directory of its own.
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": os.path.join(os.environ.get("TMPDIR", "/tmp"), f"dms_files_{_suffix}")
+        },
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served from STATIC_ROOT: no CDN
     "django_mobile_sync",
     "django_mobile_sync.watermelondb",
+    "django_mobile_sync.files",
     "field_ops",
 ]
 MIDDLEWARE = [
@@ -126,8 +127,14 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Photos (django_mobile_sync.files) live under MEDIA_ROOT; S3 through django-storages is
+    # one STORAGES entry away (docs/files.md#storage).
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
     # collectstatic writes a gzipped copy of each file next to it; WhiteNoise serves it to
     # browsers that accept gzip. No manifest: templates render before collectstatic ran.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -261,6 +268,15 @@ MOBILE_SYNC: dict[str, Any] = {
             **TENANCY,
         ),
         SyncDomain(
+            name="photos",
+            model="field_ops.Photo",
+            # file: a file reference; pulls add file_available, file_size, file_content_type.
+            fields=["work_order", "file", "caption", "taken_at"],
+            resolver="merge",
+            min_client_schema_version=2,
+            **TENANCY,
+        ),
+        SyncDomain(
             name="journal",
             model="field_ops.JournalEntry",
             fields=["entry_date", "title", "body", "mood"],
@@ -277,8 +293,13 @@ MOBILE_SYNC: dict[str, Any] = {
         "helpdesk": "helpdesk",
         "journal": "journal",
         "checklist": "checklist",
+        "photos": "photos",
     },
 }
+
+# Files: the largest upload, from the environment (docs/files.md#limits).
+if os.environ.get("SYNC_MAX_FILE_BYTES"):
+    MOBILE_SYNC["MAX_FILE_BYTES"] = int(os.environ["SYNC_MAX_FILE_BYTES"])
 
 # Throttle counters: in Redis when there is one; otherwise in the database, never in the
 # local-memory cache, where each gunicorn worker would count on its own.

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from django_mobile_sync.files.models import Blob
+from django_mobile_sync.files.tenancy import tenant_key
+from django_mobile_sync.files.thumbnails import thumbnail
 
 from .models import (
     Attendance,
@@ -8,6 +17,7 @@ from .models import (
     ChecklistStep,
     Client,
     JournalEntry,
+    Photo,
     Task,
     Ticket,
     UserProfile,
@@ -54,10 +64,56 @@ class TaskAdmin(SyncedAdmin):
     list_filter = ["jobstatus", "priority", *SyncedAdmin.list_filter]
 
 
+def photo_blob(photo: Photo) -> Blob | None:
+    """The stored file of a photo, in its tenant; ``None`` until it is uploaded."""
+    tenant = tenant_key({"client": photo.client_id, "bu": photo.bu_id})
+    return Blob.objects.filter(tenant=tenant, sha256=photo.file).first()
+
+
+class PhotoInline(admin.TabularInline):
+    """A work order's photos, as thumbnails (docs/files.md)."""
+
+    model = Photo
+    extra = 0
+    fields = ["preview", "caption", "taken_at", "file"]
+    readonly_fields = ["preview", "file"]
+    can_delete = True
+
+    @admin.display(description="photo")
+    def preview(self, photo: Photo) -> str:
+        blob = photo_blob(photo) if photo.pk else None
+        if blob is None:
+            return "not uploaded yet"
+        url = reverse("admin:field_ops_photo_thumbnail", args=[photo.pk])
+        return format_html('<img src="{}" alt="{}" width="160" loading="lazy">', url, photo)
+
+
 @admin.register(WorkOrder)
 class WorkOrderAdmin(SyncedAdmin):
     list_display = ["description", "status", "priority", "scheduled_start", "bu", "version"]
     list_filter = ["status", *SyncedAdmin.list_filter]
+    inlines = [PhotoInline]
+
+    def get_urls(self) -> list[Any]:
+        thumb = path(
+            "photos/<int:photo_id>/thumbnail/",
+            self.admin_site.admin_view(self.photo_thumbnail),
+            name="field_ops_photo_thumbnail",
+        )
+        return [thumb, *super().get_urls()]
+
+    def photo_thumbnail(self, request: HttpRequest, photo_id: int) -> HttpResponse:
+        """A photo's thumbnail (a JPEG made by Pillow), for users who may view work orders."""
+        if not self.has_view_permission(request):
+            raise Http404
+        photo = Photo.objects.filter(pk=photo_id).first()
+        blob = photo_blob(photo) if photo is not None else None
+        image = thumbnail(blob) if blob is not None else None
+        if image is None:
+            raise Http404("No thumbnail for this photo.")
+        response = HttpResponse(image, content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
 
 
 @admin.register(Attendance)

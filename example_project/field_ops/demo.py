@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import struct
 import uuid
+import zlib
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -11,6 +14,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from django_mobile_sync.files.completion import store_file
 from django_mobile_sync.serializers import format_timestamp
 
 from .models import (
@@ -19,6 +23,7 @@ from .models import (
     ChecklistStep,
     Client,
     JournalEntry,
+    Photo,
     Priority,
     Task,
     Ticket,
@@ -208,6 +213,41 @@ def _seed_steps(client_name: str, client: Client, bu: BusinessUnit, using: str) 
     return made_count
 
 
+def demo_png(
+    width: int = 64, height: int = 48, rgb: tuple[int, int, int] = (40, 110, 160)
+) -> bytes:
+    """A small PNG of one colour (the demo work order's photo), made without Pillow."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _seed_photo(client_name: str, client: Client, bu: BusinessUnit, using: str) -> int:
+    """The demo work order's photo, its bytes stored; 1 if it was created."""
+    work_order = WorkOrder.all_objects.db_manager(using).get(  # type: ignore[attr-defined]
+        client=client, bu=bu, mobile_id=demo_id(client_name, "WorkOrder", "3")
+    )
+    image = demo_png()
+    blob = store_file({"client": client, "bu": bu}, io.BytesIO(image), "image/png")
+    _, made = Photo.all_objects.db_manager(using).get_or_create(  # type: ignore[attr-defined]
+        client=client,
+        bu=bu,
+        mobile_id=demo_id(client_name, "Photo", "0"),
+        defaults={"work_order": work_order, "file": blob.sha256, "caption": "The chiller"},
+    )
+    return int(made)
+
+
 def seed(using: str = "default") -> dict[str, Any]:
     """Create what is missing; records that exist are left as they are (idempotent)."""
     with transaction.atomic(using=using):
@@ -249,6 +289,8 @@ def _seed(using: str) -> dict[str, Any]:
             created, existing = created + made, existing + (not made)
         made_steps = _seed_steps(client_name, client, bu, using)
         created, existing = created + made_steps, existing + len(STEPS) - made_steps
+        made_photo = _seed_photo(client_name, client, bu, using)
+        created, existing = created + made_photo, existing + 1 - made_photo
     return {
         "users": users,
         "created": created,

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from django_mobile_sync.files.fields import FileReferenceField
 from django_mobile_sync.models import SyncableModelMixin, TextMobileIdField
 
 EARTH_RADIUS_M = 6_371_000
@@ -282,3 +283,21 @@ class ChecklistStep(TenantRecord):
 
     def __str__(self) -> str:
         return self.label
+
+
+class Photo(TenantRecord):
+    """``photos``: a photo of a work order, its bytes uploaded on their own (docs/files.md);
+    deleted with the work order (its tombstones reach devices)."""
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="photos")
+    file = FileReferenceField()
+    caption = models.CharField(max_length=200, blank=True, default="")
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["work_order", "taken_at"]
+        constraints = tenant_constraints("photo")
+        indexes = tenant_indexes("photo")
+
+    def __str__(self) -> str:
+        return self.caption or self.file

@@ -59,6 +59,18 @@ def _own_cache(settings: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _own_media(settings: Any, tmp_path: Any) -> None:
+    """Files (photos) of a test in a directory of its own, never the project's MEDIA_ROOT."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+
+
 @pytest.fixture
 def make_device(db: Any) -> Callable[..., Device]:
     def make(username: str, client: str = "Acme Facilities", bu: str = "Downtown Tower") -> Device:

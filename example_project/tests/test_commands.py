@@ -27,6 +27,7 @@ COMMANDS = {
     "sync_doctor": [],
     "sync_reset": [],
     "purge_watermelon_checkpoints": [],
+    "purge_files": [],
 }
 
 

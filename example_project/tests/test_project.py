@@ -110,7 +110,7 @@ def test_seed_demo_is_idempotent(db: Any) -> None:
     first = run("seed_demo")
     models = {domain.model_class for domain in get_domains().values()}
     counts = {m: m.objects.count() for m in models}
-    assert len(counts) == 6 and all(counts.values()), counts  # docs/tutorial.md: every domain
+    assert len(counts) == 7 and all(counts.values()), counts  # docs/tutorial.md: every domain
     versions = sorted(Task.objects.values_list("version", flat=True))
     second = run("seed_demo")
     assert {m: m.objects.count() for m in counts} == counts

@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from django_mobile_sync.records.ids import TEXT_ID_PATTERN
 
-DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal"]
+DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal", "photos"]
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from .engine import (
     read_page,
 )
 from .engine.replicas import pull_database
+from .records.derived import derived_annotations, derived_values
 from .records.relations import reference_fields
 from .records.storable import format_timestamp, to_json
 from .records.syncable import SyncableModelMixin
@@ -240,8 +241,12 @@ class SyncService:
 
     # -- pull -------------------------------------------------------------------------------
     def get_pull_queryset(self, params: Mapping[str, Any]) -> QuerySet[SyncableModelMixin]:
-        """Records a pull may serve, with the domain's filters applied from ``params``."""
+        """Records a pull may serve, with the domain's filters applied from ``params``, and
+        what the model's deriving fields need (:mod:`django_mobile_sync.records.derived`)."""
         queryset = self.get_queryset()
+        derived = derived_annotations(self.model, self.scope)
+        if derived:
+            queryset = queryset.annotate(**derived)
         for param, lookup in self.domain.filters.items():
             value = params.get(param)
             if value in (None, ""):
@@ -296,7 +301,8 @@ class SyncService:
         }
         if instance.deleted:
             return item
-        return {**self._reused_serializer("read").to_representation(instance), **item}
+        fields = self._reused_serializer("read").to_representation(instance)
+        return {**fields, **derived_values(instance, self.scope), **item}
 
     def row_reader(self) -> RowReader:
         """How a pull reads this domain's rows (not a hook: it follows the hooks).

@@ -148,6 +148,14 @@ SAMPLES: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
     # "<task>": the mobile_id of a task of the user's org, made first
     "testapp.Checkitem": ({"label": "From the docs", "task": "<task>"}, "label", {"done": True}),
     "testapp.Visit": ({"note": "From the docs"}, "note", {"note": "device"}),
+    "testapp.Scan": (
+        {
+            "task": "<task>",
+            "file": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        },
+        "title",
+        {"title": "device"},
+    ),
 }
 
 

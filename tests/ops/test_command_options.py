@@ -27,6 +27,7 @@ ALIASES = ", ".join(settings.DATABASES)
 
 def test_every_command_is_covered() -> None:
     assert COMMANDS == [
+        "purge_files",
         "purge_idempotency_keys",
         "purge_tombstones",
         "purge_watermelon_checkpoints",

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from django_mobile_sync.files.fields import FileReferenceField
 from django_mobile_sync.models import SyncableModelMixin, TextMobileIdField
 
 
@@ -213,3 +214,19 @@ class Signoff(SyncableModelMixin):
     class Meta:
         constraints = org_constraint("signoff")
         indexes = pull_index("signoff")
+
+
+class Scan(SyncableModelMixin):
+    """A scanned page of a task (docs/files.md): its bytes are a file, referenced by digest."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="scans")
+    file = FileReferenceField()
+    title = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = org_constraint("scan")
+        indexes = pull_index("scan")
+
+    def __str__(self) -> str:
+        return self.title or self.file

@@ -65,6 +65,7 @@ class LiveExample:
             "DATABASE_URL": self.database_url,
             "DJANGO_SETTINGS_MODULE": "example.settings",
             "STATIC_ROOT": str(workdir / f"{name}-static"),
+            "MEDIA_ROOT": str(workdir / f"{name}-media"),  # photos (django_mobile_sync.files)
             **(env or {}),
         }
         self.log = workdir / f"{name}-gunicorn.log"

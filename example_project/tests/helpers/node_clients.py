@@ -27,7 +27,7 @@ CLIENTS = PROJECT.parent / "clients"
 MIN_NODE = 20  # rxdb 17 declares node >= 20
 PREFIX = "/api/v1/sync/"
 # The folders of TypeScript that tsconfig.json compiles: the build is redone when they change.
-TYPESCRIPT = ("rxdb", "watermelon")
+TYPESCRIPT = ("rxdb", "watermelon", "files")
 
 
 def _digest(*paths: Path) -> str:

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from .bulk import any_of, bulk_update, in_values, lock_live
 from .clock import ClockReading, after_position, next_change_seq, read_clock
+from .derived import (
+    DerivingField,
+    derived_annotations,
+    derived_serializer_fields,
+    derived_values,
+    deriving_fields,
+)
 from .ids import (
     TEXT_ID_MAX_LENGTH,
     TEXT_ID_PATTERN,
@@ -49,6 +56,7 @@ __all__ = [
     "TEXT_ID_RULE",
     "AllObjectsManager",
     "ClockReading",
+    "DerivingField",
     "MobileId",
     "RewriteHexUUIDs",
     "SyncManager",
@@ -60,6 +68,10 @@ __all__ = [
     "apply_on_delete",
     "bulk_update",
     "connect_parent_guards",
+    "derived_annotations",
+    "derived_serializer_fields",
+    "derived_values",
+    "deriving_fields",
     "format_timestamp",
     "id_order",
     "id_rule",

@@ -11,6 +11,7 @@ from django.db import models
 from rest_framework import serializers
 
 from ...domains import SyncDomain, get_domain
+from ...records.derived import derived_serializer_fields
 from ...records.ids import TEXT_ID_MAX_LENGTH, TEXT_ID_PATTERN, TEXT_ID_RULE, uses_text_ids
 from ...serializers import ReferenceField
 from ...service import service_outside_request
@@ -259,6 +260,7 @@ def domain_components(domain: SyncDomain) -> dict[str, type[serializers.Serializ
         (PushEntrySerializer,),
         {
             **fields,
+            **derived_serializer_fields(domain.model_class),
             "updated_at": serializers.DateTimeField(read_only=True),
             "sync_record": True,
             "__doc__": doc,
