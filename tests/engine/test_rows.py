@@ -180,3 +180,9 @@ def test_a_model_changed_when_built_is_read_as_models(client, records):
     finally:
         post_init.disconnect(shout, sender=Task)
     assert SyncService(domain_of("tasks"), scope={}).row_reader().fast
+
+
+def test_a_model_with_deriving_fields_is_read_as_models(db):
+    """A file reference derives wire fields from the model (records/derived.py)."""
+    scans = SyncDomain(name="scans", model="testapp.Scan", fields=["task", "file", "title"])
+    assert not SyncService(scans, scope={}, using="default").row_reader().fast

@@ -15,7 +15,8 @@ serve each as the domain's ``serialize_record()`` has it. A :class:`RowReader` d
 A wire field the fast way cannot read from a column (a declared field with another source,
 a many-to-many, a model field whose attribute is not its stored value, like a file), or a
 model that may change its values when built (its own ``__init__`` or ``from_db()``, a
-``post_init`` receiver) leaves the whole domain to the general way. See docs/benchmarks.md
+``post_init`` receiver) or that derives wire fields from a model (a file reference's, see
+``records/derived.py``) leaves the whole domain to the general way. See docs/benchmarks.md
 for what each way costs.
 """
 
@@ -31,6 +32,7 @@ from django.db.models.signals import post_init
 from rest_framework import serializers
 from rest_framework.relations import PrimaryKeyRelatedField
 
+from ..records.derived import deriving_fields
 from ..records.relations import is_synced
 from ..records.storable import format_timestamp
 from ..records.syncable import SyncableModelMixin
@@ -169,12 +171,14 @@ def wire_plan(
 
 
 def plain_rows(model: type[Model]) -> bool:
-    """Whether a model of ``model`` holds its row's values as they are: no ``__init__`` or
-    ``from_db()`` of its own, no ``post_init`` receiver that could change them."""
+    """Whether a model of ``model`` holds its row's values as they are (no ``__init__`` or
+    ``from_db()`` of its own, no ``post_init`` receiver that could change them) and its wire
+    form is its fields' (no field that derives more, see ``records/derived.py``)."""
     return (
         model.__init__ is Model.__init__
         and getattr(model.from_db, "__func__", None) is MIXIN_FROM_DB
         and not post_init.has_listeners(model)
+        and not deriving_fields(model)  # they derive wire fields from a model (a file's)
     )
 
 
