@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -162,6 +163,49 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
         if name in attrs:
             return attrs[name]
         return getattr(self.instance, name, None)
+
+
+def field_validator(
+    serializer: serializers.BaseSerializer[Any],
+) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """What ``serializer.run_validation(data)`` gives for a valid ``data``, without DRF's
+    serializer-level steps, when the serializer has none of its own: each writable field's
+    ``run_validation`` in order, as ``Serializer.to_internal_value`` runs them. ``None``
+    when the serializer validates more (``validate()``, ``validate_<field>()``, validators,
+    its own ``run_validation()`` or ``to_internal_value()``, a partial or nested source).
+
+    The returned callable raises the field's error at the first invalid field: the caller
+    then runs the serializer itself, which answers with every error as DRF words them.
+    """
+    if not isinstance(serializer, serializers.Serializer) or serializer.partial:
+        return None
+    kind = type(serializer)
+    if (
+        kind.run_validation is not serializers.Serializer.run_validation
+        or kind.validate is not serializers.Serializer.validate
+        or kind.to_internal_value
+        not in (serializers.Serializer.to_internal_value, SyncModelSerializer.to_internal_value)
+        or serializer.validators
+    ):
+        return None
+    plan = []
+    for field in serializer._writable_fields:
+        if getattr(serializer, f"validate_{field.field_name}", None) is not None:
+            return None
+        if len(field.source_attrs) != 1:
+            return None
+        plan.append((field, field.source_attrs[0]))
+
+    def validate(data: dict[str, Any]) -> dict[str, Any]:
+        validated = {}
+        for field, key in plan:
+            try:  # noqa: SIM105 (a context manager per field costs more than the field)
+                validated[key] = field.run_validation(field.get_value(data))
+            except serializers.SkipField:
+                pass
+        return validated
+
+    return validate
 
 
 def as_unknown_references(detail: Any, names: frozenset[str]) -> Any:

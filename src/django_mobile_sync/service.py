@@ -10,7 +10,7 @@ Override them in a subclass and name it in the domain's ``service`` option (or
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -43,7 +43,7 @@ from .records.relations import reference_fields
 from .records.storable import format_timestamp, to_json
 from .records.syncable import SyncableModelMixin
 from .resolvers import ConflictResolver, get_resolver
-from .serializers import ReferenceField, domain_serializer_class
+from .serializers import ReferenceField, domain_serializer_class, field_validator
 
 if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
@@ -85,6 +85,7 @@ class SyncService:
         self.using = using or self.get_database()
         self._serializers: dict[str, BaseSerializer[Any]] = {}
         self._row_reader: RowReader | None = None
+        self._validators: dict[str, Callable[[dict[str, Any]], dict[str, Any]] | None] = {}
 
     # -- who and where ----------------------------------------------------------------------
     def get_scope(self) -> dict[str, Any]:
@@ -147,6 +148,15 @@ class SyncService:
         # One serializer per batch, as a ListSerializer reuses its child: building one
         # (ModelSerializer.get_fields) costs more than validating an entry.
         serializer.instance, serializer.initial_data = instance, data
+        if instance is None and isinstance(data, dict):
+            if "create" not in self._validators:  # once per batch, like the serializer
+                self._validators["create"] = field_validator(serializer)
+            validate = self._validators["create"]
+            if validate is not None:
+                try:
+                    return validate(data)
+                except (ValidationError, DjangoValidationError):
+                    pass  # the serializer's own run answers with DRF's errors
         return dict(serializer.run_validation(data))
 
     def get_resolver(self) -> ConflictResolver:
