@@ -75,12 +75,15 @@ lint: venv
 
 # collectstatic: gunicorn serves no static files; WhiteNoise serves the collected ones
 # (the admin's styles, Swagger UI). seed_demo prints the demo admin login, try_it repeats it.
+# ASGI (uvicorn workers under gunicorn): live streams wait on the event loop, thousands per
+# worker; pushes and pulls run as sync views (docs/live.md#serving-it).
 example: $(VENV)/.example
 	cd example_project && ../$(VENV)/bin/python manage.py migrate --noinput
 	cd example_project && ../$(VENV)/bin/python manage.py collectstatic --noinput --verbosity 0
 	cd example_project && ../$(VENV)/bin/python manage.py seed_demo
 	cd example_project && ../$(VENV)/bin/python manage.py try_it --port $(PORT)
-	cd example_project && ../$(VENV)/bin/gunicorn example.wsgi:application \
+	cd example_project && ../$(VENV)/bin/gunicorn example.asgi:application \
+	  --worker-class uvicorn_worker.UvicornWorker \
 	  --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
 
 docs: venv

@@ -6,7 +6,7 @@ import re
 import statistics
 from typing import Any
 
-from benchmarks import report_requests
+from benchmarks import live, report_requests
 
 SCENARIOS = {
     "new": "1,000 new records",
@@ -373,6 +373,7 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
     _files_section(results, add)
     _load_section(results, add)
     _scale_out_section(results, add)
+    live.markdown_section(results.get("live"), add)
     _method_section(add)
     return "\n".join(out) + "\n"
 

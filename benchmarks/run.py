@@ -41,7 +41,7 @@ from benchmarks.common import PG_URL, settle  # noqa: E402
 BACKENDS = ["sqlite", "postgresql"]
 #: Results of the library before the performance work, shown beside this run's.
 REFERENCE = ROOT / "benchmarks" / "reference-5075581.json"
-STEPS = ["push", "pull", "first_sync", "multi", "files", "profile", "load"]
+STEPS = ["push", "pull", "first_sync", "multi", "files", "profile", "load", "live"]
 
 
 def run_step(module: str, *args: str, library_src: str | None, timeout: float) -> dict[str, Any]:
@@ -271,6 +271,14 @@ def main() -> None:
                 results[key] = found["load"]
         else:
             skipped.append("load run: needs PostgreSQL")
+    if "live" in steps:
+        # Live streams (docs/live.md): commit-to-poke latency per back end, idle streams,
+        # push and pull throughput with streams open against none.
+        database = "postgresql" if "postgresql" in backends else "sqlite"
+        quick_args = ["--quick"] if quick else []
+        results["live"] = run_step(
+            "live", "--database", database, *quick_args, library_src=src, timeout=900
+        )
     results["env"]["load_after"] = os.getloadavg()
     results["env"]["minutes"] = (time.monotonic() - started) / 60
 

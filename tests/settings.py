@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_mobile_sync",
     "django_mobile_sync.watermelondb",
+    "django_mobile_sync.live",
     "django_mobile_sync.files",
     "tests.testapp",
 ]

@@ -1,6 +1,7 @@
 // Replicate one RxDB collection with one django-mobile-sync domain:
 // pull = GET {baseUrl}{domain}/changes/?cursor=, push = POST {baseUrl}{domain}/sync/.
 import { deepEqual, type RxCollection, type RxConflictHandler, type WithDeleted } from 'rxdb';
+import type { Observable } from 'rxjs';
 import {
   replicateRxCollection,
   type RxReplicationState,
@@ -52,6 +53,8 @@ export type DomainSyncOptions<Doc extends SyncedDoc> = {
   filters?: Record<string, string>;
   /** Documents per pull page and per push request (server caps: 1000). */
   batchSize?: number;
+  /** Live mode: 'RESYNC' events that make RxDB pull (live/stream.mjs, rxdbResyncStream). */
+  stream$?: Observable<'RESYNC'>;
   /** Milliseconds before RxDB retries a failed pull or push. */
   retryTime?: number;
   waitForLeadership?: boolean;
@@ -196,6 +199,7 @@ export function replicateDomain<Doc extends SyncedDoc>(
     waitForLeadership: options.waitForLeadership,
     pull: {
       batchSize,
+      stream$: options.stream$,
       async handler(checkpoint, limit) {
         armed = armed.concat(waiting);
         waiting = [];

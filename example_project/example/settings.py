@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served from STATIC_ROOT: no CDN
     "django_mobile_sync",
     "django_mobile_sync.watermelondb",
+    "django_mobile_sync.live",
     "django_mobile_sync.files",
     "field_ops",
 ]
@@ -74,6 +75,7 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "example.urls"
 WSGI_APPLICATION = "example.wsgi.application"
+ASGI_APPLICATION = "example.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -314,6 +316,20 @@ _rates = {kind: os.environ[var] for kind, var in _RATE_VARIABLES.items() if os.e
 if _rates:
     MOBILE_SYNC["THROTTLE_RATES"] = _rates
 
+# Live streams (docs/live.md): what wakes each server's detector when another commits.
+# SYNC_LIVE_BACKEND: "poll" (the default: reads the change clock a few times a second, works
+# everywhere), "redis" (the default when REDIS_URL is set) or "postgres" (LISTEN/NOTIFY,
+# a direct connection to the primary: not through PgBouncer).
+MOBILE_SYNC["LIVE_BACKEND"] = os.environ.get(
+    "SYNC_LIVE_BACKEND", "redis" if os.environ.get("REDIS_URL") else "poll"
+)
+if os.environ.get("REDIS_URL"):
+    MOBILE_SYNC["LIVE_REDIS_URL"] = os.environ["REDIS_URL"]
+if os.environ.get("SYNC_STREAM_HEARTBEAT"):
+    MOBILE_SYNC["STREAM_HEARTBEAT"] = float(os.environ["SYNC_STREAM_HEARTBEAT"])
+if os.environ.get("SYNC_LIVE_SAFETY_INTERVAL"):  # with "redis" or "postgres"
+    MOBILE_SYNC["LIVE_SAFETY_INTERVAL"] = float(os.environ["SYNC_LIVE_SAFETY_INTERVAL"])
+
 # Scaling out (docs/scaling.md): pulls read a hot standby, PostgreSQL sits behind PgBouncer.
 if os.environ.get("PULL_DATABASE_URL"):
     DATABASES["replica"] = dj_database_url.parse(
@@ -323,6 +339,19 @@ if os.environ.get("PULL_DATABASE_URL"):
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     MOBILE_SYNC["PULL_DATABASES"] = {"default": "replica"}
+# Served on ASGI (example/asgi.py, as make example does): each request's sync code runs in a
+# thread of its own, so a persistent connection would stay behind with the thread. Requests
+# take their connection from a pool of the process instead (Django closes it back at the
+# end of the request), which keeps the cost of a new connection off every push and pull.
+if env_bool("EXAMPLE_ASGI"):
+    for _database in DATABASES.values():
+        if _database["ENGINE"] == "django.db.backends.postgresql":
+            _database["CONN_MAX_AGE"] = 0
+            _database.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": 2,
+                "max_size": int(os.environ.get("DB_POOL_SIZE", "20")),
+                "timeout": 20,
+            }
 if env_bool("PGBOUNCER"):
     # Transaction pooling: no server-side cursors (a QuerySet.iterator() outside a
     # transaction would lose its cursor). Prepared statements are already off: Django's

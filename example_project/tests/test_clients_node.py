@@ -27,6 +27,8 @@ RXDB = [
     "test/rxdb-conflict.test.mjs",
     # A 410 after a tombstone purge: the device resyncs and keeps its offline changes.
     "test/rxdb-reset.test.mjs",
+    # Live mode: pull.stream$ fed by the live stream; another device's change within 3 s.
+    "test/rxdb-live.test.mjs",
 ]
 
 
@@ -45,6 +47,8 @@ WATERMELON = [
     # The pullChanges and pushChanges of WatermelonDB's own docs (the changes object as the
     # body, as text/plain, no X-Device-Id): two devices, three tables, both ways.
     "watermelon/documented-sync.test.mjs",
+    # Live streams: synchronize() on a poke, debounced and jittered (live/stream.mjs).
+    "watermelon/live-sync-on-poke.test.mjs",
 ]
 
 

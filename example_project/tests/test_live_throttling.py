@@ -86,8 +86,14 @@ def server(request: Any, tmp_path_factory: Any) -> Iterator[LiveExample]:
     if request.param == "redis":
         extra["REDIS_URL"] = request.getfixturevalue("redis_url")
     workdir = tmp_path_factory.mktemp(f"throttle-{request.param}")
+    # gunicorn's sync workers: their access log names the worker's pid (uvicorn's does not);
+    # the counters are shared the same way whichever worker class serves the request.
     with LiveExample(
-        workdir, f"throttle_{request.param}", workers=WORKERS, env=environment(**extra)
+        workdir,
+        f"throttle_{request.param}",
+        workers=WORKERS,
+        env=environment(**extra),
+        asgi=False,
     ) as live:
         yield live
 

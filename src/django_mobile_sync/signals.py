@@ -1,6 +1,6 @@
 """Signals for observers (metrics, logging, notifications); not for control flow.
 
-All three are sent after the push's transaction block has exited, so a receiver cannot undo
+The first three are sent after the push's transaction block has exited, so a receiver cannot undo
 a batch; an exception it raises still reaches the view (a ``500`` for a batch that was
 applied), so keep receivers from raising.
 
@@ -11,6 +11,10 @@ applied), so keep receivers from raising.
 - ``item_rejected(sender, domain, item, batch)``: once per entry answered ``error``, with the
   error item of the response (``mobile_id``, ``error_message``, ``field_errors``; never the
   record's payload) and the ``SyncBatch`` row (user, device).
+- ``changes_committed(sender, using, domains)``: once per committing push transaction that
+  changed records (``transaction.on_commit``), with the database alias and the names of the
+  domains the push wrote; nothing is sent for a rolled-back push. Live streams
+  (docs/live.md) use it as a wake-up; it carries no record data.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from django.dispatch import Signal
 
 __all__ = [
     "batch_synced",
+    "changes_committed",
     "conflict_detected",
     "item_rejected",
 ]
 
 batch_synced = Signal()
+changes_committed = Signal()
 conflict_detected = Signal()
 item_rejected = Signal()

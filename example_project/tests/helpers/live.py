@@ -1,4 +1,5 @@
-"""The example project served for real: gunicorn workers on a database of their own.
+"""The example project served for real: gunicorn's uvicorn workers (ASGI, as ``make example``
+serves it) on a database of their own.
 
 Tests that must see what a device or a browser sees (several worker processes, static files,
 real sockets) start a :class:`LiveExample`. Each instance migrates a fresh database (an
@@ -45,6 +46,9 @@ class LiveExample:
         env: extra environment (``SYNC_RATE_USER``, ``REDIS_URL``...).
         static: run ``collectstatic`` before serving (the admin's styles, Swagger UI); a
             server that only answers devices can skip it.
+        asgi: serve ``example.asgi`` with uvicorn workers (``make example``); ``False``
+            serves ``example.wsgi`` with gunicorn's sync workers.
+        database_url: serve this database (another server's) instead of a fresh one.
     """
 
     def __init__(
@@ -55,11 +59,14 @@ class LiveExample:
         workers: int = 2,
         env: dict[str, str] | None = None,
         static: bool = True,
+        asgi: bool = True,
+        database_url: str | None = None,
     ) -> None:
         self.workdir, self.name, self.workers, self.static = workdir, name, workers, static
+        self.asgi, self.owns_database = asgi, database_url is None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = self._fresh_database()
+        self.database_url = database_url or self._fresh_database()
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_DB_SUFFIX"}},
             "DATABASE_URL": self.database_url,
@@ -126,15 +133,19 @@ class LiveExample:
         return self.demo_tokens
 
     def start(self) -> LiveExample:
-        self.manage("migrate", "--noinput")
+        if self.owns_database:
+            self.manage("migrate", "--noinput")
         if self.static:
             self.manage("collectstatic", "--noinput", "--verbosity", "0")
+        app = "example.asgi:application" if self.asgi else "example.wsgi:application"
+        worker = ["--worker-class", "uvicorn_worker.UvicornWorker"] if self.asgi else []
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "example.wsgi:application",
+                app,
+                *worker,
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
@@ -170,7 +181,7 @@ class LiveExample:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
         self.process = None
-        if self.on_postgres:
+        if self.on_postgres and self.owns_database:
             self._admin(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
 
     def __enter__(self) -> LiveExample:

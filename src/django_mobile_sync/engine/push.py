@@ -161,12 +161,30 @@ class PushBatch:
             for work in ordered:
                 work.after_save()
             results = [work.result() for work in self.works]
+            self.on_commit(results)
             audits = [audit for result in results for audit in result.audits]
             SyncConflict.objects.using(self.using).bulk_create(audits)
             if self.log:
                 duration = int((time.monotonic() - started) * 1000)
                 self.batches = self.write_batch_log(results, duration, stamp.seq)
         return results
+
+    def on_commit(self, results: Sequence[DomainResult]) -> None:
+        """Send ``changes_committed`` once the transaction commits, if the push wrote."""
+        written = {ItemStatus.CREATED, ItemStatus.UPDATED, ItemStatus.DELETED, ItemStatus.RESOLVED}
+        domains = [
+            work.domain.name
+            for work, result in zip(self.works, results, strict=True)
+            if any(outcome.status in written for outcome in result.outcomes)
+        ]
+        if not domains:
+            return
+        using = self.using
+
+        def send() -> None:
+            signals.changes_committed.send(sender=PushBatch, using=using, domains=domains)
+
+        transaction.on_commit(send, using=using)
 
     def locked_entries(self) -> list[LockedEntry]:
         """Every entry with its locked existing record, in the order of :meth:`add`."""

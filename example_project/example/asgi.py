@@ -1,0 +1,42 @@
+"""ASGI entry point, what ``make example`` serves: ``gunicorn example.asgi:application -k
+uvicorn_worker.UvicornWorker`` from ``example_project/``. Live streams (docs/live.md) wait on
+the event loop; pushes and pulls run as sync views, each in a thread of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
+os.environ["EXAMPLE_ASGI"] = "1"  # settings: database connections from a pool
+
+django_application = get_asgi_application()
+#: The bodies the sync endpoints parse (WatermelonDB's push may come as text/plain).
+JSON_BODIES = (b"application/json", b"text/plain", b"")
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Django's ASGI handler reads a request's whole body before any view runs: a JSON
+    request (a push) that declares more than ``MAX_BODY_BYTES`` is answered ``413`` here,
+    before its body is read, as the library's parser does under WSGI
+    (docs/live.md#serving-it). Uploads (``{prefix}files/``) have limits of their own."""
+    headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+    media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if media_type in JSON_BODIES:
+        from django_mobile_sync.api.errors import PayloadTooLarge
+        from django_mobile_sync.conf import sync_settings
+
+        limit = int(sync_settings.MAX_BODY_BYTES)
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            error = PayloadTooLarge(limit)
+            body = json.dumps({"detail": str(error.detail), "code": error.default_code}).encode()
+            answer = [(b"content-type", b"application/json"), (b"connection", b"close")]
+            answer.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": 413, "headers": answer})
+            await send({"type": "http.response.body", "body": body})
+            return
+    await django_application(scope, receive, send)

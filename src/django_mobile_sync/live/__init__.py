@@ -1,0 +1,34 @@
+"""Live streams, ``GET {prefix}stream/``: devices hear of changes within a second.
+
+Add ``"django_mobile_sync.live"`` to ``INSTALLED_APPS`` (after ``"django_mobile_sync"``) and
+serve the project on an ASGI server (docs/live.md). A stream sends ``ready``, then a ``poke``
+naming the domains that changed in the user's tenant, and heartbeat comments; it carries no
+record data: the device pulls as always. One detector per process reads the change clock and
+fans out to every stream it holds; the back end (``LIVE_BACKEND``) only wakes it up.
+"""
+
+from __future__ import annotations
+
+#: The ``MOBILE_SYNC`` keys of the app, with their defaults (declared when it is ready).
+DEFAULTS = {
+    # Seconds between heartbeat comments of a stream (and the lease of a stream: a dead
+    # connection stops counting toward MAX_STREAMS_PER_USER within one heartbeat).
+    "STREAM_HEARTBEAT": 15,
+    # Open streams one user may hold, across every process and server; one more is a 429.
+    "MAX_STREAMS_PER_USER": 10,
+    # What wakes the detector when another process commits: "poll" (read the change clock
+    # every LIVE_POLL_INTERVAL seconds; always works), "postgres" (LISTEN/NOTIFY on
+    # LIVE_DATABASE) or "redis" (pub/sub on LIVE_REDIS_URL).
+    "LIVE_BACKEND": "poll",
+    "LIVE_POLL_INTERVAL": 0.25,
+    # With "postgres" or "redis": the change clock is still read this often, so a lost
+    # notification costs latency, never a change.
+    "LIVE_SAFETY_INTERVAL": 5.0,
+    # With "postgres": the alias of a direct connection to the primary (not a hot standby,
+    # not PgBouncer in transaction mode), on which the detector LISTENs.
+    "LIVE_DATABASE": "default",
+    # With "redis": the server's URL (redis://host:6379/0).
+    "LIVE_REDIS_URL": None,
+    # The channel name of NOTIFY and of Redis pub/sub.
+    "LIVE_CHANNEL": "mobile_sync_live",
+}
