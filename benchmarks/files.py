@@ -2,7 +2,8 @@
 straight to the same storage, its memory, and the cost of a duplicate.
 
 - **throughput**: a file of ``--mib`` MiB (100 by default) uploaded through HTTP with tus in
-  5 MiB ``PATCH`` chunks (the last one verifies the digest and writes the file), against
+  5 MiB ``PATCH`` chunks (appended to the upload's one part on the file system; the last one
+  verifies the digest and moves the part into place), against
   ``storage.save()`` of the same bytes, streamed, interleaved over ``--runs`` runs. Target:
   the upload reaches at least 0.5x the direct write's throughput.
 - **memory**: the peak of Python allocations (tracemalloc) during an upload of a file of

@@ -172,6 +172,20 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 multi["pull"]["ratio"] <= 1.3,
             ),
         ]
+    views = results.get("views", {}).get("postgresql")
+    if views:
+        found += [
+            (
+                "a worker's page in a big tenant ≤ 1.5x the same page in a tenant of 1,000",
+                ratio(views["pull"]["ratio"]),
+                views["pull"]["ratio"] <= 1.5,
+            ),
+            (
+                "one reassignment ≤ 1.5x one plain update",
+                ratio(views["write"]["ratio"]),
+                views["write"]["ratio"] <= 1.5,
+            ),
+        ]
     found += files_targets(results)
     load = results["load"]
     if load:
@@ -370,6 +384,7 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
     _pull_section(results, add)
     _first_sync_section(results, add)
     _multi_section(results, add)
+    _views_section(results, add)
     _files_section(results, add)
     _load_section(results, add)
     _scale_out_section(results, add)
@@ -659,6 +674,37 @@ def _multi_section(results: dict[str, Any], add: Any) -> None:
     add("")
 
 
+def _views_section(results: dict[str, Any], add: Any) -> None:
+    views = results.get("views") or {}
+    if not views:
+        return
+    add("")
+    add("## Views")
+    add("")
+    add(
+        "`benchmarks/views.py` ([Views](views.md)): a worker's page of 100 of their 1,000 "
+        "tasks in a big tenant against the same page in a tenant of 1,000 (goal ≤ 1.5x); one "
+        "reassignment (with its `ViewMove` row) against one plain update, through `save()` "
+        "(goal ≤ 1.5x); a backfill of the records of a key the worker gains, in pages of "
+        "1,000, and the process's peak memory."
+    )
+    add("")
+    add(
+        "| backend | page, big tenant | page, small | ratio | plain update | reassignment "
+        "| ratio | backfill | pages/s | peak RSS |"
+    )
+    add("|---|---|---|---|---|---|---|---|---|---|")
+    for backend, v in views.items():
+        pull, write, fill = v["pull"], v["write"], v["backfill"]
+        add(
+            f"| {backend} | {pull['big_ms']:,.2f} ms | {pull['small_ms']:,.2f} ms | "
+            f"{ratio(pull['ratio'])} | {write['plain_ms']:,.2f} ms | "
+            f"{write['reassign_ms']:,.2f} ms | {ratio(write['ratio'])} | "
+            f"{fill['records']:,} records | {fill['pages_per_second']:,.1f} | "
+            f"{fill['rss_before_mib']:,.0f} → {fill['rss_peak_mib']:,.0f} MiB |"
+        )
+
+
 def _files_section(results: dict[str, Any], add: Any) -> None:
     files = results.get("files") or {}
     if not files:
@@ -790,10 +836,10 @@ def _method_section(add: Any) -> None:
     add("")
     add(
         "The scripts live in `benchmarks/`: `push.py`, `pull.py`, `first_sync.py`, `multi.py`, "
-        "`profile_push.py`, `creates_load.py` and `load.py` each run in their own process and "
-        "print one result line that `run.py` collects; `benchapp/` is the benchmarked model "
-        "and the per-item baseline; `load_baseline.py` is the per-item view the push load run "
-        "serves beside the example project (`load_settings.py`). "
+        "`views.py`, `profile_push.py`, `creates_load.py` and `load.py` each run in their own "
+        "process and print one result line that `run.py` collects; `benchapp/` is the "
+        "benchmarked model and the per-item baseline; `load_baseline.py` is the per-item view "
+        "the push load run serves beside the example project (`load_settings.py`). "
         "PostgreSQL is found at `BENCH_PG_URL` (default "
         "`postgres://root@127.0.0.1:5432/postgres`); the benchmarks create and drop their "
         "own `bench_dms_*` databases. No timing is asserted in the test suite."

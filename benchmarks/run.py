@@ -6,6 +6,7 @@ is measured in a process that did nothing else); this script collects their resu
     python benchmarks/run.py            # everything, about 14 minutes on 2 cores
     python benchmarks/run.py --quick    # fewer runs, smaller tables, shorter load runs
     python benchmarks/run.py --only push,pull --backends postgresql --no-docs
+    python benchmarks/run.py --only views --quick   # the views ratios (docs/views.md)
 
 The profile step times where one push request goes (``profile_push.py``). The load step
 first runs the push load of issue 23 (``creates_load.py``: one user's 16 devices pushing
@@ -41,7 +42,7 @@ from benchmarks.common import PG_URL, settle  # noqa: E402
 BACKENDS = ["sqlite", "postgresql"]
 #: Results of the library before the performance work, shown beside this run's.
 REFERENCE = ROOT / "benchmarks" / "reference-5075581.json"
-STEPS = ["push", "pull", "first_sync", "multi", "files", "profile", "load", "live"]
+STEPS = ["push", "pull", "first_sync", "multi", "views", "files", "profile", "load", "live"]
 
 
 def run_step(module: str, *args: str, library_src: str | None, timeout: float) -> dict[str, Any]:
@@ -164,6 +165,7 @@ def main() -> None:
         "pull": {},
         "first_sync": {},
         "multi": {},
+        "views": {},
         "files": {},
         "load": None,
         "load_scaleout": None,
@@ -222,6 +224,24 @@ def main() -> None:
             results["multi"][backend] = run_step(
                 "multi", "--backend", backend, "--runs", str(runs), library_src=src, timeout=900
             )
+        if "views" in steps:
+            big, backfill = ("50000", "20000") if quick else ("1000000", "100000")
+            if backend == "sqlite" and not quick:
+                big = "200000"  # SQLite: a smaller big tenant, the same ratios
+            found = run_step(
+                "views",
+                "--backend",
+                backend,
+                "--big",
+                big,
+                "--backfill",
+                backfill,
+                "--repeat",
+                "7" if quick else "15",
+                library_src=src,
+                timeout=1200,
+            )
+            results["views"][backend] = found["views"]
         if "files" in steps:
             # A 100 MB upload in 5 MiB chunks against a direct write (docs/files.md).
             mib, runs = ("20", "2") if quick else ("100", "3")

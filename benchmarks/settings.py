@@ -90,6 +90,16 @@ MOBILE_SYNC = {
             filters={"status": "status"},
         ),
         SyncDomain(name="tasks-big", **_TASKS, database="benchmarks.benchapp.scopes.big_database"),
+        # The views benchmark: the same tasks, each seen by its assignee (docs/views.md).
+        SyncDomain(
+            name="jobs",
+            **_TASKS,
+            view={
+                "key": "assignee",
+                "user": "username",
+                "user_keys": "benchmarks.benchapp.scopes.extra_keys",
+            },
+        ),
         # The multi-domain benchmark: steps of tasks (a child domain), and visits.
         SyncDomain(
             name="steps",

@@ -41,13 +41,21 @@ class Task(SyncableModelMixin):
     notes = models.TextField(blank=True, default="")
     due_at = models.DateTimeField(null=True, blank=True)
     history = models.JSONField(default=list, blank=True)
+    # The view key of the views benchmark (``jobs``): a username, or null.
+    assignee = models.CharField(max_length=150, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["org", "mobile_id"], name="benchapp_task_org_mid")
         ]
-        # The index the docs recommend for pulls: tenant fields, then the change order.
-        indexes = [models.Index(fields=["org", "change_seq", "id"], name="benchapp_task_pull")]
+        # The index the docs recommend for pulls: tenant fields, then the change order; and
+        # a view's: tenant fields, the view key, then the change order (docs/views.md).
+        indexes = [
+            models.Index(fields=["org", "change_seq", "id"], name="benchapp_task_pull"),
+            models.Index(
+                fields=["org", "assignee", "change_seq", "id"], name="benchapp_task_view"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -15,3 +15,11 @@ def org_scope(request: Any) -> dict[str, Any]:
 def big_database(request: Any) -> str:
     """The ``tasks-big`` domain reads the pull benchmark's large table."""
     return "big"
+
+
+#: The views benchmark's extra keys per username (a user gaining access: a backfill).
+EXTRA_KEYS: dict[str, set[str]] = {}
+
+
+def extra_keys(user: Any) -> set[str]:
+    return EXTRA_KEYS.get(user.get_username(), set())

@@ -152,7 +152,11 @@ export function replicateDomain<Doc extends SyncedDoc>(
     throw new SyncHttpError(response.status, body);
   }
 
-  /** A server record (pull item or server_data) as an RxDB document. */
+  /**
+   * A server record (pull item or server_data) as an RxDB document. A removal (a record
+   * that left the user's view, `removed: true`) is a deleted document like a tombstone:
+   * RxDB drops its copy and, since it came from the server, never pushes a delete for it.
+   */
   function toDoc(item: Json): WithDeleted<Doc> {
     const doc: Json = { _deleted: Boolean(item.deleted) };
     for (const name of fields) if (item[name] !== undefined) doc[name] = item[name];

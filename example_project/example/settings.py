@@ -170,10 +170,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
-# The six domains: models in field_ops plus these declarations; no views, URLs or services.
+# The six domains: models in field_ops plus these declarations; no views or URLs, and one
+# service (the author of a punch is who pushed it).
 TENANCY: dict[str, Any] = {
     "tenant_fields": ["client", "bu"],
     "scope": "field_ops.tenancy.user_scope",
+}
+# Views (docs/views.md): a worker sees what is assigned to them and what is unassigned; a
+# supervisor sees everything of the tenant. Assignees are users of the tenant, by username.
+SUPERVISORS = "field_ops.roles.is_supervisor"
+ASSIGNED: dict[str, Any] = {
+    "view": {
+        "key": "assignee",
+        "user": "username",
+        "unassigned": True,
+        "sees_all": SUPERVISORS,
+    },
+    "related_scopes": {"assignee": "field_ops.roles.users_of_tenant"},
 }
 
 MOBILE_SYNC: dict[str, Any] = {
@@ -191,12 +204,14 @@ MOBILE_SYNC: dict[str, Any] = {
                 "jobtype",
                 "latitude",
                 "longitude",
+                "assignee",
             ],
             serializer="field_ops.serializers.TaskSerializer",
             status_field="jobstatus",
             transitions={"ASSIGNED": ["INPROGRESS"], "INPROGRESS": ["COMPLETED"], "COMPLETED": []},
             resolver="reject",
             **TENANCY,
+            **ASSIGNED,
         ),
         SyncDomain(
             name="work-orders",
@@ -209,6 +224,7 @@ MOBILE_SYNC: dict[str, Any] = {
                 "scheduled_end",
                 "actual_start",
                 "actual_end",
+                "assignee",
             ],
             serializer="field_ops.serializers.WorkOrderSerializer",
             status_field="status",
@@ -224,14 +240,19 @@ MOBILE_SYNC: dict[str, Any] = {
             resolver="reject",
             min_client_schema_version=2,  # apps of schema 1 lack actual_start / actual_end
             **TENANCY,
+            **ASSIGNED,
         ),
         SyncDomain(
             name="attendance",
             model="field_ops.Attendance",
-            fields=["event", "punched_at", "latitude", "longitude", "transport_mode"],
+            fields=["event", "punched_at", "latitude", "longitude", "transport_mode", "author"],
             serializer="field_ops.serializers.AttendanceSerializer",
+            service="field_ops.roles.AttendanceService",
+            server_owned_fields=["author"],
             filters={"date_from": "punched_at__date__gte"},
             resolver="server_wins",
+            # A punch is seen by its author and by supervisors.
+            view={"key": "author", "user": "username", "sees_all": SUPERVISORS},
             **TENANCY,
         ),
         SyncDomain(
@@ -267,6 +288,7 @@ MOBILE_SYNC: dict[str, Any] = {
             fields=["work_order", "label", "done", "position"],
             resolver="merge",
             min_client_schema_version=2,
+            view={"inherit": "work_order"},  # steps follow their work order
             **TENANCY,
         ),
         SyncDomain(
@@ -276,6 +298,7 @@ MOBILE_SYNC: dict[str, Any] = {
             fields=["work_order", "file", "caption", "taken_at"],
             resolver="merge",
             min_client_schema_version=2,
+            view={"inherit": "work_order"},  # seen by whoever sees the work order
             **TENANCY,
         ),
         SyncDomain(

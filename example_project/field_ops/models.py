@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -71,8 +72,19 @@ class UserProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
+
+    class Role(models.TextChoices):
+        WORKER = "worker", "Worker"
+        SUPERVISOR = "supervisor", "Supervisor"
+
     client = models.ForeignKey(Client, on_delete=models.PROTECT)
     bu = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, verbose_name="business unit")
+    role = models.CharField(
+        max_length=12,
+        choices=Role,
+        default=Role.WORKER,
+        help_text="A worker sees the records assigned to them; a supervisor sees them all.",
+    )
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.bu}"
@@ -111,11 +123,30 @@ def tenant_constraints(name: str) -> list[models.BaseConstraint]:
     ]
 
 
-def tenant_indexes(name: str) -> list[models.Index]:
-    """Pulls read one tenant's rows in change order, from the cursor's (change_seq, id)."""
-    return [
+def tenant_indexes(name: str, view: str | None = None) -> list[models.Index]:
+    """Pulls read one tenant's rows in change order, from the cursor's (change_seq, id); a
+    worker's pull reads their view key's (docs/views.md)."""
+    indexes = [
         models.Index(fields=["client", "bu", "change_seq", "id"], name=f"field_ops_{name}_pull")
     ]
+    if view is not None:
+        fields = ["client", "bu", view, "change_seq", "id"]
+        indexes.append(models.Index(fields=fields, name=f"field_ops_{name}_view"))
+    return indexes
+
+
+def user_reference(help_text: str) -> Any:
+    """A user of the tenant, named by username on the wire (docs/views.md)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        to_field="username",
+        null=True,
+        blank=True,
+        default=None,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=help_text,
+    )
 
 
 class Task(TenantRecord):
@@ -143,10 +174,11 @@ class Task(TenantRecord):
     jobtype = models.CharField(max_length=10, choices=JobType, default=JobType.SCHEDULE)
     latitude = models.FloatField(null=True, blank=True, validators=LATITUDE_VALIDATORS)
     longitude = models.FloatField(null=True, blank=True, validators=LONGITUDE_VALIDATORS)
+    assignee = user_reference("The worker who does it; null: unassigned (every worker sees it).")
 
     class Meta:
         constraints = tenant_constraints("task")
-        indexes = tenant_indexes("task")
+        indexes = tenant_indexes("task", view="assignee")
 
     def __str__(self) -> str:
         return self.jobdesc
@@ -170,10 +202,11 @@ class WorkOrder(TenantRecord):
     scheduled_end = models.DateTimeField(null=True, blank=True)
     actual_start = models.DateTimeField(null=True, blank=True)
     actual_end = models.DateTimeField(null=True, blank=True)
+    assignee = user_reference("The worker who does it; null: unassigned (every worker sees it).")
 
     class Meta:
         constraints = tenant_constraints("workorder")
-        indexes = tenant_indexes("workorder")
+        indexes = tenant_indexes("workorder", view="assignee")
 
     def __str__(self) -> str:
         return self.description[:50]
@@ -198,11 +231,12 @@ class Attendance(TenantRecord):
     latitude = models.FloatField(validators=LATITUDE_VALIDATORS)
     longitude = models.FloatField(validators=LONGITUDE_VALIDATORS)
     transport_mode = models.CharField(max_length=10, choices=TransportMode, blank=True)
+    author = user_reference("Who punched: the user who pushed it (server-owned).")
 
     class Meta:
         verbose_name_plural = "attendance"
         constraints = tenant_constraints("attendance")
-        indexes = tenant_indexes("attendance")
+        indexes = tenant_indexes("attendance", view="author")
 
     def __str__(self) -> str:
         return f"{self.event} at {self.punched_at:%Y-%m-%d %H:%M}"

@@ -13,6 +13,28 @@ from rest_framework import serializers
 from django_mobile_sync.serializers import SyncModelSerializer
 
 from .models import Attendance, Task, WorkOrder
+from .roles import is_supervisor
+
+
+class AssigneeRule:
+    """A worker may assign a record only to themselves or to nobody, or leave its assignee
+    as it is; a supervisor may assign it to any user of the tenant (docs/views.md)."""
+
+    instance: Any
+    context: dict[str, Any]
+
+    def validate_assignee(self, value: Any) -> Any:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        current = getattr(self.instance, "assignee_id", None)
+        name = getattr(value, "username", None)
+        if value is None or user is None or name in (user.get_username(), current):
+            return value
+        if is_supervisor(user):
+            return value
+        raise serializers.ValidationError(
+            "A worker may assign a record only to themselves.", code="not_permitted"
+        )
 
 
 def check_order(
@@ -27,7 +49,7 @@ def check_order(
         raise serializers.ValidationError({last: [f"{last} must be {relation} {first}."]})
 
 
-class TaskSerializer(SyncModelSerializer):
+class TaskSerializer(AssigneeRule, SyncModelSerializer):
     """``activity``: a task expires after it is planned."""
 
     class Meta:
@@ -42,6 +64,7 @@ class TaskSerializer(SyncModelSerializer):
             "jobtype",
             "latitude",
             "longitude",
+            "assignee",
         ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +72,7 @@ class TaskSerializer(SyncModelSerializer):
         return attrs
 
 
-class WorkOrderSerializer(SyncModelSerializer):
+class WorkOrderSerializer(AssigneeRule, SyncModelSerializer):
     """``work-orders``: scheduled and actual windows do not end before they start."""
 
     class Meta:
@@ -62,6 +85,7 @@ class WorkOrderSerializer(SyncModelSerializer):
             "scheduled_end",
             "actual_start",
             "actual_end",
+            "assignee",
         ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -71,11 +95,14 @@ class WorkOrderSerializer(SyncModelSerializer):
 
 
 class AttendanceSerializer(SyncModelSerializer):
-    """``attendance``: a punch must fall inside the business unit's geofence, if it has one."""
+    """``attendance``: a punch must fall inside the business unit's geofence, if it has one;
+    its ``author`` (a username) is who pushed it."""
+
+    author = serializers.CharField(source="author_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Attendance
-        fields = ["event", "punched_at", "latitude", "longitude", "transport_mode"]
+        fields = ["event", "punched_at", "latitude", "longitude", "transport_mode", "author"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         service = self.context.get("service")

@@ -12,10 +12,17 @@ from .models import BusinessUnit, Client, UserProfile
 
 
 def ensure_user(
-    username: str, client_name: str, bu_name: str, *, using: str = "default", **bu_fields: Any
+    username: str,
+    client_name: str,
+    bu_name: str,
+    *,
+    using: str = "default",
+    role: str | None = None,
+    **bu_fields: Any,
 ) -> tuple[Any, str]:
     """The user ``username`` in that client and business unit (created as needed), and its
-    API token. A user of another tenant is moved to this one."""
+    API token. A user of another tenant is moved to this one; ``role`` (``worker`` or
+    ``supervisor``) changes what they see (docs/views.md), ``None`` keeps it."""
     with transaction.atomic(using=using):
         client, _ = Client.objects.using(using).get_or_create(name=client_name)
         bu, _ = BusinessUnit.objects.using(using).get_or_create(
@@ -26,8 +33,9 @@ def ensure_user(
         if created:
             user.set_unusable_password()  # devices authenticate with the token only
             user.save(using=using)
-        UserProfile.objects.using(using).update_or_create(
-            user=user, defaults={"client": client, "bu": bu}
-        )
+        defaults: dict[str, Any] = {"client": client, "bu": bu}
+        if role is not None:
+            defaults["role"] = role
+        UserProfile.objects.using(using).update_or_create(user=user, defaults=defaults)
         token, _ = Token.objects.using(using).get_or_create(user=user)
         return user, token.key

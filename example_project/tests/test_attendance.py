@@ -104,13 +104,14 @@ def test_date_from_filter(alice: Device) -> None:
     assert alice.pull("attendance", date_from="yesterday").status_code == 400
 
 
-def test_server_wins_is_audited(alice: Device, bob: Device) -> None:
+def test_server_wins_is_audited(alice: Device) -> None:
     entry = punch(transport_mode="BUS")
     alice.push_one("attendance", entry)
     mobile_id = entry["mobile_id"]
     alice.push_one("attendance", {"mobile_id": mobile_id, "version": 1, "transport_mode": "CAR"})
     stale = {"mobile_id": mobile_id, "version": 1, "transport_mode": "BIKE", "event": "CHECKOUT"}
-    kind, item = bob.push_one("attendance", stale)
+    tablet = Device(alice.user, alice.token, "alice-tablet")  # her punch: only she sees it
+    kind, item = tablet.push_one("attendance", stale)
     assert (kind, item["status"], item["resolution"]) == (
         "synced_items",
         "resolved",
@@ -129,7 +130,7 @@ def test_server_wins_is_audited(alice: Device, bob: Device) -> None:
         "field_ops.Attendance",
         "server_wins",
     )
-    assert (audit.user_id, audit.device_id) == (bob.user.pk, "bob-phone")
+    assert (audit.user_id, audit.device_id) == (alice.user.pk, "alice-tablet")
     assert (audit.client_version, audit.server_version) == (1, 2)
     assert audit.client_data["transport_mode"] == "BIKE"
     assert audit.server_data["transport_mode"] == "CAR"

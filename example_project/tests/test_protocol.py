@@ -11,7 +11,7 @@ import pytest
 from django.db.models import Model
 
 from django_mobile_sync.models import SyncConflict
-from field_ops.models import Attendance, JournalEntry, Task, Ticket, WorkOrder
+from field_ops.models import Attendance, JournalEntry, Task, Ticket, UserProfile, WorkOrder
 from tests.helpers.devices import PREFIX, Device, new_id
 
 
@@ -123,10 +123,18 @@ def test_update_bumps_version(alice: Device, domain: str) -> None:
     assert (record["version"], record[case.edit]) == (2, case.values[0])
 
 
+def colleague_sees(colleague: Device, domain: str) -> None:
+    """Punches are seen by their author and supervisors (docs/views.md): a colleague who
+    sees another's punches is a supervisor."""
+    if domain == "attendance":
+        UserProfile.objects.filter(user=colleague.user).update(role="supervisor")
+
+
 @domains
 def test_stale_version(alice: Device, bob: Device, domain: str) -> None:
     """Bob edits version 1 after Alice moved the record to version 2."""
     case = CASES[domain]
+    colleague_sees(bob, domain)
     mobile_id = create(alice, domain)
     alice.push_one(domain, {"mobile_id": mobile_id, "version": 1, case.edit: case.values[0]})
     kind, item = bob.push_one(
@@ -179,6 +187,7 @@ def test_idempotent_retry_replays_the_first_answer(alice: Device, domain: str) -
 @domains
 def test_delta_pull(alice: Device, bob: Device, domain: str) -> None:
     case = CASES[domain]
+    colleague_sees(bob, domain)
     first, second = create(alice, domain), create(alice, domain)
     items, cursor = bob.pull_all(domain)
     assert [i["mobile_id"] for i in items] == [first, second]

@@ -15,6 +15,11 @@ from django.core.management import call_command
 
 from django_mobile_sync.records.ids import TEXT_ID_PATTERN
 
+FILES_PATHS = [
+    "/api/v1/sync/files/",
+    "/api/v1/sync/files/{upload_id}",
+    "/api/v1/sync/files/sha256/{sha256}",
+]
 DOMAINS = ["activity", "work-orders", "attendance", "helpdesk", "checklist", "journal", "photos"]
 
 
@@ -31,8 +36,28 @@ def test_schema_validates_without_warnings(schema: dict[str, Any]) -> None:
         *(f"/api/v1/sync/{d}/{kind}/" for d in DOMAINS for kind in ("sync", "changes")),
         "/api/v1/sync/sync/",
         "/api/v1/sync/changes/",
+        *FILES_PATHS,
     }
     assert not any("{domain}" in path for path in paths)  # generic fallbacks left out
+
+
+def test_files_operations(schema: dict[str, Any]) -> None:
+    """docs/files.md: tus creation, chunk and termination, and downloads by digest."""
+    create, upload, blob = (schema["paths"][path] for path in FILES_PATHS)
+    assert set(create) == {"post"} and set(upload) == {"patch", "delete"} and set(blob) == {"get"}
+    for operation in (create["post"], upload["patch"], upload["delete"], blob["get"]):
+        assert operation["tags"] == ["files"]
+        assert {"401", "429"} <= set(operation["responses"])
+        assert "Retry-After" in operation["responses"]["429"]["headers"]
+    headers = {p["name"]: p for p in create["post"]["parameters"] if p["in"] == "header"}
+    assert {"Tus-Resumable", "Upload-Length", "Upload-Metadata"} <= set(headers)
+    assert headers["Tus-Resumable"]["schema"] == {"type": "string", "enum": ["1.0.0"]}
+    assert set(create["post"]["responses"]["201"]["headers"]) >= {"Location", "Upload-Expires"}
+    patch = upload["patch"]
+    assert set(patch["requestBody"]["content"]) == {"application/offset+octet-stream"}
+    assert {"204", "409", "412", "423", "460"} <= set(patch["responses"])
+    assert "Upload-Offset" in patch["responses"]["204"]["headers"]
+    assert {"200", "206", "304", "404", "416"} <= set(blob["get"]["responses"])
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

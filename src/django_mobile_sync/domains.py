@@ -88,6 +88,13 @@ class SyncDomain:
             import paths) for this domain's views, overriding the ``MOBILE_SYNC`` ones.
         min_client_schema_version: the oldest client schema a device may sync this domain
             with (``X-Client-Schema-Version``); older ones get ``426``. ``None``: any.
+        view: which users of the tenant see each record (docs/views.md): ``{"key": path}``
+            (the record's view key, maybe through references), ``"user"`` (the user's
+            attribute matched against it), ``"user_keys"`` (import path of
+            ``keys(user) -> iterable``), ``"unassigned"`` (a null key is seen by all),
+            ``"sees_all"`` (import path of ``predicate(user) -> bool``); or
+            ``{"inherit": reference}``: the view of the referenced record's domain.
+            ``None``: every user of the tenant sees every record.
     """
 
     name: str
@@ -113,6 +120,7 @@ class SyncDomain:
     permission_classes: Sequence[str | type[Any]] | None = None
     throttle_classes: Sequence[str | type[Any]] | None = None
     min_client_schema_version: int | None = None
+    view: Mapping[str, Any] | None = None
 
     def option(self, name: str) -> str:
         return f"MOBILE_SYNC['DOMAINS'][{self.name!r}].{name}"

@@ -208,3 +208,27 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:12]}: {self.hits} hit(s) until {self.expires_at}"
+
+
+class ViewMove(models.Model):
+    """A record that changed view key (docs/views.md): written once per reassignment, in
+    the writing transaction, at its change clock value. Users who held ``old_key`` get a
+    removal at their next pull."""
+
+    model = models.CharField(max_length=100)
+    tenant = models.CharField(max_length=16)
+    record = models.CharField(max_length=64)
+    # A null key (unassigned) is not the key "": both exist.
+    old_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    new_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    seq = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["model", "tenant", "old_key", "seq"], name="sync_move_old"),
+            models.Index(fields=["model", "tenant", "seq", "id"], name="sync_move_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.record}: {self.old_key} -> {self.new_key} at {self.seq}"

@@ -38,12 +38,20 @@ from .engine import (
     read_page,
 )
 from .engine.replicas import pull_database
+from .engine.view_cursor import (
+    VIEW_START,
+    decode_view_cursor,
+    echo_view_cursor,
+    encode_view_cursor,
+)
+from .engine.view_pull import read_view_page
 from .records.derived import derived_annotations, derived_values
 from .records.relations import reference_fields
 from .records.storable import format_timestamp, to_json
 from .records.syncable import SyncableModelMixin
+from .records.view_keys import EVERYTHING, KeySet, view_rule
 from .resolvers import ConflictResolver, get_resolver
-from .serializers import ReferenceField, domain_serializer_class, field_validator
+from .serializers import ReferenceField, create_validator, domain_serializer_class
 
 if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
@@ -85,7 +93,7 @@ class SyncService:
         self.using = using or self.get_database()
         self._serializers: dict[str, BaseSerializer[Any]] = {}
         self._row_reader: RowReader | None = None
-        self._validators: dict[str, Callable[[dict[str, Any]], dict[str, Any]] | None] = {}
+        self._create: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     # -- who and where ----------------------------------------------------------------------
     def get_scope(self) -> dict[str, Any]:
@@ -127,6 +135,17 @@ class SyncService:
         }
         return queryset.annotate(**annotations) if annotations else queryset
 
+    def get_view_keys(self) -> KeySet:
+        """The view keys this request's user sees (docs/views.md): by default from the
+        domain's ``view`` declaration; every record for a domain without one."""
+        rule = view_rule(self.domain)
+        return EVERYTHING if rule is None else rule.keys_for(self.user)
+
+    def accept_out_of_view(self, instance: SyncableModelMixin, entry: Mapping[str, Any]) -> bool:
+        """Whether to apply ``entry`` to ``instance``, a record outside this user's view;
+        ``False`` (the default) answers it ``out_of_view`` (docs/views.md#the-hook)."""
+        return False
+
     # -- push -------------------------------------------------------------------------------
     def get_serializer_class(self) -> type[Serializer[Any]]:
         """The domain's serializer class: its ``serializer`` option, or one built from its
@@ -149,14 +168,9 @@ class SyncService:
         # (ModelSerializer.get_fields) costs more than validating an entry.
         serializer.instance, serializer.initial_data = instance, data
         if instance is None and isinstance(data, dict):
-            if "create" not in self._validators:  # once per batch, like the serializer
-                self._validators["create"] = field_validator(serializer)
-            validate = self._validators["create"]
-            if validate is not None:
-                try:
-                    return validate(data)
-                except (ValidationError, DjangoValidationError):
-                    pass  # the serializer's own run answers with DRF's errors
+            if self._create is None:  # once per batch, like the serializer
+                self._create = create_validator(serializer)
+            return self._create(data)
         return dict(serializer.run_validation(data))
 
     def get_resolver(self) -> ConflictResolver:
@@ -241,12 +255,12 @@ class SyncService:
         batch = PushBatch(self.using, idempotency_key=idempotency_key)
         batch.add(self, entries)
         [result] = batch.apply()
+        if self.domain.view is not None:
+            echoed = echo_view_cursor(cursor, self.domain.name, self.scope, self.user)
+        else:
+            echoed = echo_cursor(cursor, DomainCursors(self.domain.name, self.scope))
         return PushResult(
-            result.domain,
-            result.outcomes,
-            result.audits,
-            timestamp=timezone.now(),
-            cursor=echo_cursor(cursor, DomainCursors(self.domain.name, self.scope)),
+            result.domain, result.outcomes, result.audits, timestamp=timezone.now(), cursor=echoed
         )
 
     # -- pull -------------------------------------------------------------------------------
@@ -315,13 +329,8 @@ class SyncService:
         return {**fields, **derived_values(instance, self.scope), **item}
 
     def row_reader(self) -> RowReader:
-        """How a pull reads this domain's rows (not a hook: it follows the hooks).
-
-        When the record's wire form is the library's own (neither ``serialize_record()``
-        nor the serializer hooks overridden, no ``serializer`` declared), rows are read as
-        columns and turned as the serializer's fields would (no model built per row);
-        otherwise each row is a model given to :meth:`serialize_record`.
-        """
+        """How a pull reads this domain's rows: as columns when the wire form is the
+        library's own (no hook of it overridden, no ``serializer``; ``engine/rows.py``)."""
         if self._row_reader is None:
             if self.domain.serializer is None and all(
                 getattr(type(self), name) is getattr(SyncService, name)
@@ -347,8 +356,10 @@ class SyncService:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One page of changes after ``cursor`` (or from the start), as the wire has it."""
-        position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
         limit = min(limit or sync_settings.DEFAULT_PAGE_SIZE, self.domain.page_limit)
+        if self.domain.view is not None:
+            return self._pull_view(cursor, limit, params)
+        position = decode_cursor(cursor, self.domain.name, self.scope) if cursor else START
         page = read_page(
             self, position, limit, since=None if cursor else since, params=params or {}
         )
@@ -356,6 +367,21 @@ class SyncService:
             "items": page.items,
             "has_more": page.has_more,
             "next_cursor": encode_cursor(self.domain.name, self.scope, page.position),
+            "next_timestamp": format_timestamp(page.started),
+        }
+
+    def _pull_view(
+        self, cursor: str | None, limit: int, params: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """:meth:`pull` of a domain with a view: removals and backfill (docs/views.md)."""
+        name, position = self.domain.name, VIEW_START
+        if cursor:
+            position = decode_view_cursor(cursor, name, self.scope, self.user)
+        page = read_view_page(self, position, limit, params or {})
+        return {
+            "items": page.items,
+            "has_more": page.has_more,
+            "next_cursor": encode_view_cursor(name, self.scope, self.user, page.position),
             "next_timestamp": format_timestamp(page.started),
         }
 

@@ -60,6 +60,8 @@ from .engine import (
     encode_feed_cursor,
     parents_first_domains,
 )
+from .engine.view_feed import ViewFeed
+from .exceptions import InvalidCursor
 from .records import text_problem
 from .service import SyncService
 from .throttling import first_refusal
@@ -328,7 +330,7 @@ class MultiPushView(MultiDomainView):
         by_name = {result.domain: result for result in results}
         ordered = [by_name[name] for name in parts]  # as the device listed them
         sent = envelope.validated_data.get("cursor", "")
-        cursor = echo_cursor(sent, FeedCursors(ChangeFeed(services).scopes)) if services else ""
+        cursor = echo_feed(services, sent) if services else ""
         return Response(MultiPushResult(ordered, timezone.now(), cursor).as_dict())
 
 
@@ -345,19 +347,33 @@ class MultiChangesView(MultiDomainView):
         self.check_schema_version(domains)
         if not domains:
             return Response({"changes": {}, "has_more": False, "next_cursor": ""})
-        feed = ChangeFeed(self.services(domains))
+        services = self.services(domains)
         cursor = query.validated_data.get("cursor")
-        position = decode_feed_cursor(cursor, feed.scopes) if cursor else FEED_START
         wanted = query.validated_data.get("limit") or sync_settings.DEFAULT_PAGE_SIZE
         limit = min(wanted, int(sync_settings.MAX_PAGE_SIZE))
-        page = feed.read(position, limit)
+        if any(domain.view is not None for domain in domains):  # docs/views.md
+            view_feed = ViewFeed(services)
+            page, views = view_feed.read_views(*view_feed.decode(cursor), limit)
+            next_cursor = view_feed.encode(page.position, views)
+        else:
+            feed = ChangeFeed(services)
+            position = decode_feed_cursor(cursor, feed.scopes) if cursor else FEED_START
+            page = feed.read(position, limit)
+            next_cursor = encode_feed_cursor(feed.scopes, page.position)
         return Response(
-            {
-                "changes": page.changes,
-                "has_more": page.has_more,
-                "next_cursor": encode_feed_cursor(feed.scopes, page.position),
-            }
+            {"changes": page.changes, "has_more": page.has_more, "next_cursor": next_cursor}
         )
+
+
+def echo_feed(services: list[SyncService], sent: str) -> str:
+    """The feed cursor a multi-domain push answer echoes (docs/protocol.md#the-cursor-field)."""
+    if not any(service.domain.view is not None for service in services):
+        return echo_cursor(sent, FeedCursors(ChangeFeed(services).scopes))
+    feed = ViewFeed(services)
+    try:
+        return feed.encode(*feed.decode(sent))
+    except InvalidCursor:
+        return feed.encode(*feed.decode(""))
 
 
 def sync_views(domain_name: str) -> tuple[type[PushView], type[ChangesView]]:

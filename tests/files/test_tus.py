@@ -269,3 +269,13 @@ def test_a_user_has_a_bounded_number_of_uploads_in_progress(ann: Device, setting
     assert refused.status_code == 429 and refused.json()["code"] == "too_many_uploads"
     ann.api.delete(first, headers=TUS)
     assert ann.create(DATA).status_code == 201
+
+
+@pytest.mark.parametrize("upload_id", ["not-a-uuid", "null,null", "sha256"])
+def test_a_malformed_upload_id_is_the_json_404_of_an_unknown_upload(
+    ann: Device, upload_id: str
+) -> None:
+    answer = ann.patch(f"{FILES}{upload_id}", b"x", 0)
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+    assert ann.api.delete(f"{FILES}{upload_id}", headers=TUS).json()["code"] == "not_found"

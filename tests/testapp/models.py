@@ -204,6 +204,21 @@ class Visit(SyncableModelMixin):
         return self.note or f"visit {self.mobile_id}"
 
 
+class VisitStep(SyncableModelMixin):
+    """A step of a visit (CASCADE): seen by whoever sees its visit (docs/views.md)."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT)
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="steps")
+    label = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = org_constraint("visitstep")
+        indexes = pull_index("visitstep")
+
+    def __str__(self) -> str:
+        return self.label
+
+
 class Signoff(SyncableModelMixin):
     """A sign-off of a task's step: keeps the step, and so its task, from being deleted
     (PROTECT under a CASCADE)."""

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('field_ops', '0005_text_mobile_ids'),
+        ('field_ops', '0006_views'),
     ]
 
     operations = [

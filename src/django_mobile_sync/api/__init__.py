@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import idempotency
 from .client_versions import HEADER as SCHEMA_VERSION_HEADER
 from .client_versions import check_client_schema, minimum_schema_version
+from .envelopes import ErrorResponseSerializer
 from .errors import (
     IdempotencyConflict,
     IdempotencyMismatch,
@@ -28,6 +29,7 @@ __all__ = [
     "ENTRIES",
     "SCHEMA_VERSION_HEADER",
     "BatchLimit",
+    "ErrorResponseSerializer",
     "IdempotencyConflict",
     "IdempotencyMismatch",
     "PayloadTooLarge",

@@ -8,7 +8,8 @@
 Ids are stable; each message names the setting or the domain and its option, and its hint
 says what to do (docs/domains.md#system-checks). An optional app of the library (a client
 protocol) registers the checks of its own settings from its ``AppConfig.ready()``, using
-:func:`setting_type_error` for ``E014``.
+:func:`setting_type_error` for ``E014``, and numbers its other checks in the same series
+(``E020``: the WatermelonDB app's table mapping; ``E023``: the files app's scopes).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """System checks of the declared domains: ``E001`` to ``E012``, ``E015``, ``E017``, ``E019``,
-``E021``.
+``E021``, ``E022``.
 
 :func:`domain_problems` returns each misconfiguration of one ``SyncDomain`` as a
 :class:`Problem`: a stable check id, a message naming the domain and the option, and a hint
@@ -25,6 +25,7 @@ from ..conf import DOCS_URL, sync_settings
 from ..domains import SyncDomain, get_domains
 from ..records.related_scopes import plain_foreign_keys, unscoped_foreign_keys
 from ..records.syncable import SyncableModelMixin
+from ..records.view_keys import view_rule
 from ..resolvers import LastWriteWinsResolver
 from ..service import SyncService, service_outside_request
 from .settings import rate_problem
@@ -80,7 +81,21 @@ def domain_problems(domain: SyncDomain) -> list[Problem]:
     found.extend(transition_problems(domain, model))
     found.extend(option_problems(domain, model))
     found.extend(related_scope_problems(domain))
+    found.extend(view_problems(domain))
     return found
+
+
+def view_problems(domain: SyncDomain) -> Iterator[Problem]:
+    """A ``view`` that does not resolve (docs/views.md): ``E022``."""
+    try:
+        view_rule(domain)
+    except ImproperlyConfigured as exc:
+        yield Problem(
+            "E022",
+            str(exc),
+            "Declare view={'key': field, 'user': attribute, ...} or {'inherit': reference}; "
+            f"see {DOCS_URL}views.md#the-declaration",
+        )
 
 
 def field_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]:

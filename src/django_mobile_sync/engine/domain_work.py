@@ -46,6 +46,7 @@ from .outcomes import (
     ItemStatus,
 )
 from .references import RequestRecords, entry_order
+from .view_push import hidden_records, out_of_view
 
 VALIDATION_ERRORS = (ValidationError, DjangoValidationError)
 
@@ -111,6 +112,7 @@ class DomainWork:
         self.staged = Staged()
         self.protected: Counter[Any] = Counter()
         self.resolver: ConflictResolver | None = None
+        self.hidden: set[Any] = set()
 
     # -- what the rest of the push may ask ----------------------------------------------------
     @property
@@ -157,6 +159,8 @@ class DomainWork:
         names is decided first; ``records`` learns of every decision.
         """
         self.protected = self.protection(records)
+        if self.mode is not ApplyMode.OVERRIDE:  # an operator's re-apply sees every record
+            self.hidden = hidden_records(self.service, self.existing.values())
         for entry in entry_order(self):
             outcome = records.resolve(self, entry)
             if outcome is None:
@@ -176,6 +180,9 @@ class DomainWork:
     def decide_entry(
         self, entry: Entry, instance: SyncableModelMixin | None, stamp: Stamp
     ) -> EntryOutcome:
+        hidden = instance is not None and instance.pk in self.hidden  # docs/views.md
+        if hidden and not self.service.accept_out_of_view(instance, entry.raw):  # type: ignore[arg-type]
+            return out_of_view(entry.wire_id)
         if instance is None:
             if self.mode is ApplyMode.OVERRIDE:
                 return EntryOutcome.error(

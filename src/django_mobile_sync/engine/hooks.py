@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from ..domains import SyncDomain
     from ..records import SyncableModelMixin
+    from ..records.view_keys import KeySet
     from ..resolvers import ConflictResolver
     from .outcomes import Refusal
     from .rows import RowReader
@@ -85,6 +86,12 @@ class SyncHooks(Protocol):
     ) -> None: ...
 
     def get_pull_database(self) -> str: ...
+
+    def get_view_keys(self) -> KeySet: ...
+
+    def accept_out_of_view(
+        self, instance: SyncableModelMixin, entry: Mapping[str, Any]
+    ) -> bool: ...
 
     def get_pull_queryset(self, params: Mapping[str, Any]) -> QuerySet[SyncableModelMixin]: ...
 

@@ -65,10 +65,14 @@ REFERENCED = "referenced"
 #: ``code`` of the error for an ``OVERRIDE`` entry (the admin's re-apply) whose record no
 #: longer exists; never sent to a device.
 GONE = "gone"
+#: ``code`` of the error for an entry to a record outside the pusher's view (docs/views.md).
+OUT_OF_VIEW = "out_of_view"
+#: ``code`` a serializer or hook gives a change the user may not make (docs/views.md).
+NOT_PERMITTED = "not_permitted"
 #: The ``code``s of an ``error`` item (docs/protocol.md#item-statuses). A serializer or a hook
 #: that raises a ``ValidationError`` with one of these codes gets it in the answer; the codes
 #: of DRF's and Django's own messages (``required``, ``invalid``...) stay off the wire.
-ITEM_CODES = frozenset({UNSTORABLE, UNKNOWN_REFERENCE, REFERENCED})
+ITEM_CODES = frozenset({UNSTORABLE, UNKNOWN_REFERENCE, REFERENCED, OUT_OF_VIEW, NOT_PERMITTED})
 #: The message of an ``unknown_reference``, the same whatever the reason (unknown, deleted,
 #: another tenant's): nothing reveals another tenant's records.
 UNKNOWN_MESSAGE = "No record with this id exists in your scope."

@@ -31,6 +31,7 @@ from ..records.ids import MobileId, id_order, read_mobile_id, uses_text_ids
 from ..records.relations import lock_rank, reference_fields
 from .entries import Entry
 from .outcomes import UNKNOWN_MESSAGE, UNKNOWN_REFERENCE, EntryOutcome
+from .view_push import visible_to
 
 if TYPE_CHECKING:
     from ..records.syncable import SyncableModelMixin
@@ -253,7 +254,8 @@ class RequestRecords:
                     wanted.setdefault(model, set()).add(mobile_id)
         pks: dict[type[Model], set[Any]] = {}
         for model, ids in wanted.items():
-            queryset = self.scoped_queryset(model, work)
+            service = self.service_for(model, work)
+            queryset = visible_to(service, self.scoped_queryset(model, work, service))
             for record in in_values(queryset, "mobile_id", sorted(ids, key=id_order)):
                 self.found[(model._meta.label, record.mobile_id)] = record
                 pks.setdefault(model, set()).add(record.pk)
@@ -311,12 +313,15 @@ class RequestRecords:
             self.live.setdefault(label, set()).update(live)
         return pk in self.live.get(label, set())
 
-    def scoped_queryset(self, model: type[Model], work: DomainWork) -> Any:
-        """The live records of ``model`` in the device's scope for that model's domain.
+    def scoped_queryset(
+        self, model: type[Model], work: DomainWork, service: SyncHooks | None = None
+    ) -> Any:
+        """The live records of ``model`` in the device's scope for that model's domain
+        (``service``: that domain's, if already built).
 
         A synced model no domain declares has no scope: any of its records may be named.
         """
-        service = self.service_for(model, work)
+        service = service or self.service_for(model, work)
         if service is None:
             return model.sync_queryset(work.using).filter(deleted=False)  # type: ignore[attr-defined]
         return service.get_queryset().filter(deleted=False)

@@ -16,7 +16,16 @@ from django_mobile_sync.models import SyncableModelMixin
 
 from .fields import file_reference_fields
 from .models import Blob, Upload
-from .storage import BLOCK, CountingReader, PartsReader, blob_name, files_storage, save_stream
+from .storage import (
+    BLOCK,
+    CountingReader,
+    PartsReader,
+    blob_name,
+    files_storage,
+    local_path,
+    move_file,
+    save_stream,
+)
 from .tenancy import scope_values, tenant_key
 
 __all__ = [
@@ -81,10 +90,13 @@ def complete_upload(upload: Upload) -> Blob:
     """
     storage = files_storage()
     existing = Blob.objects.filter(tenant=upload.tenant, sha256=upload.sha256).first()
-    reader = PartsReader(storage, [name for _offset, _size, name in upload.parts])
+    names = [name for _offset, _size, name in upload.parts]
+    # On the file system the upload is one part: hashed as stored, then moved into place.
+    local = local_path(storage, names[0]) if len(names) == 1 else None
+    reader = PartsReader(storage, names)
     written = ""
     try:
-        if existing is not None:
+        if existing is not None or local is not None:
             reader.drain()
         else:
             name = blob_name(upload.tenant, upload.sha256, upload.pk)
@@ -95,6 +107,8 @@ def complete_upload(upload: Upload) -> Blob:
         if written:
             storage.delete(written)
         raise ChecksumMismatch(upload.sha256)
+    if existing is None and local is not None:
+        written = move_file(storage, local, blob_name(upload.tenant, upload.sha256, upload.pk))
     blob = existing or publish(upload, written)
     stamp_references(blob)
     delete_parts(upload)

@@ -8,13 +8,15 @@ system, S3 through django-storages): only ``save()``, ``open()`` and ``delete()`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.core.files import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from django_mobile_sync.conf import sync_settings
 
@@ -22,8 +24,12 @@ __all__ = [
     "BLOCK",
     "CountingReader",
     "PartsReader",
+    "append_stream",
     "blob_name",
+    "cut",
     "files_storage",
+    "local_path",
+    "move_file",
     "part_name",
     "read_range",
 ]
@@ -142,3 +148,37 @@ def read_range(storage: Storage, name: str, start: int, length: int) -> Iterator
                 return
             left -= len(data)
             yield data
+
+
+# -- the file system: one part per upload, moved into place (docs/files.md#storage) ----------
+def local_path(storage: Storage, name: str) -> str | None:
+    """The path of ``name`` when ``storage`` is the file system (where a part can be
+    appended to and moved), else ``None``."""
+    if not isinstance(storage, FileSystemStorage):
+        return None
+    return str(storage.path(name))
+
+
+def append_stream(path: str, size: int, reader: io.RawIOBase) -> None:
+    """Append ``reader`` to the file ``path`` after its first ``size`` bytes: whatever
+    follows them (what a failed ``PATCH`` left) is cut off first."""
+    with open(path, "r+b") as handle:
+        handle.truncate(size)
+        handle.seek(size)
+        while block := reader.read(BLOCK):
+            handle.write(block)
+
+
+def cut(path: str, size: int) -> None:
+    """Cut the file ``path`` back to ``size`` bytes (gone already: nothing to do)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.truncate(path, size)
+
+
+def move_file(storage: Storage, path: str, name: str) -> str:
+    """Move the local file ``path`` to ``name`` of the file system ``storage``, without
+    copying its bytes; ``name``."""
+    target = str(storage.path(name))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.replace(path, target)
+    return name

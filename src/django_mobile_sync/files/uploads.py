@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.files.storage import Storage
 from django.db.models import Q
 from django.utils import timezone
 
@@ -19,7 +20,15 @@ from django_mobile_sync.conf import sync_settings
 
 from .completion import ChecksumMismatch, complete_upload, delete_parts
 from .models import Upload
-from .storage import CountingReader, files_storage, part_name, save_stream
+from .storage import (
+    CountingReader,
+    append_stream,
+    cut,
+    files_storage,
+    local_path,
+    part_name,
+    save_stream,
+)
 from .tus import Metadata, TusError
 
 __all__ = ["PatchResult", "create_upload", "patch_upload", "terminate_upload"]
@@ -125,43 +134,87 @@ def store_part(
     # A chunk is hashed only when the device sent its checksum: the whole file is hashed
     # when it completes anyway.
     reader = CountingReader(read, remaining + 1, hashing=checksum is not None)
-    wanted = part_name(upload.pk, upload.offset)
-    try:
-        name = save_stream(storage, wanted, reader)
-    except Exception:
-        # The device went away mid-chunk (or the storage failed): what was written of the
-        # part is dropped, the offset stays, and the device resends from there. No part at
-        # this offset is listed in the upload, so the name is safe to delete.
-        storage.delete(wanted)
-        raise
+    part = Part.receive(storage, upload, reader)
     if reader.count > remaining:
-        storage.delete(name)
+        part.discard()
         raise TusError(413, "The chunk goes past Upload-Length.", "past_upload_length")
     if reader.interrupted and checksum is not None:
         # A cut-off chunk cannot match its checksum: nothing of it is kept.
-        storage.delete(name)
+        part.discard()
         raise TusError(460, "The chunk was cut off: send it again.", "checksum")
     if reader.digest is not None and not hmac.compare_digest(
         reader.digest.digest(), checksum or b""
     ):
-        storage.delete(name)
+        part.discard()
         raise TusError(460, "Upload-Checksum does not match the chunk: send it again.", "checksum")
     if reader.count == 0:
-        storage.delete(name)
+        part.discard()
         return PatchResult(upload.offset, False)
     new_offset = upload.offset + reader.count
-    parts = [*upload.parts, [upload.offset, reader.count, name]]
+    parts = part.parts(reader.count)
     moved = Upload.objects.filter(pk=upload.pk, offset=upload.offset).update(
         offset=new_offset, parts=parts
     )
-    if not moved:  # terminated meanwhile
-        storage.delete(name)
+    if not moved:  # terminated meanwhile (an appended part went with the upload)
+        if part.path is None:
+            part.discard()
         raise TusError(404, "This upload does not exist.", "not_found")
     upload.offset, upload.parts = new_offset, parts
     if new_offset < upload.length:
         return PatchResult(new_offset, False)
     finish(upload)
     return PatchResult(new_offset, True)
+
+
+@dataclass
+class Part:
+    """Where one ``PATCH``'s bytes went: a new part file, or (on the file system) the end of
+    the upload's part, whose first ``kept`` bytes are earlier chunks'."""
+
+    storage: Storage
+    upload: Upload
+    name: str
+    path: str | None = None
+    kept: int = 0
+
+    @classmethod
+    def receive(cls, storage: Storage, upload: Upload, reader: CountingReader) -> Part:
+        """Store what ``reader`` gives. On the file system the chunk is appended to the
+        upload's one part, which completion then moves into place without copying it
+        (docs/files.md#storage); elsewhere (S3) each chunk is a part of its own."""
+        last = upload.parts[-1] if upload.parts else None
+        path = local_path(storage, last[2]) if last else None
+        if last is not None and path is not None and last[0] + last[1] == upload.offset:
+            part = cls(storage, upload, last[2], path, last[1])
+            try:
+                append_stream(path, last[1], reader)
+            except Exception:
+                part.discard()
+                raise
+            return part
+        wanted = part_name(upload.pk, upload.offset)
+        try:
+            return cls(storage, upload, save_stream(storage, wanted, reader))
+        except Exception:
+            # The device went away mid-chunk (or the storage failed): what was written of
+            # the part is dropped, the offset stays, and the device resends from there. No
+            # part at this offset is listed in the upload, so the name is safe to delete.
+            storage.delete(wanted)
+            raise
+
+    def discard(self) -> None:
+        """Keep nothing of this chunk."""
+        if self.path is not None:
+            cut(self.path, self.kept)
+        else:
+            self.storage.delete(self.name)
+
+    def parts(self, count: int) -> list[Any]:
+        """The upload's parts with this chunk's ``count`` bytes."""
+        if self.path is not None:
+            offset = self.upload.parts[-1][0]
+            return [*self.upload.parts[:-1], [offset, self.kept + count, self.name]]
+        return [*self.upload.parts, [self.upload.offset, count, self.name]]
 
 
 def finish(upload: Upload) -> None:

@@ -11,5 +11,6 @@ from .views import BlobView, UploadCreateView, UploadView
 urlpatterns = [
     path("files/", UploadCreateView.as_view(), name="files"),
     path("files/sha256/<str:sha256>", BlobView.as_view(), name="files-blob"),
-    path("files/<uuid:upload_id>", UploadView.as_view(), name="files-upload"),
+    # Any segment, so that a malformed id is the JSON 404 of an unknown upload.
+    path("files/<str:upload_id>", UploadView.as_view(), name="files-upload"),
 ]

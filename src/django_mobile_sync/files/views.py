@@ -19,11 +19,13 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from django_mobile_sync.api import SyncJSONRenderer, sync_exception_handler
+from django_mobile_sync.api import SyncJSONRenderer, SyncViewSchema, sync_exception_handler
 from django_mobile_sync.conf import sync_settings
+from django_mobile_sync.throttling import first_refusal
 
 from .downloads import blob_response
 from .models import Upload
+from .schema import FilesSchemaMixin
 from .tenancy import request_scope, scope_values, tenant_key
 from .tus import (
     EXTENSIONS,
@@ -42,13 +44,14 @@ OFFSET_STREAM = "application/offset+octet-stream"
 
 
 class FilesAPIView(APIView):
-    """Common base: the library's authentication and permissions, JSON errors, the
-    ``Tus-Resumable`` header on every answer. No throttles: a file costs many requests."""
+    """Common base: the library's authentication, permissions and throttles
+    (``THROTTLE_CLASSES`` at the global ``THROTTLE_RATES``: creating an upload counts as a
+    push, every other request as a pull), JSON errors, the ``Tus-Resumable`` header on
+    every answer (docs/files.md#limits)."""
 
     renderer_classes = [SyncJSONRenderer]
     parser_classes: list[Any] = []
-    throttle_classes: list[Any] = []
-    schema = None
+    schema = SyncViewSchema(FilesSchemaMixin)  # described by drf-spectacular (files/schema.py)
 
     def get_authenticators(self) -> list[Any]:
         classes = sync_settings.AUTHENTICATION_CLASSES
@@ -58,6 +61,20 @@ class FilesAPIView(APIView):
 
     def get_permissions(self) -> list[Any]:
         return [cls() for cls in sync_settings.PERMISSION_CLASSES]
+
+    def get_throttles(self) -> list[Any]:
+        return [cls() for cls in sync_settings.THROTTLE_CLASSES]
+
+    def check_throttles(self, request: Request) -> None:
+        """As the sync views: the first throttle that refuses answers ``429`` with
+        ``Retry-After``, and the ones after it do not count the request."""
+        refusal = first_refusal(self.get_throttles(), request, self)
+        if refusal is not None:
+            self.throttled(request, refusal.wait)  # type: ignore[arg-type]
+
+    def throttle_domain(self) -> None:
+        """No domain's ``throttle_rates`` apply: files count at the global rates."""
+        return None
 
     def get_exception_handler(self) -> Any:
         return sync_exception_handler
@@ -132,21 +149,27 @@ class UploadCreateView(FilesAPIView):
 class UploadView(FilesAPIView):
     """``HEAD``, ``PATCH`` and ``DELETE`` of one upload, its owner's only."""
 
-    def owned(self, request: Request, upload_id: UUID) -> Upload:
+    def owned(self, request: Request, upload_id: str) -> Upload:
         _scope, tenant = self.tenant(request)
-        upload = Upload.objects.filter(
-            pk=upload_id, user=cast(Any, request.user), tenant=tenant
-        ).first()
+        try:
+            pk = UUID(upload_id)
+        except ValueError:
+            pk = None
+        upload = (
+            Upload.objects.filter(pk=pk, user=cast(Any, request.user), tenant=tenant).first()
+            if pk is not None
+            else None
+        )
         if upload is None or (not upload.complete and upload.expires_at <= timezone.now()):
             raise TusError(404, "This upload does not exist (or has expired).", "not_found")
         return upload
 
-    def head(self, request: Request, upload_id: UUID) -> Response:
+    def head(self, request: Request, upload_id: str) -> Response:
         upload = self.owned(request, upload_id)
         check_tus_resumable(request)
         return Response(status=200, headers=upload_headers(upload))
 
-    def patch(self, request: Request, upload_id: UUID) -> Response:
+    def patch(self, request: Request, upload_id: str) -> Response:
         upload = self.owned(request, upload_id)
         check_tus_resumable(request)
         if request.content_type.split(";")[0].strip() != OFFSET_STREAM:
@@ -163,7 +186,7 @@ class UploadView(FilesAPIView):
         headers.pop("Upload-Length")
         return no_content(headers)
 
-    def delete(self, request: Request, upload_id: UUID) -> Response:
+    def delete(self, request: Request, upload_id: str) -> Response:
         upload = self.owned(request, upload_id)
         check_tus_resumable(request)
         terminate_upload(upload)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -11,9 +11,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ..conf import sync_settings
-from ..domains import SyncDomain
+from ..domains import SyncDomain, get_domains
 from ..models import IdempotencyRecord, TombstonePurge
-from ..records import next_change_seq, reference_fields, synced_children
+from ..records import move_model, next_change_seq, reference_fields, synced_children, view_rule
 
 
 def purge_tombstones(
@@ -28,6 +28,7 @@ def purge_tombstones(
     retention = sync_settings.TOMBSTONE_RETENTION if retention is None else retention
     before = timezone.now() - retention
     model: Any = domain.model_class
+    purge_view_moves(domain, using, before)
     with transaction.atomic(using=using):
         expired = model.sync_queryset(using).filter(deleted=True, deleted_at__lt=before)
         for field in synced_children(model):
@@ -46,6 +47,36 @@ def purge_tombstones(
             purged_before=before,
             purged_count=count,
         )
+    return int(count)
+
+
+def purge_view_moves(domain: SyncDomain, using: str, before: datetime) -> int:
+    """Delete the moves between view keys (docs/views.md) of ``domain``'s model older than
+    ``before``; record the horizon for every domain that reads them (their older cursors
+    answer ``410``, as after a tombstone purge)."""
+    rule = view_rule(domain)
+    if rule is None:
+        return 0
+    readers = [d for d in get_domains().values() if (r := view_rule(d)) and r.owner is rule.owner]
+    with transaction.atomic(using=using):
+        expired = (
+            move_model()
+            .objects.using(using)
+            .filter(model=rule.owner._meta.label_lower, created_at__lt=before)
+        )
+        horizon = expired.aggregate(horizon=Max("seq"))["horizon"]
+        if horizon is None:
+            return 0
+        count, _ = expired.delete()
+        seq = next_change_seq(using)
+        for reader in readers:
+            TombstonePurge.objects.using(using).create(
+                domain=reader.name,
+                horizon_seq=horizon + 1,
+                seq=seq,
+                purged_before=before,
+                purged_count=0,
+            )
     return int(count)
 
 

@@ -30,6 +30,7 @@ from .ids import (
     uses_text_ids,
 )
 from .indexes import recommended_index, serves_pulls
+from .moves import move_model, tenant_digest
 from .parent_guards import connect_parent_guards
 from .relations import (
     apply_on_delete,
@@ -48,8 +49,10 @@ from .syncable import (
     SyncQuerySet,
     tenant_field_names,
 )
+from .view_keys import EVERYTHING, KeySet, ViewRule, key_q, view_rule
 
 __all__ = [
+    "EVERYTHING",
     "STAMP_FIELDS",
     "TEXT_ID_MAX_LENGTH",
     "TEXT_ID_PATTERN",
@@ -57,12 +60,14 @@ __all__ = [
     "AllObjectsManager",
     "ClockReading",
     "DerivingField",
+    "KeySet",
     "MobileId",
     "RewriteHexUUIDs",
     "SyncManager",
     "SyncQuerySet",
     "SyncableModelMixin",
     "TextMobileIdField",
+    "ViewRule",
     "after_position",
     "any_of",
     "apply_on_delete",
@@ -77,8 +82,10 @@ __all__ = [
     "id_rule",
     "in_values",
     "is_synced",
+    "key_q",
     "lock_live",
     "lock_rank",
+    "move_model",
     "new_text_id",
     "next_change_seq",
     "protected_counts",
@@ -88,8 +95,10 @@ __all__ = [
     "reference_fields",
     "serves_pulls",
     "synced_children",
+    "tenant_digest",
     "tenant_field_names",
     "text_problem",
     "to_json",
     "uses_text_ids",
+    "view_rule",
 ]

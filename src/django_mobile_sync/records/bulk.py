@@ -34,6 +34,9 @@ from typing import Any
 from django.db import connections, models, transaction
 from django.db.models import F, Lookup, Q, QuerySet
 
+from .moves import log_object_moves
+from .syncable import tenant_field_names
+
 
 def in_values(queryset: QuerySet[Any], name: str, values: Sequence[Any]) -> QuerySet[Any]:
     """``queryset.filter(<name>__in=values)``, as one array parameter on PostgreSQL."""
@@ -99,6 +102,7 @@ def bulk_update(
     """
     if not objs:
         return 0
+    log_object_moves(model, objs, tenant_field_names(model), using)
     opts = model._meta
     connection = connections[using]
     fields: list[Any] = [opts.get_field(name) for name in names]

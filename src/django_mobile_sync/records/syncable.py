@@ -22,7 +22,9 @@ from django.utils import timezone
 from ..domains import get_domains
 from ..exceptions import TenantFieldChanged
 from .clock import next_change_seq
+from .moves import log_moves, tenant_columns
 from .relations import apply_on_delete, protected_counts, protected_error, synced_children
+from .view_keys import key_columns
 
 #: Columns every tracked write sets besides the ones it changes.
 STAMP_FIELDS = ("version", "updated_at", "change_seq", "field_versions")
@@ -81,7 +83,19 @@ class SyncQuerySet(models.QuerySet[Any]):
             kwargs["change_seq"] = next_change_seq(self.db)
             if changed:
                 kwargs["field_versions"] = MarkFieldsChanged(changed)
-            return super().update(**kwargs)
+            moving = self._key_columns_in(changed)
+            if not moving:
+                return super().update(**kwargs)
+            before = self._key_values(moving, lock=True)
+            count = super().update(**kwargs)
+            after = self.model.sync_queryset(self.db).filter(pk__in=list(before))
+            rows = [
+                (pk, tenant, before[pk][1], new)
+                for pk, (_tenant, new) in after._key_values(moving).items()
+                for tenant in [before[pk][0]]
+            ]
+            log_moves(self.model, rows, kwargs["change_seq"], self.db)
+            return count
 
     update.alters_data = True  # type: ignore[attr-defined]
 
@@ -160,6 +174,29 @@ class SyncQuerySet(models.QuerySet[Any]):
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
 
+    def _key_columns_in(self, names: Iterable[str]) -> list[str]:
+        """The view key columns (docs/views.md) among the fields ``names``."""
+        columns = key_columns(self.model)
+        if not columns:
+            return []
+        attnames = {self.model._meta.get_field(name).attname for name in names}
+        return sorted(columns & attnames)
+
+    def _key_values(
+        self, columns: Sequence[str], lock: bool = False
+    ) -> dict[Any, tuple[dict[str, Any], dict[str, Any]]]:
+        """``{pk: (tenant values, key columns)}`` of the rows (locked ``FOR UPDATE``)."""
+        tenant = tenant_columns(self.model, tenant_field_names(self.model))
+        rows = self.select_for_update() if lock else self
+        names = ["pk", *tenant.values(), *columns]
+        return {
+            row["pk"]: (
+                {name: row[attname] for name, attname in tenant.items()},
+                {column: row[column] for column in columns},
+            )
+            for row in rows.order_by("pk").values(*names)
+        }
+
     def _refuse_tenant_change(self, names: Iterable[str]) -> None:
         tenant = tenant_field_names(self.model)
         if not tenant:
@@ -233,14 +270,16 @@ class SyncableModelMixin(models.Model):
         if moved:
             raise TenantFieldChanged(type(self), moved)
         with transaction.atomic(using=using, savepoint=False):
-            if not adding:
-                self._lock_current_version(using)
-            self.stamp_write(
-                next_change_seq(using), timezone.now(), adding=adding, changed=changed
-            )
+            current = None if adding else self._lock_current_version(using)
+            seq = next_change_seq(using)
+            self.stamp_write(seq, timezone.now(), adding=adding, changed=changed)
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], *STAMP_FIELDS}
             super().save(*args, **kwargs)
+            if current is not None and (columns := key_columns(type(self))):
+                tenant = {n: getattr(self, a) for n, a in self.tenant_filter_names().items()}
+                new = {column: getattr(self, column) for column in columns}
+                log_moves(type(self), [(self.pk, tenant, current, new)], seq, using)
         self._loaded_values = {
             f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields
         }
@@ -270,19 +309,24 @@ class SyncableModelMixin(models.Model):
             found[attname] = loaded.get(attname, getattr(self, attname))
         return found
 
+    def tenant_filter_names(self) -> dict[str, str]:
+        """``{tenant field name: attname}``."""
+        return tenant_columns(type(self), tenant_field_names(type(self)))
+
     def _lock_current_version(self, using: str) -> dict[str, Any] | None:
         """Stamp from the row as it is now, not as it was loaded: others may have written.
 
         ``FOR UPDATE`` (not ``FOR NO KEY UPDATE``): a delete's lock must conflict with the
         ``FOR KEY SHARE`` a push holds on the parents it names (docs/relations.md).
-        Returns the row's ``version``, ``field_versions`` and ``deleted``, if it exists.
+        Returns the row's ``version``, ``field_versions`` and ``deleted``, and its view key
+        columns (docs/views.md), if it exists.
         """
         current: Any = (
             type(self)
             ._base_manager.using(using)
             .select_for_update()
             .filter(pk=self.pk, **self.tenant_filter())
-            .values("version", "field_versions", "deleted")
+            .values("version", "field_versions", "deleted", *sorted(key_columns(type(self))))
             .first()
         )
         if current is None:

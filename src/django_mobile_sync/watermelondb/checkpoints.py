@@ -39,6 +39,7 @@ from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.models import TombstonePurge
 
 from .models import WatermelonCheckpoint, WatermelonPush
+from .visibility import view_state
 
 if TYPE_CHECKING:
     from django_mobile_sync.records import ClockReading
@@ -64,7 +65,12 @@ def state_of(using: str, reading: ClockReading, tables: Iterable[tuple[str, Sync
         tables: ``(table name, service)`` of every table of the request.
     """
     described = sorted(
-        [name, service.domain.name, sorted([k, scope_value(v)] for k, v in service.scope.items())]
+        [
+            name,
+            service.domain.name,
+            sorted([k, scope_value(v)] for k, v in service.scope.items()),
+            *view_state(service),  # the user's view keys: a change is a replacement sync
+        ]
         for name, service in tables
     )
     state = {

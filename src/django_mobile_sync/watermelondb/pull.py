@@ -33,6 +33,7 @@ from django_mobile_sync.records import SyncableModelMixin, after_position, read_
 
 from .checkpoints import Checkpoints, is_fresh, purges_since, state_of
 from .tables import Table, empty_value, to_raw
+from .visibility import in_view, moves_since
 
 if TYPE_CHECKING:
     from django_mobile_sync.engine import RowReader
@@ -138,14 +139,21 @@ class WatermelonPull:
         purged = purges_since(alias, [p.table.domain.name for p in plans], held.horizon)
         if any(purge_horizon > held.horizon for purge_horizon in purged):
             return self.full(state, horizon, after=since, predecessor=held.pk, own=own)
+        newest = []
         for plan in plans:
             changed = window(plan.service, alias, start, horizon).filter(deleted=False)
-            created = Q(version=1) & ~Q(change_seq__in=own)
+            moved = moves_since(plan.service, alias, start, horizon)  # docs/views.md
+            # New to the device: created here, or entered its view (docs/views.md).
+            created = (Q(version=1) & ~Q(change_seq__in=own)) | Q(pk__in=moved.entered)
             plan.created.append(changed.filter(created))
             plan.updated.append(changed.exclude(created))
+            plan.deleted += moved.removed
+            if moved.entering is not None:
+                plan.created.append(moved.entering)
+            newest.append(moved.newest)
         if migration is not None:
             self.add_migration(plans, migration, alias, start, horizon)
-        position = self.next_position(start, horizon)
+        position = self.next_position(start, horizon, moved=newest)
         if position == held.position and not purged and is_fresh(held):
             return PullPlan(plans, alias, held.pk)  # nothing new: the device keeps it
         successor = self.checkpoints.mint(
@@ -156,7 +164,9 @@ class WatermelonPull:
     def services(self) -> list[tuple[str, SyncService]]:
         return [(name, service) for name, (_table, service) in self.tables.items()]
 
-    def next_position(self, start: int | None, horizon: int) -> int:
+    def next_position(
+        self, start: int | None, horizon: int, moved: Sequence[int | None] = ()
+    ) -> int:
         """Where the next pull starts: one above the newest change of the scope served now.
 
         Every row below the horizon is committed, and every later write is stamped at or
@@ -168,6 +178,7 @@ class WatermelonPull:
             window(service, self.using, start, horizon).aggregate(m=Max("change_seq"))["m"]
             for _table, service in self.tables.values()
         ]
+        newest += moved  # the newest move out of (or into) a view served now
         return max([start or 0, *(int(seq) + 1 for seq in newest if seq is not None)])
 
     def full(
@@ -270,8 +281,10 @@ class Buffer:
 def window(
     service: SyncService, alias: str, since: int | None, below: int
 ) -> QuerySet[SyncableModelMixin]:
-    """The domain's rows (tenant and filters applied) with ``since <= change_seq < below``."""
-    queryset = service.get_pull_queryset({}).using(alias).filter(change_seq__lt=below)
+    """The domain's rows (tenant, view and filters applied) with
+    ``since <= change_seq < below``."""
+    queryset = in_view(service, service.get_pull_queryset({}).using(alias))
+    queryset = queryset.filter(change_seq__lt=below)
     return queryset if since is None else queryset.filter(change_seq__gte=since)
 
 

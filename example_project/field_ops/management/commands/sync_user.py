@@ -53,6 +53,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--bu", required=True, help="Business unit name within the client (created if new)."
         )
+        parser.add_argument(
+            "--role",
+            choices=[role.value for role in UserProfile.Role],
+            help="worker (the default for a new user: sees what is assigned to them) or "
+            "supervisor (sees every record of the tenant); omitted: kept as it is.",
+        )
         add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -89,12 +95,18 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"Business unit {bu_name!r}: exists.")
-        user, token = ensure_user(username, client_name, bu_name, using=using)
+        role = options.get("role")
+        user, token = ensure_user(username, client_name, bu_name, using=using, role=role)
         if before is None:
             self.stdout.write(f"User {user} now works for {client_name} / {bu_name}.")
         elif (before.client.name, before.bu.name) != (client_name, bu_name):
             self.stdout.write(f"User {user} moved from {before.bu} to {client_name} / {bu_name}.")
         else:
             self.stdout.write(f"User {user} already works for {client_name} / {bu_name}.")
+        now = UserProfile.objects.using(using).get(user=user).role
+        if before is not None and before.role != now:
+            self.stdout.write(f"Role: {before.role} -> {now} (their devices follow at next sync).")
+        else:
+            self.stdout.write(f"Role: {now}.")
         self.stdout.write("API token (send it as 'Authorization: Bearer <token>'):")
         self.stdout.write(token)
