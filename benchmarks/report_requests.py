@@ -24,6 +24,55 @@ HISTORY = [
 ]
 
 
+#: Where a push of 1,000 creates goes beside the floor (issue 23), from a helper's profile.
+CREATES = (
+    "`python -m benchmarks.profile_push --entries 1000` and `python -m benchmarks.push "
+    "--scenarios new` on PostgreSQL, in a helper's quick runs on a machine shared with "
+    "other work (load average 5 to 6 on 2 CPUs): the service took 206 ms, HTTP 280 ms, "
+    "plain `bulk_create()` of the same rows 126 ms (1.6x and 2.2x). No statement is per "
+    "entry. Under cProfile, of a push over HTTP: Django building the INSERT's values "
+    "(`get_db_prep_save` of every field of every row) about 18%, psycopg quoting the "
+    "arrays Django 5.2 sends for a bulk INSERT on PostgreSQL about 16% (a regular "
+    'expression substitution, with a Python callback, for each `"` and `\\` of a '
+    "text element, many in a history field's JSON), the serializer validating each entry "
+    "about 17%, building each model instance about 10%, parsing the entries 5%; the "
+    "library's own bookkeeping (stamps, history, outcomes) a few percent. The first two "
+    "are the floor's too; the next two are what a push does that `bulk_create()` does not: "
+    "validating a device's values, and models for `before_save()` and the bulk write. "
+    "Cut: a create whose serializer validates nothing beyond its fields (the default one) "
+    "runs each field's validation as DRF's serializer would, without the serializer-level "
+    "steps (`serializers.field_validator()`; an invalid entry goes through the serializer "
+    "itself, for DRF's errors; `tests/engine/test_field_validator.py` compares both): 10 ms "
+    "instead of 18 ms per 1,000 creates in-process. Not cut: building the models, which "
+    "`before_save()`, the history and the bulk write need."
+)
+
+#: What the pull's fast way changed (issue 23), with the numbers of the busy machine.
+FAST_PULL = (
+    "A page used to build a model per row and run the domain's DRF serializer on it: about "
+    "6x the floor. When the wire form is the library's own (no declared `serializer`, "
+    "neither `serialize_record()` nor the serializer hooks overridden), the pull now reads "
+    "the rows' columns with `values()` (each reference's `mobile_id` annotated in the same "
+    "query) and turns each value with the serializer field that would have turned it "
+    "(`engine/rows.py`; a value already of its wire type, such as text or a whole number, "
+    "as it is): the same items, byte for byte (`tests/engine/test_rows.py` compares both "
+    "ways on every test domain, on both databases). Native pages, multi-domain pages and "
+    "WatermelonDB pulls all read this way; WatermelonDB's raw records keep plain values as "
+    "they are and are encoded by one `JSONEncoder` rather than a new one per record. A "
+    "helper's quick runs before `make bench`, 20,000 rows, on a machine shared with other "
+    "work (load average 5 to 6 on 2 CPUs): on SQLite the native first sync went from 3.25 s "
+    "to 1.0-1.4 s against a floor of 1.0 s, WatermelonDB's from 2.8 s to 1.4 s; on "
+    "PostgreSQL the native one from 2.5-3.5 s to 1.7 s against a floor of 1.0 s, "
+    "WatermelonDB's from 2.4 s to 1.0 s. In a quieter moment (load average 2.6), on "
+    "SQLite after issue 24's views were merged: floor 0.34 s, native 0.59-0.71 s (about "
+    "2x, at the goal's edge), WatermelonDB 0.45-0.47 s (1.4x). A domain with a view still "
+    "reads models (its pages go through the view's own reader). "
+    "What remains above the floor on a native page is "
+    "per page (HTTP, the clock and horizon read, the purge check) and the page budget, "
+    "which encodes each item once to count its bytes before the renderer encodes the page."
+)
+
+
 def ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}x"
 
@@ -96,6 +145,10 @@ def section(results: dict[str, Any], add: Any) -> None:
     add("")
     _profile(results.get("profile_push"), add)
     _history(add)
+    add("### A push of 1,000 creates against bulk_create")
+    add("")
+    add(CREATES)
+    add("")
     _load(results.get("creates_load"), add)
     _floor(results, add)
 
@@ -193,6 +246,8 @@ def _floor(results: dict[str, Any], add: Any) -> None:
         "built, no cursor, no horizon, no HTTP), and serialises each page with the sync "
         "views' JSON renderer."
     )
+    add("")
+    add(FAST_PULL)
     add("")
     add("| database | floor | peak above idle | native / floor | WatermelonDB / floor |")
     add("|---|---:|---:|---:|---:|")

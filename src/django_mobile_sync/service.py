@@ -10,7 +10,7 @@ Override them in a subclass and name it in the domain's ``service`` option (or
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -31,6 +31,7 @@ from .engine import (
     PushBatch,
     PushResult,
     Refusal,
+    RowReader,
     decode_cursor,
     echo_cursor,
     encode_cursor,
@@ -50,7 +51,7 @@ from .records.storable import format_timestamp, to_json
 from .records.syncable import SyncableModelMixin
 from .records.view_keys import EVERYTHING, KeySet, view_rule
 from .resolvers import ConflictResolver, get_resolver
-from .serializers import domain_serializer_class
+from .serializers import ReferenceField, create_validator, domain_serializer_class
 
 if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
@@ -91,6 +92,8 @@ class SyncService:
         self.scope = dict(scope) if scope is not None else self.get_scope()
         self.using = using or self.get_database()
         self._serializers: dict[str, BaseSerializer[Any]] = {}
+        self._row_reader: RowReader | None = None
+        self._create: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     # -- who and where ----------------------------------------------------------------------
     def get_scope(self) -> dict[str, Any]:
@@ -164,6 +167,10 @@ class SyncService:
         # One serializer per batch, as a ListSerializer reuses its child: building one
         # (ModelSerializer.get_fields) costs more than validating an entry.
         serializer.instance, serializer.initial_data = instance, data
+        if instance is None and isinstance(data, dict):
+            if self._create is None:  # once per batch, like the serializer
+                self._create = create_validator(serializer)
+            return self._create(data)
         return dict(serializer.run_validation(data))
 
     def get_resolver(self) -> ConflictResolver:
@@ -320,6 +327,20 @@ class SyncService:
             return item
         fields = self._reused_serializer("read").to_representation(instance)
         return {**fields, **derived_values(instance, self.scope), **item}
+
+    def row_reader(self) -> RowReader:
+        """How a pull reads this domain's rows: as columns when the wire form is the
+        library's own (no hook of it overridden, no ``serializer``; ``engine/rows.py``)."""
+        if self._row_reader is None:
+            if self.domain.serializer is None and all(
+                getattr(type(self), name) is getattr(SyncService, name)
+                for name in ("serialize_record", "get_serializer_class", "get_serializer")
+            ):
+                serializer = self._reused_serializer("read")
+                self._row_reader = RowReader(self, serializer, ReferenceField)
+            else:
+                self._row_reader = RowReader(self)
+        return self._row_reader
 
     def _reused_serializer(self, purpose: str) -> BaseSerializer[Any]:
         """The serializer this service reuses for ``purpose`` (create, update or read)."""

@@ -49,6 +49,7 @@ from .outcomes import (
 from .pull import ChangeFeed, FeedPage, Page, read_page
 from .push import DEADLOCK_ATTEMPTS, LockedEntry, PushBatch
 from .references import parents_first_domains
+from .rows import RowReader
 
 __all__ = [
     "BATCH_COUNTS",
@@ -80,6 +81,7 @@ __all__ = [
     "PushBatch",
     "PushResult",
     "Refusal",
+    "RowReader",
     "SyncHooks",
     "decode_cursor",
     "decode_feed_cursor",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..records.view_keys import KeySet
     from ..resolvers import ConflictResolver
     from .outcomes import Refusal
+    from .rows import RowReader
 
 
 class SyncHooks(Protocol):
@@ -95,3 +96,5 @@ class SyncHooks(Protocol):
     def get_pull_queryset(self, params: Mapping[str, Any]) -> QuerySet[SyncableModelMixin]: ...
 
     def serialize_record(self, instance: SyncableModelMixin) -> dict[str, Any]: ...
+
+    def row_reader(self) -> RowReader: ...

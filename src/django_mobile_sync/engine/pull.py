@@ -32,7 +32,6 @@ from ..conf import sync_settings
 from ..exceptions import CursorExpired, ReadOnPrimary
 from ..models import TombstonePurge
 from ..records.clock import ClockReading, after_position, read_clock
-from ..records.syncable import SyncableModelMixin
 from .cursor import FeedPosition, Position
 from .epoch import check_origin, origin_of
 from .replicas import check_reader, read_with_fallback
@@ -47,6 +46,10 @@ EXPIRED = (
     "Tombstones this cursor still needs were purged; resync from scratch "
     "(keep your unpushed changes and push them after)."
 )
+
+
+#: ``json.dumps(item, default=str)``, built once rather than per item.
+SIZING = json.JSONEncoder(default=str)
 
 
 @dataclass
@@ -68,7 +71,7 @@ class Budget:
 
     def take(self, item: dict[str, Any]) -> bool:
         """Count ``item`` in; ``False`` if its bytes do not fit (a page holds at least one)."""
-        size = len(json.dumps(item, default=str))
+        size = len(SIZING.encode(item))
         if self.taken and size > self.bytes:
             return False
         self.items, self.bytes, self.taken = self.items - 1, self.bytes - size, self.taken + 1
@@ -119,7 +122,7 @@ def open_page(alias: str, database: str, position: Position | FeedPosition) -> P
     return PageRead(alias, database, started, reading)
 
 
-def fetch(queryset: QuerySet[Any], count: int) -> list[SyncableModelMixin]:
+def fetch(queryset: QuerySet[Any], count: int) -> list[Any]:
     """The first ``count`` rows; a filter value the database refuses is a 400."""
     try:
         return list(queryset[:count])
@@ -176,18 +179,19 @@ def read_page_on(
     queryset = queryset.filter(after_position(service.model, position.seq, position.pk))
     if since is not None:
         queryset = queryset.filter(updated_at__gte=since)
-    rows = fetch(queryset.order_by("change_seq", "pk"), limit + 1)
+    reader = service.row_reader()  # engine/rows.py: models, or columns when it can
+    rows = fetch(reader.select(queryset.order_by("change_seq", "pk")), limit + 1)
     # After the rows: a purge that committed before they were read is seen here.
     check_not_purged(alias, position.purge, {service.domain.name: position.seq})
     budget, items = Budget(limit), []
     has_more = len(rows) > limit
     for row in rows[:limit]:
-        item = service.serialize_record(row)
+        item = reader.serialize(row)
         if not budget.take(item):
             has_more = True
             break
         items.append(item)
-        position = Position(row.change_seq, row.pk)
+        position = Position(*reader.position(row))
     return Page(items, has_more, opened.close(position), opened.started)
 
 
@@ -297,17 +301,19 @@ class ChangeFeed:
         while position.index < len(self.services):
             service = self.services[position.index]
             wanted = budget.items
-            rows = fetch(self.window(service, position, alias), wanted + 1)
+            reader = service.row_reader()
+            rows = fetch(reader.select(self.window(service, position, alias)), wanted + 1)
             if wanted <= 0 and rows:  # the page is full: is there more?
                 has_more = True
                 break
             for row in rows[:wanted]:
-                item = service.serialize_record(row)
+                item = reader.serialize(row)
                 if not budget.take(item):
                     has_more = True
                     break
                 changes[service.domain.name].append(item)
-                position = replace(position, seq=row.change_seq, pk=row.pk)
+                seq, pk = reader.position(row)
+                position = replace(position, seq=seq, pk=pk)
             if has_more or len(rows) > wanted:
                 has_more = True
                 break

@@ -36,7 +36,11 @@ from .tables import Table, empty_value, to_raw
 from .visibility import in_view, moves_since
 
 if TYPE_CHECKING:
+    from django_mobile_sync.engine import RowReader
     from django_mobile_sync.service import SyncService
+
+#: ``json.dumps(..., separators=(",", ":"))``, built once rather than per record.
+COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 #: Rows read per query while streaming.
 CHUNK = 500
@@ -244,11 +248,11 @@ class WatermelonPull:
     def records(
         self, plan: TablePlan, querysets: Sequence[QuerySet[Any]], buffer: Buffer
     ) -> Iterator[bytes]:
-        first = True
+        first, reader = True, plan.service.row_reader()
         for queryset in querysets:
-            for row in in_chunks(queryset, plan.service.model):
-                raw = to_raw(plan.table, plan.service.serialize_record(row))
-                buffer.add(("" if first else ",") + json.dumps(raw, separators=(",", ":")))
+            for row in in_chunks(queryset, plan.service.model, reader):
+                raw = to_raw(plan.table, reader.serialize(row))
+                buffer.add(("" if first else ",") + COMPACT.encode(raw))
                 first = False
                 yield from buffer.flush_if_full()
 
@@ -284,8 +288,9 @@ def window(
     return queryset if since is None else queryset.filter(change_seq__gte=since)
 
 
-def in_chunks(queryset: QuerySet[Any], model: type[Any]) -> Iterator[Any]:
-    """Every row of ``queryset`` in ``(change_seq, pk)`` order, :data:`CHUNK` per query.
+def in_chunks(queryset: QuerySet[Any], model: type[Any], reader: RowReader) -> Iterator[Any]:
+    """Every row of ``queryset`` in ``(change_seq, pk)`` order, :data:`CHUNK` per query,
+    as ``reader`` reads them (models, or columns when it can).
 
     Each query starts after the last row of the previous one, so memory stays flat on any
     database and behind any pooler (no server-side cursor is needed).
@@ -293,12 +298,11 @@ def in_chunks(queryset: QuerySet[Any], model: type[Any]) -> Iterator[Any]:
     ordered = queryset.order_by("change_seq", "pk")
     page = ordered
     while True:
-        rows = list(page[:CHUNK])
+        rows = list(reader.select(page)[:CHUNK])
         yield from rows
         if len(rows) < CHUNK:
             return
-        last = rows[-1]
-        page = ordered.filter(after_position(model, last.change_seq, last.pk))
+        page = ordered.filter(after_position(model, *reader.position(rows[-1])))
 
 
 def filled_condition(table: Table, model: type[Any], columns: Sequence[str]) -> Q | None:

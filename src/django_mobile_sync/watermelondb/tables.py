@@ -31,6 +31,9 @@ TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: Wire keys every pulled item has, that are not columns.
 ITEM_KEYS = frozenset({"mobile_id", "version", "deleted", "updated_at"})
 
+#: Types of values :func:`raw_value` keeps as they are (outside JSON and decimal fields).
+PLAIN = frozenset({str, bool, int, type(None)})
+
 
 @dataclass(frozen=True)
 class Table:
@@ -95,10 +98,14 @@ def describe_table(name: str, domain: SyncDomain) -> Table:
 def to_raw(table: Table, item: dict[str, Any]) -> dict[str, Any]:
     """A pulled item (the wire form of a live record) as a WatermelonDB raw record."""
     raw: dict[str, Any] = {}
+    special, column_of = table.json_fields | table.decimals, table.references.get
     for wire, value in item.items():
         if wire in ITEM_KEYS or wire.startswith("_"):
             continue  # WatermelonDB refuses records with _status, _changed or __proto__
-        raw[table.column_of(wire)] = raw_value(table, wire, value)
+        if type(value) in PLAIN and wire not in special:  # as raw_value() keeps it
+            raw[column_of(wire, wire)] = value
+        else:
+            raw[column_of(wire, wire)] = raw_value(table, wire, value)
     raw["id"] = item["mobile_id"]
     return raw
 
