@@ -13,9 +13,36 @@ ifneq ($(PYENV_BINS),)
 export PATH := $(subst $(space),:,$(PYENV_BINS)):$(PATH)
 endif
 
-TOX_SQLITE := py311-dj52-sqlite,py312-dj6-sqlite,py313-dj6-sqlite
-# PostgreSQL on the LTS and on the newest Django; Python 3.13 runs the suite on SQLite.
-TOX_POSTGRES := py311-dj52-postgres,py312-dj6-postgres
+# The matrix: SQLite on every Python; PostgreSQL on the LTS and on the newest Django.
+# Python 3.12 also runs the tests that start servers (gunicorn, browsers, Node clients).
+# On a machine without all three Pythons, make test runs the environments of those that are
+# installed and, without 3.12, the whole suite on one of them (tox.ini, one-*); CI requires
+# every Python (REQUIRE_ALL_PYTHONS=1: tox then fails on a missing one).
+python_works = $(shell PATH='$(PATH)' python$(1) -c 'import sys' >/dev/null 2>&1 && echo $(1))
+PYTHONS_FOUND := $(strip $(foreach v,3.11 3.12 3.13,$(call python_works,$(v))))
+ifeq ($(REQUIRE_ALL_PYTHONS),1)
+PYTHONS_FOUND := 3.11 3.12 3.13
+endif
+comma := ,
+SQLITE_ENV_3.11 := py311-dj52-sqlite
+SQLITE_ENV_3.12 := py312-dj6-sqlite
+SQLITE_ENV_3.13 := py313-dj6-sqlite
+POSTGRES_ENV_3.11 := py311-dj52-postgres
+POSTGRES_ENV_3.12 := py312-dj6-postgres
+ifneq ($(filter 3.12,$(PYTHONS_FOUND)),)
+ONE_PYTHON :=
+TOX_SQLITE := $(subst $(space),$(comma),$(foreach v,$(PYTHONS_FOUND),$(SQLITE_ENV_$(v))))
+TOX_POSTGRES := $(subst $(space),$(comma),$(strip $(foreach v,$(PYTHONS_FOUND),$(POSTGRES_ENV_$(v)))))
+else ifneq ($(PYTHONS_FOUND),)
+# No 3.12: the newest installed Python runs everything (Django 6 on 3.13, 5.2 on 3.11).
+ONE_PYTHON := python$(lastword $(PYTHONS_FOUND))
+ONE_DJANGO := $(if $(filter 3.13,$(PYTHONS_FOUND)),dj6,dj52)
+OTHERS := $(filter-out $(lastword $(PYTHONS_FOUND)),$(PYTHONS_FOUND))
+TOX_SQLITE := $(subst $(space),$(comma),$(strip one-$(ONE_DJANGO)-sqlite $(foreach v,$(OTHERS),$(SQLITE_ENV_$(v)))))
+TOX_POSTGRES := one-$(ONE_DJANGO)-postgres
+else
+TOX_SQLITE :=
+endif
 
 .PHONY: help venv test quicktest lint example bench docs clean
 
@@ -44,6 +71,10 @@ venv: $(VENV)/.installed
 
 test: venv
 	@set -e; \
+	if [ -z "$(TOX_SQLITE)" ]; then \
+	  echo "No Python 3.11, 3.12 or 3.13 found on PATH: install one (make test runs tox on them)." >&2; exit 1; \
+	fi; \
+	echo "Pythons of the matrix found: $(or $(PYTHONS_FOUND),none)$(if $(ONE_PYTHON), (no 3.12: the whole suite on $(ONE_PYTHON)))"; \
 	if $(VENV)/bin/python -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 	  envs="$(TOX_SQLITE),$(TOX_POSTGRES),lint"; backends="SQLite and PostgreSQL"; \
 	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
@@ -60,7 +91,7 @@ test: venv
 	  echo "Node.js 20+ or npm not found: the tests of the real clients (clients/) are deselected."; \
 	  node_tests=off; clients="deselected (install Node.js 20+ and npm)"; \
 	fi; \
-	NODE_TESTS=$$node_tests PG_URL='$(PG_URL)' $(VENV)/bin/tox run -e $$envs; \
+	NODE_TESTS=$$node_tests PG_URL='$(PG_URL)' $(if $(ONE_PYTHON),ONE_PYTHON=$(ONE_PYTHON) )$(VENV)/bin/tox run -e $$envs; \
 	echo "Database backends exercised: $$backends"; \
 	echo "Real WatermelonDB/RxDB clients: $$clients"
 

@@ -145,7 +145,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     # Bearer first: an unauthenticated request answers 401 with WWW-Authenticate: Bearer.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "field_ops.authentication.BearerTokenAuthentication",
+        "django_mobile_sync.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -157,8 +157,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "The django-mobile-sync example project: offline-first push and pull of tasks, "
         "work orders and their checklists, attendance punches, helpdesk tickets and journal "
-        "entries. Authenticate with "
-        "`Authorization: Bearer <token>` (`manage.py sync_user USERNAME --client C --bu B`)."
+        "entries. Authenticate with `Authorization: Bearer <token>` "
+        "(`manage.py sync_user USERNAME --client C --bu B [--create]`)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib import admin
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -15,19 +16,6 @@ from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.domains import get_domains
 
 logger = logging.getLogger(__name__)
-
-INDEX_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem;
-line-height: 1.5; padding: 0 1rem; }} code {{ font-size: .95em; }}</style></head>
-<body><h1>{title}</h1><ul>{links}</ul>
-<p>Sync endpoints (<code>Authorization: Bearer &lt;token&gt;</code>; a token comes from
-<code>manage.py sync_user USERNAME --client C --bu B</code>):</p><ul>{domains}
-<li>several domains in one request: <code>POST {multi_push}</code>,
-<code>GET {multi_pull}</code></li>
-<li>WatermelonDB apps (tables {tables}): <code>GET</code> and <code>POST {watermelon}</code></li>
-</ul></body></html>
-"""
 
 
 @require_safe
@@ -53,23 +41,17 @@ def index(request: HttpRequest) -> HttpResponse:
     watermelon = reverse("mobile_sync:watermelon")
     tables = ", ".join(sync_settings.WATERMELON)
     if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
-        page = format_html(
-            INDEX_PAGE,
-            title="django-mobile-sync example",
-            links=format_html_join(
-                "", '<li><a href="{}">{}</a></li>', ((u, t) for t, u in links.values())
-            ),
-            domains=format_html_join(
-                "",
-                "<li>{}: <code>POST {}</code>, <code>GET {}</code></li>",
-                ((name, d["push"], d["pull"]) for name, d in domains.items()),
-            ),
-            multi_push=several["push"],
-            multi_pull=several["pull"],
-            tables=tables,
-            watermelon=watermelon,
-        )
-        return HttpResponse(page)
+        context = {
+            **admin.site.each_context(request),
+            "title": "django-mobile-sync example",
+            "links": list(links.values()),
+            "domains": [(name, d["push"], d["pull"]) for name, d in domains.items()],
+            "multi_push": several["push"],
+            "multi_pull": several["pull"],
+            "tables": tables,
+            "watermelon": watermelon,
+        }
+        return render(request, "example/index.html", context)
     return JsonResponse(
         {
             "name": "django-mobile-sync example",

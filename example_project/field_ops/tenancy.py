@@ -18,6 +18,6 @@ def user_scope(request: Request) -> dict[str, Any]:
     if profile is None:
         raise PermissionDenied(
             "This user belongs to no client and business unit; create a profile for it "
-            "(manage.py sync_user USERNAME --client C --bu B)."
+            "(manage.py sync_user USERNAME --client C --bu B [--create])."
         )
     return {"client": profile.client, "bu": profile.bu}

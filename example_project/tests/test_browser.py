@@ -237,9 +237,7 @@ def test_analytics_page(visit: Visit, demo_example: Any) -> None:
     visit.log_in()
     with visit.page.expect_navigation(wait_until="networkidle"):
         visit.page.locator("#content-main a", has_text="Sync analytics").click()
-    assert visit.page.url.startswith(
-        f"{demo_example.url}/admin/django_mobile_sync/syncbatch/analytics/"
-    )
+    assert visit.page.url.startswith(f"{demo_example.url}/admin/django_mobile_sync/syncanalytics/")
     assert_admin_styled(visit)
     chart = visit.page.locator("svg.sync-chart")
     assert chart.count() == 1 and chart.bounding_box()["height"] > 100
@@ -252,8 +250,34 @@ def test_analytics_page(visit: Visit, demo_example: Any) -> None:
         and [int(v) for v in scale] == sorted(int(v) for v in scale)
     )
     assert visit.style("svg.sync-chart rect.ok", "fill") == "rgb(63, 143, 95)"
+    current = visit.page.locator("#nav-sidebar tr.current-model a").all_inner_texts()
+    assert current == ["Sync analytics"]  # not "Sync batches": the page is the entry's own
     visit.screenshot("analytics")
     visit.assert_fits(".sync-analytics table, .sync-analytics svg")
+    visit.assert_local_only()
+
+
+def test_batch_log_fits_the_window(visit: Visit, demo_example: Any) -> None:
+    make_conflict(demo_example)
+    # A wide row: a longer domain and device id, and two kinds of applied items.
+    url, token = f"{PREFIX}work-orders/sync/", demo_example.demo_tokens["gina"]
+    first = {"mobile_id": str(uuid.uuid4()), "description": "Fix the gate"}
+    body = {"client_id": "gina-android-tablet-07", "entries": [first]}
+    assert demo_example.json("POST", url, body, token=token)[0] == 200
+    edit = {**first, "version": 1, "description": "Fix the gate hinge"}
+    new = {"mobile_id": str(uuid.uuid4()), "description": "Oil the gate"}
+    body = {"client_id": "gina-android-tablet-07", "entries": [edit, new]}
+    status, answer = demo_example.json("POST", url, body, token=token)
+    assert status == 200 and len(answer["synced_items"]) == 2, answer
+    visit.log_in()
+    visit.open("/admin/django_mobile_sync/syncbatch/")
+    assert_admin_styled(visit)
+    assert visit.page.locator("#result_list tbody tr").count() >= 5
+    assert "1 created, 1 updated" in visit.page.locator("#result_list").inner_text()
+    current = visit.page.locator("#nav-sidebar tr.current-model a").all_inner_texts()
+    assert current == ["Sync batches"]
+    visit.screenshot("batch-log")
+    visit.assert_fits("#result_list")
     visit.assert_local_only()
 
 
@@ -265,6 +289,7 @@ def test_api_docs_render_every_operation_offline(visit: Visit) -> None:
         *(f"{PREFIX}{name}/{kind}/" for name in get_domains() for kind in ("sync", "changes")),
         f"{PREFIX}sync/",  # several domains in one request
         f"{PREFIX}changes/",
+        f"{PREFIX}watermelon/",  # WatermelonDB's pull and push
     }
     assert {p.replace("\u200b", "").strip() for p in paths} == expected
     sheets = visit.page.evaluate(
@@ -279,6 +304,9 @@ def test_api_docs_render_every_operation_offline(visit: Visit) -> None:
 
 def test_index_links_docs_admin_and_health(visit: Visit) -> None:
     visit.open("/")
+    assert_admin_styled(visit)  # the admin's look: its stylesheet, header and modules
+    assert visit.style(".module caption", "background-color") not in ("", TRANSPARENT)
+    visit.assert_fits(".module table")
     links = visit.page.eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")
     assert {"/api/docs/", "/api/schema/", "/admin/", "/health/"} <= set(links)
     visit.screenshot("index")

@@ -1,8 +1,10 @@
 """The real client packages, headless in Node, sync with the example served by gunicorn.
 
-Each script of ``clients/test/`` runs in its own tenant, with two device users (``alice``
+The example app (``clients/app/``) runs the packed client package (``npm pack`` in
+``clients/``, installed into the app) with the schemas the server generates. Each script runs
+in its own tenant, with two device users (``alice``
 and ``bob``), against one server (``node_example``). tox runs these once per database
-backend (marker ``live``); see ``clients/README.md`` to run one script by hand.
+backend (marker ``live``); see ``clients/app/README.md`` to run one script by hand.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ WATERMELON = [
     # Views (docs/views.md): a work order reassigned away leaves the old assignee's database
     # at synchronize(), its steps with it.
     "watermelon/reassign.test.mjs",
-    # Live streams: synchronize() on a poke, debounced and jittered (live/stream.mjs).
+    # Live streams: synchronize() on a poke, debounced and jittered (the package's live module).
     "watermelon/live-sync-on-poke.test.mjs",
 ]
 
@@ -71,3 +73,32 @@ def test_real_client(clients: Path, node_example: Any, script: str) -> None:
 def test_every_client_script_is_run(clients: Path) -> None:
     found = [*(clients / "test").glob("rxdb-*.test.mjs"), *clients.glob("watermelon/*.test.mjs")]
     assert sorted(RXDB + WATERMELON) == sorted(str(path.relative_to(clients)) for path in found)
+
+
+def test_the_package_tarball_holds_javascript_and_type_declarations(clients: Path) -> None:
+    """``npm pack`` in ``clients/``: compiled modules with their ``.d.ts``, a name, a version
+    and a README; the app runs exactly that tarball, installed."""
+    import json
+    import tarfile
+
+    package = json.loads((clients.parent / "package.json").read_text())
+    assert package["name"] == "django-mobile-sync-client" and package["version"]
+    tarball = clients.parent / f"{package['name']}-{package['version']}.tgz"
+    with tarfile.open(tarball) as packed:
+        names = set(packed.getnames())
+    modules = [
+        "index",
+        *(f"{m}/{f}" for m in ("rxdb", "watermelondb", "files") for f in ("index",)),
+    ]
+    modules += ["rxdb/sync", "watermelondb/sync", "files/queue"]
+    for module in modules:
+        assert {f"package/dist/{module}.js", f"package/dist/{module}.d.ts"} <= names, module
+    assert {"package/package.json", "package/README.md"} <= names
+    assert not [name for name in names if "/app/" in name or "node_modules" in name]
+    installed = clients / "node_modules" / package["name"]
+    assert json.loads((installed / "package.json").read_text())["version"] == package["version"]
+    assert (installed / "dist" / "watermelondb" / "sync.d.ts").is_file()
+    # The app's scripts import the package by name, never the sources or a relative build.
+    for script in [*clients.glob("test/*.mjs"), *clients.glob("watermelon/*.mjs")]:
+        text = script.read_text()
+        assert "../src/" not in text and "clients/src" not in text, script

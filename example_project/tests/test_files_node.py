@@ -1,6 +1,7 @@
 """Files from Node against the example served by gunicorn (docs/files.md): the real
 ``tus-js-client`` (npm, pinned in ``clients/package.json``) resuming an interrupted upload,
-and the recipes' upload queue (``clients/files/queue.ts``)."""
+and the package's upload queue (``django-mobile-sync-client/files``, installed into the
+example app ``clients/app/`` from the packed tarball)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.live, pytest.mark.node]
 SCRIPTS = [
     # tus-js-client: 8 MiB in 1 MiB chunks, aborted midway, resumed, verified by digest.
     "files/tus-resume.test.mjs",
-    # The recipes' upload queue (files/queue.ts): records first, files after, backoff.
+    # The package's upload queue (src/files/queue.ts): records first, files after, backoff.
     "files/queue.test.mjs",
 ]
 

@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import OperationalError
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -27,7 +28,9 @@ def run(*args: str) -> list[str]:
 
 
 def test_sync_user_prints_the_token_alone_on_the_last_line(db: Any) -> None:
-    lines = run("sync_user", "ravi", "--client", "Acme Facilities", "--bu", "Downtown Tower")
+    lines = run(
+        "sync_user", "ravi", "--client", "Acme Facilities", "--bu", "Downtown Tower", "--create"
+    )
     user = User.objects.get(username="ravi")
     assert lines[-1] == Token.objects.get(user=user).key
     assert not user.has_usable_password()
@@ -40,7 +43,9 @@ def test_sync_user_prints_the_token_alone_on_the_last_line(db: Any) -> None:
     )
     assert Client.objects.count() == BusinessUnit.objects.count() == 1
     # Another tenant: the user moves, the token stays.
-    moved = run("sync_user", "ravi", "--client", "Globex Services", "--bu", "Harbour Depot")
+    moved = run(
+        "sync_user", "ravi", "--client", "Globex Services", "--bu", "Harbour Depot", "--create"
+    )
     assert moved[-1] == lines[-1]
     assert UserProfile.objects.get(user=user).client.name == "Globex Services"
 
@@ -54,13 +59,15 @@ def test_sync_user_says_which_client_and_unit_are_new(db: Any) -> None:
         "Business unit 'Downtown Tower': exists.",
         "User carol now works for Acme Facilities / Downtown Tower.",
     ]
-    assert run("sync_user", "carol", "--client", "acme", "--bu", "north")[:3] == [
+    assert run("sync_user", "carol", "--client", "acme", "--bu", "north", "--create")[:3] == [
         "Client 'acme': new (existing clients: Acme Facilities, Globex Services; names are "
         "case-sensitive).",
         "Business unit 'north': new (existing units of acme: none).",
         "User carol moved from Acme Facilities / Downtown Tower to acme / north.",
     ]
-    assert run("sync_user", "dave", "--client", "Acme Facilities", "--bu", "Uptown")[:2] == [
+    assert run("sync_user", "dave", "--client", "Acme Facilities", "--bu", "Uptown", "--create")[
+        :2
+    ] == [
         "Client 'Acme Facilities': exists.",
         "Business unit 'Uptown': new (existing units of Acme Facilities: Downtown Tower).",
     ]
@@ -71,14 +78,36 @@ def test_sync_user_says_which_client_and_unit_are_new(db: Any) -> None:
     ]
 
 
+def test_sync_user_refuses_an_unknown_client_or_unit_without_create(db: Any) -> None:
+    """A typo in a name would start a tenant of its own: without --create it is refused,
+    nothing is written, and the message lists what exists."""
+    run("seed_demo")
+    before = (User.objects.count(), Client.objects.count(), BusinessUnit.objects.count())
+    with pytest.raises(CommandError) as unknown_client:
+        run("sync_user", "carol", "--client", "Acme Facility", "--bu", "Downtown Tower")
+    assert str(unknown_client.value) == (
+        "Unknown client 'Acme Facility' (existing clients: Acme Facilities, Globex Services; "
+        "names are case-sensitive). Pass --create to create it."
+    )
+    with pytest.raises(CommandError) as unknown_unit:
+        run("sync_user", "carol", "--client", "Acme Facilities", "--bu", "Downtown")
+    assert str(unknown_unit.value) == (
+        "Unknown business unit 'Downtown' of Acme Facilities (existing units: Downtown "
+        "Tower). Pass --create to create it."
+    )
+    after = (User.objects.count(), Client.objects.count(), BusinessUnit.objects.count())
+    assert after == before
+
+
 def test_sync_user_lists_at_most_twenty_existing_clients(db: Any) -> None:
     Client.objects.bulk_create(Client(name=f"Client {i:02}") for i in range(25))
-    [line] = [x for x in run("sync_user", "e", "--client", "New", "--bu", "B") if "new (" in x][:1]
+    lines = run("sync_user", "e", "--client", "New", "--bu", "B", "--create")
+    [line] = [x for x in lines if "new (" in x][:1]
     assert line.endswith("Client 19 and 5 more; names are case-sensitive).")
 
 
 def test_sync_user_token_works(db: Any) -> None:
-    token = run("sync_user", "ravi", "--client", "Acme", "--bu", "HQ")[-1]
+    token = run("sync_user", "ravi", "--client", "Acme", "--bu", "HQ", "--create")[-1]
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.get("/api/v1/sync/activity/changes/").status_code == 200

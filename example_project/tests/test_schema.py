@@ -36,6 +36,7 @@ def test_schema_validates_without_warnings(schema: dict[str, Any]) -> None:
         *(f"/api/v1/sync/{d}/{kind}/" for d in DOMAINS for kind in ("sync", "changes")),
         "/api/v1/sync/sync/",
         "/api/v1/sync/changes/",
+        "/api/v1/sync/watermelon/",
         *FILES_PATHS,
     }
     assert not any("{domain}" in path for path in paths)  # generic fallbacks left out
@@ -184,3 +185,76 @@ def test_a_reference_is_a_text_id_and_the_multi_domain_endpoints_name_every_doma
     page = pull["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     changes = component(schema, component(schema, page)["properties"]["changes"]["$ref"])
     assert set(changes["properties"]) == set(DOMAINS)
+
+
+def test_the_watermelondb_endpoint_is_described(schema: dict[str, Any]) -> None:
+    """Its tables' raw records have the columns ``sync_client_schema`` generates."""
+    operations = schema["paths"]["/api/v1/sync/watermelon/"]
+    pull, push = operations["get"], operations["post"]
+    assert (pull["operationId"], push["operationId"]) == ("watermelon_pull", "watermelon_push")
+    assert {p["name"] for p in pull["parameters"]} >= {
+        "last_pulled_at",
+        "schema_version",
+        "migration",
+    }
+    page = component(
+        schema, pull["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    )
+    assert set(page["properties"]) == {"changes", "timestamp"}
+    changes = component(schema, page["properties"]["changes"]["$ref"])
+    assert set(changes["properties"]) == {
+        "activity",
+        "work_orders",
+        "attendance",
+        "helpdesk",
+        "journal",
+        "checklist",
+        "photos",
+    }
+    steps = component(schema, changes["properties"]["checklist"]["$ref"])
+    raw = component(schema, steps["properties"]["created"]["items"]["$ref"])
+    assert list(raw["properties"]) == ["id", "work_order_id", "label", "done", "position"]
+    body = push["requestBody"]["content"]
+    assert set(body) == {"application/json", "text/plain"}  # pushChanges' JSON.stringify
+    assert {"200", "400", "401", "409", "426", "429"} <= set(push["responses"])
+    assert "410" not in pull["responses"]
+
+
+def test_two_domains_of_one_model_need_enum_name_overrides(settings: Any) -> None:
+    """docs/openapi.md: a second domain over ``WorkOrder`` gives three components with a
+    ``status`` field of two choice sets; drf-spectacular warns until ``ENUM_NAME_OVERRIDES``
+    names them."""
+    from drf_spectacular import plumbing
+    from drf_spectacular.settings import patched_settings
+
+    from django_mobile_sync.domains import SyncDomain
+
+    mine = SyncDomain(
+        name="my-work-orders",
+        model="field_ops.WorkOrder",
+        fields=["description", "status"],
+        tenant_fields=["client", "bu"],
+        scope="field_ops.tenancy.user_scope",
+    )
+    settings.MOBILE_SYNC = {
+        **settings.MOBILE_SYNC,
+        "DOMAINS": [*settings.MOBILE_SYNC["DOMAINS"], mine],
+    }
+    overrides = {
+        "WorkOrderStatusEnum": "field_ops.models.WorkOrder.Status",
+        "TicketStatusEnum": "field_ops.models.Ticket.Status",
+    }
+    for patch, fails in (({}, True), ({"ENUM_NAME_OVERRIDES": overrides}, False)):
+        plumbing._load_enum_name_overrides.cache_clear()  # drf-spectacular reads them once
+        with patched_settings(patch):
+            if fails:
+                with pytest.raises(Exception, match="Failing as requested due to warnings"):
+                    call_command(
+                        "spectacular", "--fail-on-warn", stdout=StringIO(), stderr=StringIO()
+                    )
+                continue
+            out = StringIO()
+            call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    plumbing._load_enum_name_overrides.cache_clear()
+    enums = {name for name in yaml.safe_load(out.getvalue())["components"]["schemas"]}
+    assert {"WorkOrderStatusEnum", "TicketStatusEnum"} <= enums

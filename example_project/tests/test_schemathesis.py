@@ -95,6 +95,8 @@ def every_entry_answered_once(ctx: Any, response: Any, case: Any) -> None:
     exactly once in the answer (of its domain, for a multi-domain push)."""
     if case.method != "POST" or response.status_code != 200:
         return
+    if case.path.endswith("/watermelon/"):
+        return  # WatermelonDB's push answers only what it refused
     body = response.json()
     if "domains" in case.body:
         parts = [(case.body["domains"][name], body["domains"][name]) for name in body["domains"]]

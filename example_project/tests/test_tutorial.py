@@ -205,6 +205,7 @@ def test_tutorial_replayed_against_the_served_example(demo_example: Any) -> None
     requests = [curl(c, variables) for c in kinds["curl "]]
     assert [r["method"] for r in requests] == [
         "POST",
+        "POST",  # the same push again, with curl -i: the replay
         "GET",
         "POST",
         "POST",
@@ -212,6 +213,8 @@ def test_tutorial_replayed_against_the_served_example(demo_example: Any) -> None
         "POST",
         "GET",
     ]
+    replay_request = requests.pop(1)
+    assert "-i" in kinds["curl "][1] and replay_request == requests[0]
     answers = []
     for request in requests:
         status, headers, raw = server.request(
@@ -222,15 +225,26 @@ def test_tutorial_replayed_against_the_served_example(demo_example: Any) -> None
         )
         assert status == 200, raw
         answers.append((headers, raw))
+        if len(answers) == 1:  # the replay step follows the first push
+            status, headers, raw = server.request(
+                "POST",
+                replay_request["url"].removeprefix(server.url),
+                replay_request["body"],
+                headers=replay_request["headers"],
+            )
+            shown = re.search(r"```http\n(.*?)```", text, re.S)[1]  # type: ignore[index]
+            head, _, body = shown.partition("\n\n")
+            status_line, *header_lines = head.splitlines()
+            assert status_line == f"HTTP/1.1 {status} OK"
+            for header in header_lines:
+                name, _, value = header.partition(": ")
+                assert headers[name] == value, (name, headers[name])
+            assert raw == answers[0][1]  # the same bytes
+            assert shape(json.loads(body.strip().replace("…", ""))) == shape(json.loads(raw))
     create, pull_page, update, conflict, refused, multi_push, multi_pull = json_blocks()
     assert shape(json.loads(answers[0][1])) == shape(create)
     assert shape(json.loads(answers[5][1])) == shape(multi_push)
     assert same_page_shape(json.loads(answers[6][1]), multi_pull)
-    replay = requests[0]
-    status, headers, raw = server.request(
-        "POST", replay["url"].removeprefix(server.url), replay["body"], headers=replay["headers"]
-    )
-    assert headers["Idempotent-Replayed"] == "true" and raw == answers[0][1]
     page = json.loads(answers[1][1])
     assert set(page) == set(pull_page) and set(page["items"][0]) == set(pull_page["items"][0])
     assert shape(json.loads(answers[2][1])) == shape(update)

@@ -3,6 +3,7 @@ idempotency records, the batch log and the purges, all read-only."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -92,8 +93,20 @@ def test_logs_changelist_and_detail(client, admin_client, model):
 def test_batch_log_links_to_analytics(client, admin_client):
     push(client, [])
     page = admin_client.get(ADMIN + "syncbatch/").content.decode()
-    assert f'href="{ADMIN}syncbatch/analytics/"' in page
+    assert f'href="{ADMIN}syncanalytics/"' in page
     assert SyncBatch.objects.count() == 1
+
+
+def test_batch_log_shows_the_applied_items_in_one_column(client, admin_client):
+    """The five applied counts are one column (the non-zero ones), so the log fits a
+    1280 px window (example_project/tests/test_browser.py looks)."""
+    first = new_id()
+    push(client, [{"mobile_id": first, "title": "a"}, {"mobile_id": new_id(), "title": "b"}])
+    push(client, [{"mobile_id": first, "version": 1, "title": "a2"}])
+    push(client, [])
+    page = admin_client.get(ADMIN + "syncbatch/").content.decode()
+    cells = re.findall(r'<td class="field-applied">([^<]*)</td>', page)
+    assert cells == ["none", "1 updated", "2 created"]
 
 
 @pytest.mark.parametrize(

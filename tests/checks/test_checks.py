@@ -98,6 +98,38 @@ def test_misconfiguration_is_reported(options, code, words):
         assert word in message
 
 
+def checks_for(**options):
+    with override_settings(MOBILE_SYNC={"DOMAINS": [SyncDomain(**{**BASE, **options})]}):
+        return check_domains()
+
+
+def test_e009_hints_the_constraint_to_paste():
+    [error] = checks_for(tenant_fields=[])  # Task is unique on (org, mobile_id) only
+    assert error.id == "django_mobile_sync.E009"
+    assert error.hint == (
+        "Add models.UniqueConstraint(fields=['mobile_id'], name='testapp_task_mobile_id') "
+        "to Task.Meta.constraints."
+    )
+
+
+def test_e006_names_the_option_once():
+    [error] = checks_for(resolver="nowhere.Resolver")
+    assert error.id == "django_mobile_sync.E006"
+    option = "MOBILE_SYNC['DOMAINS']['tasks'].resolver"
+    assert error.msg.startswith(f"{option}: Could not import 'nowhere.Resolver': ")
+    assert error.msg.count(option) == 1, error.msg
+
+
+def test_a_domain_error_is_reported_on_its_model():
+    """``manage.py check`` prints ``testapp.Task: (django_mobile_sync.E005) ...``, not
+    ``?: ...``; a model that does not resolve leaves the object out."""
+    [error] = checks_for(fields=["title", "colour"])
+    assert error.obj is Task
+    assert str(error).startswith("testapp.Task: (django_mobile_sync.E005) ")
+    [unknown] = checks_for(model="testapp.Nope")
+    assert unknown.id == "django_mobile_sync.E003" and unknown.obj is None
+
+
 def test_duplicate_domain_names():
     domains = [SyncDomain(**BASE), SyncDomain(**BASE)]
     with override_settings(MOBILE_SYNC={"DOMAINS": domains}):

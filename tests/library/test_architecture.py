@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
     # 8. DRF plumbing
     "api": 8,
     "throttling": 8,
+    "authentication": 8,
     # 9. the endpoints
     "views": 9,
 }

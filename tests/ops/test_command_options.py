@@ -16,8 +16,12 @@ from django.core.management.base import CommandError
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Commands that read no database (no --database option).
+WITHOUT_DATABASE = {"sync_client_schema"}
 COMMANDS = sorted(
-    p.stem for p in (ROOT / "src/django_mobile_sync").rglob("management/commands/[!_]*.py")
+    p.stem
+    for p in (ROOT / "src/django_mobile_sync").rglob("management/commands/[!_]*.py")
+    if p.stem not in WITHOUT_DATABASE
 )
 
 
@@ -26,6 +30,10 @@ ALIASES = ", ".join(settings.DATABASES)
 
 
 def test_every_command_is_covered() -> None:
+    found = {
+        p.stem for p in (ROOT / "src/django_mobile_sync").rglob("management/commands/[!_]*.py")
+    }
+    assert found - set(COMMANDS) == WITHOUT_DATABASE
     assert COMMANDS == [
         "purge_files",
         "purge_idempotency_keys",
@@ -75,4 +83,11 @@ def test_unknown_domains_are_refused_before_any_purge() -> None:
         manage("purge_tombstones", "tasks", "nope", "gone"),
         "Unknown sync domain 'nope', 'gone'; declared: tasks, notes, checkitems, "
         "attachments, reminders, labels, folders, sheets, visits, routed-notes.",
+    )
+
+
+def test_sync_client_schema_bad_format_from_the_shell() -> None:
+    done = manage("sync_client_schema", "--format", "sqlite")
+    assert_one_line_error(
+        done, "Unknown format 'sqlite'; choose one of: rxdb, typescript, watermelondb."
     )

@@ -195,7 +195,8 @@ class LiveExample:
         self, username: str, client: str = "Acme Facilities", bu: str = "Downtown Tower"
     ) -> str:
         """A device user in that tenant (``sync_user``); its API token."""
-        return self.manage("sync_user", username, "--client", client, "--bu", bu).splitlines()[-1]
+        created = self.manage("sync_user", username, "--client", client, "--bu", bu, "--create")
+        return created.splitlines()[-1]
 
     def tokens(
         self, *usernames: str, client: str = "Acme Facilities", bu: str = "Downtown Tower"

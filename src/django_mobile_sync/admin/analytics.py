@@ -1,8 +1,9 @@
-"""The sync analytics admin page: ``admin/django_mobile_sync/syncbatch/analytics/``.
+"""The sync analytics admin page: ``admin/django_mobile_sync/syncanalytics/``.
 
-Listed on the admin's site index and app index as *Sync analytics*, and linked from the batch
-log. Rendered on the server (the chart is inline SVG): no JavaScript, no external CDN. The
-numbers come from :mod:`django_mobile_sync.ops.analytics`.
+Listed on the admin's site index, app index and navigation sidebar as *Sync analytics* (which
+the sidebar highlights on the page), and linked from the batch log; the page's first address,
+``syncbatch/analytics/``, redirects to it. Rendered on the server (the chart is inline SVG):
+no JavaScript, no external CDN. The numbers come from :mod:`django_mobile_sync.ops.analytics`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ else:
     AdminBase = admin.ModelAdmin
 
 URL_NAME = "django_mobile_sync_analytics"
+#: The page's first address, under the batch log: a redirect now.
+OLD_URL_NAME = "django_mobile_sync_analytics_old"
 
 
 class AnalyticsForm(forms.Form):
@@ -46,12 +49,19 @@ class AnalyticsForm(forms.Form):
 
 
 def analytics_urls(model_admin: ModelAdmin[Any]) -> list[URLPattern]:
-    """URL patterns to add to the batch log's ``ModelAdmin.get_urls()``."""
+    """URL patterns to add to the batch log's ``ModelAdmin.get_urls()``: its first address
+    (``syncbatch/analytics/``) redirects to the page, query string kept."""
 
-    def view(request: HttpRequest) -> TemplateResponse:
-        return analytics_view(model_admin, request)
+    def moved(request: HttpRequest) -> HttpResponseRedirect:
+        return redirect_to_page(model_admin, request)
 
-    return [path("analytics/", model_admin.admin_site.admin_view(view), name=URL_NAME)]
+    return [path("analytics/", model_admin.admin_site.admin_view(moved), name=OLD_URL_NAME)]
+
+
+def redirect_to_page(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpResponseRedirect:
+    url = reverse(f"{model_admin.admin_site.name}:{URL_NAME}")
+    query = request.META.get("QUERY_STRING", "")
+    return HttpResponseRedirect(f"{url}?{query}" if query else url)
 
 
 def analytics_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> TemplateResponse:
@@ -116,8 +126,8 @@ class SyncAnalytics:
 
 
 class SyncAnalyticsAdmin(AdminBase):
-    """Lists *Sync analytics* for users who may view the batch log; the entry's one URL
-    redirects to the analytics page."""
+    """Lists *Sync analytics* for users who may view the batch log; the entry's URL is the
+    analytics page (so the admin's navigation highlights it there)."""
 
     def _can_view_batches(self, request: HttpRequest) -> bool:
         opts = SyncBatch._meta
@@ -139,12 +149,11 @@ class SyncAnalyticsAdmin(AdminBase):
         return False
 
     def get_urls(self) -> list[URLPattern]:
-        def to_analytics(request: HttpRequest) -> HttpResponseRedirect:
+        def page(request: HttpRequest) -> TemplateResponse:
             if not self._can_view_batches(request):
                 raise PermissionDenied
-            url = reverse(f"{self.admin_site.name}:{URL_NAME}")
-            query = request.META.get("QUERY_STRING", "")
-            return HttpResponseRedirect(f"{url}?{query}" if query else url)
+            return analytics_view(self.admin_site.get_model_admin(SyncBatch), request)
 
-        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
-        return [path("", self.admin_site.admin_view(to_analytics), name=name)]
+        view = self.admin_site.admin_view(page)
+        changelist = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", view, name=URL_NAME), path("", view, name=changelist)]

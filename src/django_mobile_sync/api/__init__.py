@@ -8,6 +8,8 @@ versions, batch limits, the envelopes and the OpenAPI description. The views
 from __future__ import annotations
 
 from . import idempotency
+from . import schema as openapi
+from .client_schema import ClientField, FieldKind, client_fields
 from .client_versions import HEADER as SCHEMA_VERSION_HEADER
 from .client_versions import check_client_schema, minimum_schema_version
 from .envelopes import ErrorResponseSerializer
@@ -29,7 +31,9 @@ __all__ = [
     "ENTRIES",
     "SCHEMA_VERSION_HEADER",
     "BatchLimit",
+    "ClientField",
     "ErrorResponseSerializer",
+    "FieldKind",
     "IdempotencyConflict",
     "IdempotencyMismatch",
     "PayloadTooLarge",
@@ -40,8 +44,10 @@ __all__ = [
     "UpgradeRequired",
     "check_client_schema",
     "check_content_length",
+    "client_fields",
     "idempotency",
     "minimum_schema_version",
+    "openapi",
     "read_key",
     "sync_exception_handler",
 ]

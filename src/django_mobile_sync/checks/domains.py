@@ -141,7 +141,17 @@ def import_problems(domain: SyncDomain) -> Iterator[Problem]:
             resolve()
         except (ImproperlyConfigured, ImportError, TypeError, ValueError) as exc:
             hint = "Check the import path: it must name an importable module attribute."
-            yield Problem("E006", f"{domain.option(option)}: {exc}", hint)
+            yield Problem(
+                "E006",
+                f"{domain.option(option)}: {without_option(exc, domain.option(option))}",
+                hint,
+            )
+
+
+def without_option(exc: Exception, option: str) -> str:
+    """``exc``'s message without the option it names (the check's message starts with it)."""
+    text = str(exc).replace(f" for {option}:", ":")
+    return text.removeprefix(f"{option}: ")
 
 
 def transition_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]:
@@ -189,12 +199,14 @@ def option_problems(domain: SyncDomain, model: type[Model]) -> Iterator[Problem]
             "compares this field; name it.",
         )
     if not has_unique_mobile_id(domain, model):
-        together = ", ".join([*domain.tenant_fields, "mobile_id"])
+        fields = [*domain.tenant_fields, "mobile_id"]
+        together = ", ".join(fields)
+        name = f"{model._meta.app_label}_{model._meta.model_name}_mobile_id"
         yield Problem(
             "E009",
             f"{domain.option('model')}: {model.__name__} needs a unique constraint on "
             f"({together}) so retries cannot duplicate a record.",
-            f"Add models.UniqueConstraint(fields=[...]) on ({together}) to "
+            f"Add models.UniqueConstraint(fields={fields!r}, name={name!r}) to "
             f"{model.__name__}.Meta.constraints.",
         )
     minimum = domain.min_client_schema_version
@@ -309,7 +321,18 @@ def check_domains(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
         for problem in domain_problems(domain):
             errors.append(
                 checks.Error(
-                    problem.message, hint=problem.hint, id=f"django_mobile_sync.{problem.id}"
+                    problem.message,
+                    hint=problem.hint,
+                    obj=declared_model(domain),  # Django prints "app.Model: ", not "?: "
+                    id=f"django_mobile_sync.{problem.id}",
                 )
             )
     return errors
+
+
+def declared_model(domain: SyncDomain) -> type[Model] | None:
+    """The domain's model, for the check's ``obj``; ``None`` when it does not resolve."""
+    try:
+        return domain.model_class
+    except ImproperlyConfigured:
+        return None

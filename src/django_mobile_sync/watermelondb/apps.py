@@ -12,6 +12,10 @@ class WatermelonDBConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     #: Served under the library's URLs (``include("django_mobile_sync.urls")``).
     sync_urls = "django_mobile_sync.watermelondb.urls"
+    #: ``manage.py sync_client_schema --format watermelondb``.
+    client_schema_formats = {
+        "watermelondb": "django_mobile_sync.watermelondb.client_schema.watermelon_schema"
+    }
 
     def ready(self) -> None:
         from django_mobile_sync.conf import extend_defaults

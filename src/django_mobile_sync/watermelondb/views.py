@@ -23,12 +23,14 @@ from django_mobile_sync.api import (
     SCHEMA_VERSION_HEADER,
     BatchLimit,
     SyncJSONParser,
+    SyncViewSchema,
     check_client_schema,
     read_key,
 )
 from django_mobile_sync.service import SyncService
 from django_mobile_sync.views import MultiDomainView
 
+from .openapi import WatermelonSchemaMixin
 from .pull import Migration, WatermelonPull
 from .push import RecordsChangedSincePull, apply_changes, read_changes
 from .tables import Table, watermelon_tables
@@ -56,7 +58,7 @@ class PlainTextJSONParser(SyncJSONParser):
 class WatermelonView(MultiDomainView):
     """WatermelonDB's ``pullChanges`` (GET) and ``pushChanges`` (POST) endpoint."""
 
-    schema = None  # not a REST resource: docs/clients/watermelondb.md documents it
+    schema = SyncViewSchema(WatermelonSchemaMixin)  # drf-spectacular, when the project uses it
     parser_classes = [SyncJSONParser, PlainTextJSONParser]
 
     def tables(self) -> dict[str, tuple[Table, SyncService]]:

@@ -1,4 +1,6 @@
-"""``manage.py sync_user USERNAME --client C --bu B``: a device user and its API token."""
+"""``manage.py sync_user USERNAME --client C --bu B [--create]``: a device user and its API
+token. An unknown client or business unit is refused (a typo would otherwise start a tenant
+of its own) unless ``--create`` says to create it."""
 
 from __future__ import annotations
 
@@ -43,15 +45,18 @@ def listing(rows: QuerySet[Any]) -> str:
 class Command(BaseCommand):
     help = (
         "Create (or reuse) a user in client C and business unit B and print its API "
-        "token alone on the last line (use it as 'Authorization: Bearer <token>'). Says "
-        "whether the client or unit is new, and lists the existing ones."
+        "token alone on the last line (use it as 'Authorization: Bearer <token>'). An "
+        "unknown client or unit is refused, listing the existing ones, unless --create."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--client", required=True, help="Client name (created if new).")
+        parser.add_argument("--client", required=True, help="Client name.")
+        parser.add_argument("--bu", required=True, help="Business unit name within the client.")
         parser.add_argument(
-            "--bu", required=True, help="Business unit name within the client (created if new)."
+            "--create",
+            action="store_true",
+            help="Create the client and the business unit if they do not exist.",
         )
         parser.add_argument(
             "--role",
@@ -81,6 +86,18 @@ class Command(BaseCommand):
             .filter(**lookup)
             .first()
         )
+        unit_exists = client is not None and units.filter(name=bu_name).exists()
+        if not options["create"]:
+            if client is None:
+                raise CommandError(
+                    f"Unknown client {client_name!r} (existing clients: {listing(clients)}; "
+                    "names are case-sensitive). Pass --create to create it."
+                )
+            if not unit_exists:
+                raise CommandError(
+                    f"Unknown business unit {bu_name!r} of {client_name} (existing units: "
+                    f"{listing(units)}). Pass --create to create it."
+                )
         if client is None:
             self.stdout.write(
                 f"Client {client_name!r}: new (existing clients: {listing(clients)}; "
@@ -88,7 +105,7 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"Client {client_name!r}: exists.")
-        if client is None or not units.filter(name=bu_name).exists():
+        if not unit_exists:
             existing = listing(units) if client is not None else "none"
             self.stdout.write(
                 f"Business unit {bu_name!r}: new (existing units of {client_name}: {existing})."

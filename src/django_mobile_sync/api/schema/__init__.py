@@ -18,7 +18,15 @@ from typing import Any
 from rest_framework.schemas.inspectors import DefaultSchema, ViewInspector
 from rest_framework.settings import api_settings
 
-from .answers import IDEMPOTENCY_KEY_PATTERN
+from .answers import (
+    IDEMPOTENCY_KEY_PATTERN,
+    client_schema_version,
+    error_response,
+    pull_responses,
+    push_parameters,
+    push_responses,
+    retry_after,
+)
 from .domain import SyncSchemaMixin
 from .multi import MultiSchemaMixin
 
@@ -27,6 +35,12 @@ __all__ = [
     "MultiSchemaMixin",
     "SyncSchemaMixin",
     "SyncViewSchema",
+    "client_schema_version",
+    "error_response",
+    "pull_responses",
+    "push_parameters",
+    "push_responses",
+    "retry_after",
     "sync_inspector_class",
 ]
 

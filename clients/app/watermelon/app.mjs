@@ -18,7 +18,7 @@ import {
   modelClasses,
   schema,
 } from '../build/watermelon/schema.js';
-import { SyncError, syncOnce, syncWithServer } from '../build/watermelon/sync.js';
+import { SyncError, syncOnce, syncWithServer } from 'django-mobile-sync-client/watermelondb';
 
 const require = createRequire(import.meta.url);
 const { Database, Q, appSchema, tableSchema } = require('@nozbe/watermelondb');

@@ -1,5 +1,6 @@
 // A migration sync: a device on schema 2 updates the app to schema 3, which adds the
-// helpdesk table and work_orders.actual_start / actual_end. Its next sync sends
+// helpdesk, activity, attendance, journal and photos tables and work_orders.actual_start /
+// actual_end. Its next sync sends
 // `migration` and receives every ticket and every work order whose new columns hold a value,
 // although none of them changed since its last pull.
 import assert from 'node:assert/strict';
@@ -49,7 +50,7 @@ test('schema 2 -> 3: the new table and columns are filled', async () => {
   assert.equal(query.get('schema_version'), '3');
   assert.deepEqual(JSON.parse(query.get('migration')), {
     from: 2,
-    tables: ['helpdesk'],
+    tables: ['activity', 'attendance', 'helpdesk', 'journal', 'photos'],
     columns: [{ table: 'work_orders', columns: ['actual_start', 'actual_end'] }],
   });
   assert.equal((await bob.row('helpdesk', ticket))?.ticketdesc, 'Noisy fan');

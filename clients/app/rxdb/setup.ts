@@ -7,7 +7,7 @@ import {
   syncConflictHandler,
   type DomainReplication,
   type DomainSyncOptions,
-} from './sync.js';
+} from 'django-mobile-sync-client/rxdb';
 
 export type Collections = {
   work_orders: RxCollection<WorkOrder>;

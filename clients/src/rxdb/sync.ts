@@ -53,7 +53,7 @@ export type DomainSyncOptions<Doc extends SyncedDoc> = {
   filters?: Record<string, string>;
   /** Documents per pull page and per push request (server caps: 1000). */
   batchSize?: number;
-  /** Live mode: 'RESYNC' events that make RxDB pull (live/stream.mjs, rxdbResyncStream). */
+  /** Live mode: 'RESYNC' events that make RxDB pull (rxdbResyncStream, from the live module). */
   stream$?: Observable<'RESYNC'>;
   /** Milliseconds before RxDB retries a failed pull or push. */
   retryTime?: number;

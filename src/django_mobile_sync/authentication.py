@@ -1,4 +1,9 @@
-"""``Authorization: Bearer <token>`` with DRF's token model."""
+"""``Authorization: Bearer <token>``: DRF's token authentication under the usual keyword.
+
+Put it first in ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` (with
+``rest_framework.authtoken`` in ``INSTALLED_APPS``): an unauthenticated request then answers
+401 with ``WWW-Authenticate: Bearer`` (docs/authentication.md).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from rest_framework.authentication import TokenAuthentication, get_authorization
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+__all__ = ["BearerTokenAuthentication"]
+
 
 class BearerTokenAuthentication(TokenAuthentication):
-    """DRF's ``TokenAuthentication`` under the usual ``Bearer`` keyword.
+    """DRF's ``TokenAuthentication`` with the ``Bearer`` keyword.
 
     An ``Authorization`` header with another scheme (DRF's own ``Token``, ``Basic``...) is
     answered 401 with a message naming the scheme to use, instead of DRF's "credentials were
-    not provided", which would send a developer looking for a missing header.
+    not provided", which would send a developer looking for a missing header. The token model
+    is DRF's (``rest_framework.authtoken``); a subclass may set ``model`` to its own.
     """
 
     keyword = "Bearer"

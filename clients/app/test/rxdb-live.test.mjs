@@ -1,14 +1,14 @@
-// Live mode: Alice's RxDB replication pulls when the server pokes her stream (live/stream.mjs
-// feeding pull.stream$), never on a timer and never by a call of ours: Bob's change reaches
+// Live mode: Alice's RxDB replication pulls when the server pokes her stream (the package's live
+// module feeding pull.stream$), never on a timer and never by a call of ours: Bob's change reaches
 // her device within 3 s.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 
+import { rxdbResyncStream } from 'django-mobile-sync-client/live';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 
 import { openDatabase, startSync } from '../build/rxdb/setup.js';
-import { rxdbResyncStream } from '../live/stream.mjs';
 import { api, BASE_URL, newId, token } from './support.mjs';
 
 const pokes = [];

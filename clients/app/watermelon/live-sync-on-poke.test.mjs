@@ -1,10 +1,11 @@
-// Live streams with WatermelonDB (live/stream.mjs, syncOnPoke): Bob's device calls
+// Live streams with WatermelonDB (django-mobile-sync-client/live, syncOnPoke): Bob's device calls
 // synchronize() only when the server pokes it, debounced and jittered. Alice's burst of
 // five pushes reaches Bob's device within 5 s, in fewer syncs than pushes.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 
-import { syncOnPoke } from '../live/stream.mjs';
+import { syncOnPoke } from 'django-mobile-sync-client/live';
+
 import { BASE_URL, token } from '../test/support.mjs';
 import { assign } from './app.mjs';
 import { watermelonErrors, wmDevice } from './device.mjs';

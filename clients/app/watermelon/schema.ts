@@ -1,68 +1,46 @@
-// The WatermelonDB schema, migrations and models of the example project's app: tables
-// `work_orders`, `checklist` and `helpdesk`, mapped to the domains `work-orders`, `checklist`
-// and `helpdesk` by MOBILE_SYNC["WATERMELON"] on the server.
-//
-// Columns are the domains' wire field names. A relation is a `<field>_id` column holding the
-// parent's id. Dates are ISO 8601 strings in `string` columns (not WatermelonDB's `@date`,
-// which stores milliseconds in a `number` column).
+// The WatermelonDB schema, migrations and models of the example project's app: every table
+// the server maps (MOBILE_SYNC["WATERMELON"]: activity, work_orders, attendance, helpdesk,
+// journal, checklist, photos), as the server generates them:
+//   python manage.py sync_client_schema --format watermelondb --schema-version 3 \
+//     > generated/watermelondb.json
+// Columns are the domains' wire field names; a relation is an indexed `<field>_id` column
+// holding the parent's id; dates are ISO 8601 strings in `string` columns (not WatermelonDB's
+// `@date`, which stores milliseconds in a `number` column); JSON is its text.
 //
 // Schema history: every release that changes the schema adds a migration, and the server
 // fills what a migration adds at the next sync (a migration sync):
 //   1  work_orders, without actual_start / actual_end;
 //   2  adds the checklist table;
-//   3  adds the helpdesk table and work_orders.actual_start / actual_end.
+//   3  adds every other table, and work_orders.actual_start / actual_end (today's release:
+//      its tables are the generated ones).
 import { Model, Q, appSchema, tableSchema, type Query } from '@nozbe/watermelondb';
 import type { Associations } from '@nozbe/watermelondb/Model/index.js';
-import type { ColumnSchema } from '@nozbe/watermelondb/Schema/index.js';
+import type { ColumnSchema, TableSchemaSpec } from '@nozbe/watermelondb/Schema/index.js';
 import {
   addColumns,
   createTable,
   schemaMigrations,
 } from '@nozbe/watermelondb/Schema/migrations/index.js';
 
-const text = (name: string): ColumnSchema => ({ name, type: 'string' });
+import generated from '../generated/watermelondb.json' with { type: 'json' };
+
+/** A table as the server generated it. */
+function table(name: string): TableSchemaSpec {
+  const found = generated.tables.find((t) => t.name === name);
+  if (!found) throw new Error(`the server maps no table ${name}`);
+  return found as TableSchemaSpec;
+}
+
+export const schema = appSchema({
+  version: generated.version,
+  tables: generated.tables.map((t) => tableSchema(t as TableSchemaSpec)),
+});
+
 const optionalText = (name: string): ColumnSchema => ({ name, type: 'string', isOptional: true });
 
-const workOrders = tableSchema({
-  name: 'work_orders',
-  columns: [
-    text('description'),
-    text('status'),
-    text('priority'),
-    optionalText('scheduled_start'),
-    optionalText('scheduled_end'),
-    optionalText('actual_start'),
-    optionalText('actual_end'),
-  ],
-});
-
-const checklist = tableSchema({
-  name: 'checklist',
-  columns: [
-    { name: 'work_order_id', type: 'string', isIndexed: true },
-    text('label'),
-    { name: 'done', type: 'boolean' },
-    { name: 'position', type: 'number' },
-  ],
-});
-
-// ticket_history (a JSON list on the server) is left out: see "JSON columns" in
-// docs/clients/watermelondb.md to add it as a JSON-encoded string column.
-const helpdesk = tableSchema({
-  name: 'helpdesk',
-  columns: [
-    text('ticketdesc'),
-    text('status'),
-    text('priority'),
-    { name: 'is_escalated', type: 'boolean' },
-    { name: 'escalation_level', type: 'number' },
-  ],
-});
-
-export const schema = appSchema({ version: 3, tables: [workOrders, checklist, helpdesk] });
-
 // Migrations are history: they spell out the columns as each release added them, so that a
-// later change of a table above does not rewrite them.
+// later change of a table does not rewrite them; the release of today (3) adds the tables
+// as generated.
 export const migrations = schemaMigrations({
   migrations: [
     {
@@ -72,7 +50,7 @@ export const migrations = schemaMigrations({
           name: 'checklist',
           columns: [
             { name: 'work_order_id', type: 'string', isIndexed: true },
-            text('label'),
+            { name: 'label', type: 'string' },
             { name: 'done', type: 'boolean' },
             { name: 'position', type: 'number' },
           ],
@@ -82,16 +60,9 @@ export const migrations = schemaMigrations({
     {
       toVersion: 3,
       steps: [
-        createTable({
-          name: 'helpdesk',
-          columns: [
-            text('ticketdesc'),
-            text('status'),
-            text('priority'),
-            { name: 'is_escalated', type: 'boolean' },
-            { name: 'escalation_level', type: 'number' },
-          ],
-        }),
+        ...generated.tables
+          .filter((t) => !['work_orders', 'checklist'].includes(t.name))
+          .map((t) => createTable(table(t.name))),
         addColumns({
           table: 'work_orders',
           columns: [optionalText('actual_start'), optionalText('actual_end')],
@@ -199,4 +170,24 @@ columns(Ticket, {
   escalationLevel: 'escalation_level',
 });
 
-export const modelClasses = [WorkOrder, ChecklistStep, Ticket];
+/** A task of the `activity` domain (the app reads its columns raw). */
+export class Task extends Model {
+  static table = 'activity';
+}
+
+/** An attendance punch. */
+export class Punch extends Model {
+  static table = 'attendance';
+}
+
+/** A journal entry. */
+export class JournalEntry extends Model {
+  static table = 'journal';
+}
+
+/** A photo of a work order: `file` is the sha256 of its file (docs/files.md). */
+export class Photo extends Model {
+  static table = 'photos';
+}
+
+export const modelClasses = [Task, WorkOrder, Punch, Ticket, JournalEntry, ChecklistStep, Photo];

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 
-import { MemoryQueueStore, UploadQueue } from '../build/files/queue.js';
+import { MemoryQueueStore, UploadQueue } from 'django-mobile-sync-client/files';
 
 const BASE_URL = process.env.SYNC_URL + process.env.SYNC_PREFIX;
 const TOKENS = JSON.parse(process.env.SYNC_TOKENS ?? '{}');

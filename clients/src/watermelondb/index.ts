@@ -1,0 +1,2 @@
+// django-mobile-sync-client/watermelondb: WatermelonDB's synchronize() against {prefix}watermelon/.
+export * from './sync.js';
