@@ -75,8 +75,8 @@ class PhotoInline(admin.TabularInline):
 
     model = Photo
     extra = 0
-    fields = ["preview", "caption", "taken_at", "file"]
-    readonly_fields = ["preview", "file"]
+    fields = ["preview", "caption", "taken_at", "digest"]
+    readonly_fields = ["preview", "digest"]
     can_delete = True
 
     @admin.display(description="photo")
@@ -86,6 +86,13 @@ class PhotoInline(admin.TabularInline):
             return "not uploaded yet"
         url = reverse("admin:field_ops_photo_thumbnail", args=[photo.pk])
         return format_html('<img src="{}" alt="{}" width="160" loading="lazy">', url, photo)
+
+    @admin.display(description="file (sha256)")
+    def digest(self, photo: Photo) -> str:
+        """The file's digest, shortened so the inline fits the page (the whole in a tooltip)."""
+        if not photo.file:
+            return "-"
+        return format_html('<code title="{}">{}…</code>', photo.file, photo.file[:12])
 
 
 @admin.register(WorkOrder)

@@ -106,6 +106,8 @@ def test_the_admin_work_order_page_shows_the_photos_as_thumbnails(
     src = f"/admin/field_ops/workorder/photos/{uploaded.pk}/thumbnail/"
     assert f'<img src="{src}"' in html
     assert "not uploaded yet" in html
+    digest = uploaded.file  # shortened, so that the inline fits the page; whole in a tooltip
+    assert f'<code title="{digest}">{digest[:12]}…</code>' in html
     thumb = client.get(src)
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
     image = Image.open(io.BytesIO(thumb.content))
