@@ -290,6 +290,9 @@ def test_api_docs_render_every_operation_offline(visit: Visit) -> None:
         f"{PREFIX}sync/",  # several domains in one request
         f"{PREFIX}changes/",
         f"{PREFIX}watermelon/",  # WatermelonDB's pull and push
+        f"{PREFIX}files/",  # tus: an upload's creation, its chunks and its termination
+        f"{PREFIX}files/{{upload_id}}",
+        f"{PREFIX}files/sha256/{{sha256}}",  # a file by its digest
     }
     assert {p.replace("\u200b", "").strip() for p in paths} == expected
     sheets = visit.page.evaluate(
