@@ -8,6 +8,7 @@ protocol's envelopes around the records are :mod:`django_mobile_sync.api.envelop
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import weakref
 from collections.abc import Callable
@@ -219,10 +220,9 @@ def create_validator(
 
     def validate(data: dict[str, Any]) -> dict[str, Any]:
         if fields is not None:
-            try:
+            # An invalid entry falls through: the serializer's own run words DRF's errors.
+            with contextlib.suppress(serializers.ValidationError, DjangoValidationError):
                 return fields(data)
-            except (serializers.ValidationError, DjangoValidationError):
-                pass  # the serializer's own run answers with DRF's errors
         return dict(serializer.run_validation(data))
 
     return validate
