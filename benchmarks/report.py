@@ -358,7 +358,11 @@ def markdown(results: dict[str, Any], argv: str, reference: dict[str, Any] | Non
     if env.get("library_src"):
         library += f" (library from `{env['library_src']}`)"
     add(f"| library | {library} |")
-    add(f"| duration | {env['minutes']:.1f} minutes{' (--quick)' if results['quick'] else ''} |")
+    mode = ""
+    if results["quick"]:
+        full = ", ".join(results.get("full_size", []))
+        mode = f" (--quick{'; at full size: ' + full if full else ''})"
+    add(f"| duration | {env['minutes']:.1f} minutes{mode} |")
     add("")
     add("## Targets")
     add("")
@@ -829,14 +833,16 @@ def _method_section(add: Any) -> None:
     add("## Running them")
     add("")
     add("```text")
-    add("make bench                                  # everything (about 14 minutes)")
+    add("make bench                                  # everything, at full size")
     add(".venv/bin/python benchmarks/run.py --quick  # a few minutes")
+    add("# quick, but the issues' sizes for these steps (about 10 minutes):")
+    add(".venv/bin/python benchmarks/run.py --quick --full-size first_sync,views,files,live")
     add(".venv/bin/python benchmarks/run.py --only push --backends postgresql --no-docs")
     add("```")
     add("")
     add(
         "The scripts live in `benchmarks/`: `push.py`, `pull.py`, `first_sync.py`, `multi.py`, "
-        "`views.py`, `profile_push.py`, `creates_load.py` and `load.py` each run in their own "
+        "`views.py`, `files.py`, `live.py`, `profile_push.py`, `creates_load.py` and `load.py` each run in their own "
         "process and print one result line that `run.py` collects; `benchapp/` is the "
         "benchmarked model and the per-item baseline; `load_baseline.py` is the per-item view "
         "the push load run serves beside the example project (`load_settings.py`). "

@@ -7,6 +7,9 @@ is measured in a process that did nothing else); this script collects their resu
     python benchmarks/run.py --quick    # fewer runs, smaller tables, shorter load runs
     python benchmarks/run.py --only push,pull --backends postgresql --no-docs
     python benchmarks/run.py --only views --quick   # the views ratios (docs/views.md)
+    python benchmarks/run.py --quick --full-size first_sync,views,files,live
+        # quick, except the issues' full sizes for those steps (100,000 records of first
+        # sync, a tenant of 1,000,000 tasks, a 100 MB upload, 1,000 streams)
 
 The profile step times where one push request goes (``profile_push.py``). The load step
 first runs the push load of issue 23 (``creates_load.py``: one user's 16 devices pushing
@@ -126,6 +129,11 @@ def _cpu_model() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller data")
+    parser.add_argument(
+        "--full-size",
+        default="",
+        help="with --quick, steps measured at full size all the same (comma-separated)",
+    )
     parser.add_argument("--only", default=",".join(STEPS), help="steps: " + ",".join(STEPS))
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument(
@@ -153,6 +161,7 @@ def main() -> None:
     if "postgresql" in backends and not postgres_answers():
         backends.remove("postgresql")
         skipped.append(f"PostgreSQL: {PG_URL} does not answer")
+    full_size = [step for step in args.full_size.split(",") if step]
     quick = args.quick
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -161,6 +170,7 @@ def main() -> None:
             "library_src": None if args.library_src == str(ROOT / "src") else args.library_src,
         },
         "quick": quick,
+        "full_size": [step for step in full_size if step in steps] if quick else [],
         "push": {},
         "pull": {},
         "first_sync": {},
@@ -176,11 +186,13 @@ def main() -> None:
     }
     src = args.library_src
     for backend in backends:
+        quick = args.quick and "push" not in full_size
         if "push" in steps:
             runs = args.runs or (2 if quick else (7 if backend == "postgresql" else 3))
             results["push"][backend] = run_step(
                 "push", "--backend", backend, "--runs", str(runs), library_src=src, timeout=900
             )
+        quick = args.quick and "pull" not in full_size
         if "pull" in steps:
             sizes = "10000"
             if backend == "postgresql":
@@ -196,6 +208,7 @@ def main() -> None:
                 library_src=src,
                 timeout=900,
             )
+        quick = args.quick and "first_sync" not in full_size
         if "first_sync" in steps:
             # 1 row in 100 is a tombstone: 101,011 rows are 100,000 live records.
             rows = "20000" if quick else "101011"
@@ -219,11 +232,13 @@ def main() -> None:
                     "python_peak_mib"
                 ]
             run_step("first_sync", *base, "--drop", library_src=src, timeout=120)
+        quick = args.quick and "multi" not in full_size
         if "multi" in steps:
             runs = args.runs or (2 if quick else 5)
             results["multi"][backend] = run_step(
                 "multi", "--backend", backend, "--runs", str(runs), library_src=src, timeout=900
             )
+        quick = args.quick and "views" not in full_size
         if "views" in steps:
             big, backfill = ("50000", "20000") if quick else ("1000000", "100000")
             if backend == "sqlite" and not quick:
@@ -242,6 +257,7 @@ def main() -> None:
                 timeout=1200,
             )
             results["views"][backend] = found["views"]
+        quick = args.quick and "files" not in full_size
         if "files" in steps:
             # A 100 MB upload in 5 MiB chunks against a direct write (docs/files.md).
             mib, runs = ("20", "2") if quick else ("100", "3")
@@ -256,11 +272,13 @@ def main() -> None:
                 library_src=src,
                 timeout=600,
             )["files"]
+    quick = args.quick and "profile" not in full_size
     if "profile" in steps and "postgresql" in backends:
         found = run_step(
             "profile_push", "--requests", "100" if quick else "300", library_src=src, timeout=600
         )
         results["profile_push"] = found["profile_push"]
+    quick = args.quick and "load" not in full_size
     if "load" in steps:
         if "postgresql" in backends:
             # Issue 23's load: one user's 16 devices pushing 100 creates, 2 sync workers,
@@ -291,6 +309,7 @@ def main() -> None:
                 results[key] = found["load"]
         else:
             skipped.append("load run: needs PostgreSQL")
+    quick = args.quick and "live" not in full_size
     if "live" in steps:
         # Live streams (docs/live.md): commit-to-poke latency per back end, idle streams,
         # push and pull throughput with streams open against none.
