@@ -842,11 +842,11 @@ def _method_section(add: Any) -> None:
     add("")
     add(
         "The scripts live in `benchmarks/`: `push.py`, `pull.py`, `first_sync.py`, `multi.py`, "
-        "`views.py`, `files.py`, `live.py`, `profile_push.py`, `creates_load.py` and `load.py` each run in their own "
-        "process and print one result line that `run.py` collects; `benchapp/` is the "
-        "benchmarked model and the per-item baseline; `load_baseline.py` is the per-item view "
-        "the push load run serves beside the example project (`load_settings.py`). "
-        "PostgreSQL is found at `BENCH_PG_URL` (default "
-        "`postgres://root@127.0.0.1:5432/postgres`); the benchmarks create and drop their "
-        "own `bench_dms_*` databases. No timing is asserted in the test suite."
+        "`views.py`, `files.py`, `live.py`, `profile_push.py`, `creates_load.py` and `load.py` "
+        "each run in their own process and print one result line that `run.py` collects; "
+        "`benchapp/` is the benchmarked model and the per-item baseline; `load_baseline.py` is "
+        "the per-item view the push load run serves beside the example project "
+        "(`load_settings.py`). PostgreSQL is found at `BENCH_PG_URL` (default "
+        "`postgres://root@127.0.0.1:5432/postgres`); the benchmarks create and drop their own "
+        "`bench_dms_*` databases. No timing is asserted in the test suite."
     )
