@@ -120,7 +120,8 @@ example: $(VENV)/.example
 docs: venv
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
-# BENCH_ARGS=--quick for a few minutes instead of about 14 (see benchmarks/run.py --help).
+# BENCH_ARGS=--quick for a few minutes; --quick --full-size first_sync,views,files,live for the
+# issues' sizes of those steps (see benchmarks/run.py --help).
 bench: venv
 	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
