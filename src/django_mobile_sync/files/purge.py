@@ -71,7 +71,7 @@ def purge_uploads(using: str, now: datetime.datetime) -> int:
 
     Each is claimed first as a ``PATCH`` takes it (``patching_since``, :mod:`.uploads`): an
     upload a ``PATCH`` is still storing bytes into stays until the next run, and a ``PATCH``
-    that comes after the claim finds it locked (``423``), then gone (``404``).
+    that comes after the claim answers ``404``, as for any expired upload.
     """
     count = 0
     uploads = Upload.objects.using(using)
