@@ -10,6 +10,7 @@ from datetime import timedelta
 from io import StringIO
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -22,7 +23,7 @@ from django_mobile_sync.domains import SyncDomain
 from django_mobile_sync.files.models import Blob, Upload
 from django_mobile_sync.files.purge import purge_files
 from django_mobile_sync.files.tenancy import scope_values, tenant_key
-from django_mobile_sync.files.tus import Metadata
+from django_mobile_sync.files.tus import Metadata, TusError
 from django_mobile_sync.files.uploads import create_upload, patch_upload
 from tests.files.conftest import FILES as FILES_URL
 from tests.files.conftest import Device, digest, files_root, stored_files
@@ -128,6 +129,20 @@ def test_an_expired_upload_a_patch_is_writing_to_stays_until_the_patch_ends(
     Upload.objects.filter(pk=upload.pk).update(patching_since=None)  # the PATCH ended
     assert purge_files().uploads == 1
     assert stored_files() == [] and not Upload.objects.exists()
+
+
+def test_a_patch_that_comes_after_purge_files_removed_its_upload_answers_404(
+    ann: Device, acme: Org
+) -> None:
+    """The PATCH read its upload before it expired; the purge removed it meanwhile."""
+    user = User.objects.get(username="ann")
+    upload = upload_as(user, acme, b"half of it", finish=False)
+    Upload.objects.filter(pk=upload.pk).update(expires_at=timezone.now() - DAY)
+    assert purge_files().uploads == 1
+    with pytest.raises(TusError) as raised:
+        patch_upload(upload, 0, io.BytesIO(b"half").read, 4, None)
+    assert raised.value.status_code == 404
+    assert stored_files() == []
 
 
 def test_a_push_holds_its_files_in_one_statement_whatever_its_size(
