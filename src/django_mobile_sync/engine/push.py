@@ -32,6 +32,7 @@ from .. import signals
 from ..models import SyncBatch, SyncConflict
 from ..records.clock import next_change_seq
 from ..records.ids import uses_text_ids
+from ..records.referents import hold_referents
 from ..records.relations import apply_on_delete
 from ..records.storable import format_timestamp
 from .domain_work import ApplyMode, DomainWork, Stamp, is_deadlock
@@ -158,6 +159,9 @@ class PushBatch:
                 work.write(stamp, records)
             for work in ordered:  # CASCADE, SET_NULL...: the children of deleted records
                 apply_on_delete(work.model, work.deleted_pks(), self.using)
+            # What the live records refer to (a file) stays until this commits: one
+            # statement per push (records/referents.py, docs/files.md#clean-up).
+            hold_referents([(w.service.scope, written_live(w)) for w in ordered], self.using)
             for work in ordered:
                 work.after_save()
             results = [work.result() for work in self.works]
@@ -250,3 +254,8 @@ class PushBatch:
                     sender=sender, domain=domain, item=outcome.as_dict(), batch=batch
                 )
             signals.batch_synced.send(sender=sender, domain=domain, batch=batch, result=result)
+
+
+def written_live(work: DomainWork) -> list[SyncableModelMixin]:
+    """The live records ``work`` wrote (after its ``write()``)."""
+    return [obj for obj in (*work.staged.created, *work.staged.updated) if not obj.deleted]

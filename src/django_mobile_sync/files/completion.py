@@ -89,7 +89,7 @@ def complete_upload(upload: Upload) -> Blob:
             are left for the caller to delete.
     """
     storage = files_storage()
-    existing = Blob.objects.filter(tenant=upload.tenant, sha256=upload.sha256).first()
+    existing = stored_blob(upload.tenant, upload.sha256)
     names = [name for _offset, _size, name in upload.parts]
     # On the file system the upload is one part: hashed as stored, then moved into place.
     local = local_path(storage, names[0]) if len(names) == 1 else None
@@ -116,6 +116,16 @@ def complete_upload(upload: Upload) -> Blob:
         completed_at=timezone.now(), parts=[], patching_since=None
     )
     return blob
+
+
+def stored_blob(tenant: str, sha256: str) -> Blob | None:
+    """The tenant's file of ``sha256``, if stored. Stored again, it starts its
+    ``FILE_RETENTION`` again (a record that references it comes next), once any
+    ``purge_files`` removing it right now has committed: then it is ``None``, and the bytes
+    are stored anew (docs/files.md#clean-up)."""
+    blobs = Blob.objects.filter(tenant=tenant, sha256=sha256)
+    blobs.filter(unreferenced_since__isnull=False).update(unreferenced_since=timezone.now())
+    return blobs.first()
 
 
 def publish(upload: Upload, written: str) -> Blob:
@@ -159,7 +169,7 @@ def store_file(
         pass
     assert hashing.digest is not None
     sha256 = hashing.digest.hexdigest()
-    blob = Blob.objects.filter(tenant=tenant, sha256=sha256).first()
+    blob = stored_blob(tenant, sha256)
     if blob is None:
         content.seek(0)
         name = blob_name(tenant, sha256, uuid.uuid4())

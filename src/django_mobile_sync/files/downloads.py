@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
+from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 from rest_framework.request import Request
 
 from .models import Blob
@@ -67,13 +69,25 @@ def unsatisfiable(size: int) -> TusError:
     return error
 
 
+def hold_for_reference(blobs: QuerySet[Blob]) -> None:
+    """A ``HEAD`` is how a device asks before it skips an upload and pushes a record that
+    references the file: a file marked unreferenced starts its ``FILE_RETENTION`` again, and
+    a ``purge_files`` removing it right now is waited for, so that a ``200`` never names a
+    file about to go (docs/files.md#clean-up). One ``UPDATE``, of no row for a file that
+    records reference."""
+    blobs.filter(unreferenced_since__isnull=False).update(unreferenced_since=timezone.now())
+
+
 def blob_response(
     request: Request, tenant: str, sha256: str, body: bool
 ) -> HttpResponse | StreamingHttpResponse:
     if not SHA256_HEX.match(sha256):
         raise not_found()
     digest = sha256.lower()
-    blob = Blob.objects.filter(tenant=tenant, sha256=digest).first()
+    blobs = Blob.objects.filter(tenant=tenant, sha256=digest)
+    if not body:
+        hold_for_reference(blobs)
+    blob = blobs.first()
     if blob is None:
         raise not_found()
     etag = f'"{digest}"'

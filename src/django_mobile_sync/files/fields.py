@@ -8,12 +8,14 @@ with ``<field>_available: true``, ``<field>_size`` and ``<field>_content_type``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.validators import RegexValidator
-from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db import connections, models
+from django.db.models import OuterRef, Q, Subquery
+
+from django_mobile_sync.records import any_of
 
 from .tenancy import tenant_key
 
@@ -93,6 +95,36 @@ class FileReferenceField(models.CharField):  # type: ignore[type-arg]
                 read_only=True, allow_null=True, help_text="Its content type, once uploaded."
             ),
         }
+
+    # -- what a push holds (django_mobile_sync.records.referents) ---------------------------
+    @classmethod
+    def hold_referents(cls, values: Sequence[tuple[Mapping[str, Any], Any]], using: str) -> None:
+        """Lock the tenants' files these digests name until the push commits, in one
+        statement: ``purge_files`` skips a file a push holds, and a push that comes while a
+        purge removes one waits for it, then finds it gone (docs/files.md#clean-up).
+
+        PostgreSQL: ``FOR KEY SHARE``, which pushes share and the purge's ``FOR UPDATE``
+        conflicts with; Django's ORM cannot write it. SQLite runs one writer at a time:
+        nothing to lock. Other databases: ``FOR UPDATE``.
+        """
+        from .models import Blob
+
+        connection = connections[using]
+        if connection.vendor == "sqlite":
+            return
+        digests: dict[str, set[str]] = {}
+        for scope, digest in values:
+            digests.setdefault(tenant_key(scope), set()).add(str(digest).lower())
+        condition = Q()
+        for tenant, named in digests.items():
+            condition |= Q(any_of(using, "sha256", sorted(named)), tenant=tenant)
+        rows = Blob.objects.using(using).filter(condition).order_by("pk").values_list("pk")
+        if connection.vendor != "postgresql":
+            list(rows.select_for_update())
+            return
+        sql, params = rows.query.get_compiler(using=using).as_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} FOR KEY SHARE", params)
 
     def _annotation(self, what: str) -> str:
         return f"sync_file_{self.name}_{what}"

@@ -118,11 +118,18 @@ def lock(upload: Upload) -> None:
         pk=upload.pk,
         offset=upload.offset,
         completed_at__isnull=True,
+        expires_at__gt=now,
     ).update(patching_since=now)
     if taken:
         return
-    current = Upload.objects.filter(pk=upload.pk).values_list("offset", flat=True).first()
-    if current is not None and current != upload.offset:
+    current = (
+        Upload.objects.filter(pk=upload.pk, expires_at__gt=now)
+        .values_list("offset", flat=True)
+        .first()
+    )
+    if current is None:  # expired meanwhile, or removed by purge_files or a DELETE
+        raise TusError(404, "This upload does not exist (or has expired).", "not_found")
+    if current != upload.offset:
         raise TusError(409, f"The upload is at {current}: HEAD it.", "offset")
     raise TusError(423, "Another PATCH to this upload is running; retry after it.", "locked")
 
