@@ -131,7 +131,9 @@ class ViewRead:
             position, has_more = self.changes(position, budget, items, horizon)
         check_not_purged(self.alias, position.purge, {self.service.domain.name: seen})
         mseq = position.mseq if position.mseq is not None else -1
-        retired = tuple((keys, until) for keys, until in position.retired if until > mseq + 1)
+        # A retired key set matters until every move below its ``until`` is served: one of
+        # ``mseq`` may be served in part, or others of the same ``seq`` may follow.
+        retired = tuple((keys, until) for keys, until in position.retired if until > mseq)
         position = replace(
             position,
             retired=retired,
@@ -250,7 +252,10 @@ class ViewRead:
         assert keys is not None
         held = Q(pk__in=[]) if keys.everything else key_q("old_key", keys)
         for retired, until in position.retired:
-            held |= key_q("old_key", retired) & Q(seq__lt=until)
+            moved = key_q("old_key", retired)
+            if self.rule.via:  # children that entered those keys then (see children())
+                moved |= key_q("new_key", retired)
+            held |= moved & Q(seq__lt=until)
         if self.rule.via and not keys.everything:
             held |= key_q("new_key", keys)
         return None if held == Q(pk__in=[]) else held
@@ -299,6 +304,14 @@ class ViewRead:
         was_held = keys.holds(move.old_key) or any(
             retired.holds(move.old_key) and move.seq < until for retired, until in position.retired
         )
+        enter = not keys.holds(move.old_key)
+        then = [retired for retired, until in position.retired if move.seq < until]
+        if then:  # a move made before a change of the user's keys was read: the device
+            # held the keys it gave up then, and the gain brought the records of the keys
+            # gained whose key was not one of those (the parent's key after the move)
+            enter = not then[0].holds(move.old_key) and (
+                then[0].holds(move.new_key) or not keys.holds(move.new_key)
+            )
         children = self.records().filter(**{self.rule.via: move.record}).order_by("pk")
         after = position.cpk if (position.mseq, position.mid) == (move.seq, move.pk) else None
         while True:
@@ -309,7 +322,7 @@ class ViewRead:
             )
             in_view = set(visible.values_list("pk", flat=True))
             full = {}
-            if not keys.holds(move.old_key):  # the children enter with their parent
+            if enter:  # the children enter with their parent
                 # (but those changed after the records' position come with the records)
                 entering = [
                     c.pk
