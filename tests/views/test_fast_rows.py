@@ -77,13 +77,19 @@ def test_view_pulls_read_the_same_bytes_as_models(
         nonlocal timestamp
         for domain in ("visits", "visit-steps", "feed"):
             while True:
-                query = {"limit": 2, **({"cursor": cursors[domain]} if cursors[domain] else {})}
+                query: dict[str, Any] = {"limit": 2}
+                if cursors[domain]:
+                    query["cursor"] = cursors[domain]
                 if domain == "feed":
                     url, query = CHANGES, {**query, "domains": "visits,visit-steps"}
                 else:
                     url = PULL_URL.format(domain)
-                both_ways(monkeypatch, lambda url=url, query=query: client.get(url, query))
-                answer = client.get(url, query).json()
+
+                def get(url: str = url, query: dict[str, Any] = query) -> Any:
+                    return client.get(url, query)
+
+                both_ways(monkeypatch, get)
+                answer = get().json()
                 cursors[domain] = answer["next_cursor"]
                 if not answer["has_more"]:
                     break
