@@ -13,6 +13,16 @@ const CLIENT = 'Node clients';
 const BU = 'reassign';
 const username = (name) => `${name}-${BU}`;
 
+/**
+ * Give `name` the role `role` (`sync_user --role`), then let the event loop run: manage()
+ * blocks it (execFileSync), and a keep-alive connection the server closed meanwhile must be
+ * seen closed before the next request, or that request fails with "fetch failed".
+ */
+async function setRole(name, role) {
+  manage('sync_user', username(name), '--client', CLIENT, '--bu', BU, '--role', role);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 const alice = wmDevice('alice');
 const bob = wmDevice('bob');
 after(() => [alice, bob].forEach((device) => device.close()));
@@ -35,7 +45,7 @@ test('a reassigned work order and its steps leave the old assignee after synchro
   assert.equal((await alice.rows('checklist')).filter((row) => steps.includes(row.id)).length, 2);
 
   // Bob, a supervisor, takes the work order.
-  manage('sync_user', username('bob'), '--client', CLIENT, '--bu', BU, '--role', 'supervisor');
+  await setRole('bob', 'supervisor');
   await bob.sync();
   assert.equal((await bob.row('work_orders', order))?.description, 'Fix the pump');
   const [, records] = await api('bob', 'GET', 'work-orders/changes/?limit=1000');
@@ -72,13 +82,13 @@ test('a promotion brings the others\' work orders in at synchronize(), a demotio
   assert.equal(await alice.row('work_orders', order), null, 'not hers');
 
   // Promoted: the work order and its steps arrive, though they did not change since.
-  manage('sync_user', username('alice'), '--client', CLIENT, '--bu', BU, '--role', 'supervisor');
+  await setRole('alice', 'supervisor');
   await alice.sync();
   assert.equal((await alice.row('work_orders', order))?.description, 'Bob\'s boiler');
   assert.equal((await alice.rows('checklist')).filter((row) => steps.includes(row.id)).length, 2);
 
   // A worker again: they leave her database.
-  manage('sync_user', username('alice'), '--client', CLIENT, '--bu', BU, '--role', 'worker');
+  await setRole('alice', 'worker');
   await alice.sync();
   assert.equal(await alice.row('work_orders', order), null, 'gone from her database');
   assert.deepEqual((await alice.rows('checklist')).filter((row) => steps.includes(row.id)), []);
