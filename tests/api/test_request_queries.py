@@ -21,8 +21,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.helpers.api import new_id, pull, push
-from tests.testapp.models import Task
+from tests.helpers.api import make_user, new_id, pull, push
+from tests.testapp.models import Task, Visit
 
 #: Statements of one push request of new records, per backend. PostgreSQL: the token, the
 #: throttle counters (one statement for both, see docs/benchmarks.md; 2 before), the scope
@@ -35,6 +35,19 @@ PUSH_QUERIES = {"postgresql": 12, "sqlite": 14}
 #: Statements of one pull page from the start and from a cursor: token, scope (2), the
 #: clock, the page; from a cursor, also whether tombstones it may have missed were purged.
 PULL_QUERIES = {"postgresql": (5, 6), "sqlite": (5, 6)}
+#: Statements of one pull page of a domain with a view (docs/views.md), a worker's: from
+#: the start, from a cursor, and during a backfill after the user's keys changed (a
+#: promotion). A plain page's, and the moves out of the user's keys after the position; a
+#: backfill page instead of the view's changes reads the records of the keys gained and
+#: the change clock where the keys given up retire.
+VIEW_PULL_QUERIES = {"postgresql": (6, 7, 7), "sqlite": (6, 7, 7)}
+#: A worker's view of the visits: their own and the unassigned ones.
+ASSIGNED = {"key": "assignee", "user": "pk", "unassigned": True, "sees_all": f"{__name__}.boss"}
+BOSSES: set[int] = set()
+
+
+def boss(user: Any) -> bool:
+    return user.pk in BOSSES
 
 
 @pytest.fixture
@@ -115,3 +128,47 @@ def test_one_pull_page_costs_a_bounded_number_of_statements_whatever_its_size(
     assert len(after[1]) == len(after[100]), f"{listing(after[1])}\n{listing(after[100])}"
     assert len(start[100]) <= PULL_QUERIES[connection.vendor][0], listing(start[100])
     assert len(after[100]) <= PULL_QUERIES[connection.vendor][1], listing(after[100])
+
+
+def test_one_view_pull_page_costs_a_bounded_number_of_statements_whatever_its_size(
+    device: APIClient, user: Any, org: Any, domain_options: Callable[..., Any]
+) -> None:
+    bob = make_user("bob", org)
+    Visit.objects.bulk_create(Visit(org=org, assignee=user, note=f"v {i}") for i in range(200))
+    Visit.objects.bulk_create(Visit(org=org, assignee=bob, note=f"b {i}") for i in range(200))
+    with domain_options("visits", view=ASSIGNED):
+        for _ in range(100):  # as above: wait for a full first page
+            first = pull(device, "visits", limit=100).json()
+            if len(first["items"]) == 100:
+                break
+        cursor = first["next_cursor"]
+
+        def page(size: int, after: str | None = None) -> Callable[[], Any]:
+            def read() -> None:
+                query = {"limit": size, **({"cursor": after} if after else {})}
+                response = pull(device, "visits", **query)
+                assert response.status_code == 200, response.content
+                assert len(response.json()["items"]) == size
+
+            return read
+
+        start = {size: statements(page(size)) for size in (1, 100)}
+        after = {size: statements(page(size, cursor)) for size in (1, 100)}
+        while (answer := pull(device, "visits", cursor=cursor, limit=1000).json())["has_more"]:
+            cursor = answer["next_cursor"]
+        cursor = answer["next_cursor"]
+        BOSSES.add(user.pk)  # promoted: bob's 200 visits arrive, a backfill
+        try:
+            gain = {size: statements(page(size, cursor)) for size in (1, 100)}
+        finally:
+            BOSSES.discard(user.pk)
+    print(f"\n[{connection.vendor}] one view pull page after a cursor:\n{listing(after[100])}")
+    print(f"[{connection.vendor}] one backfill page:\n{listing(gain[100])}")
+    for counted in (start, after, gain):
+        assert len(counted[1]) == len(counted[100]), (
+            f"{listing(counted[1])}\n{listing(counted[100])}"
+        )
+    bounds = VIEW_PULL_QUERIES[connection.vendor]
+    assert len(start[100]) <= bounds[0], listing(start[100])
+    assert len(after[100]) <= bounds[1], listing(after[100])
+    assert len(gain[100]) <= bounds[2], listing(gain[100])

@@ -59,3 +59,47 @@ def change_set(created=(), updated=(), deleted=()) -> dict[str, list[Any]]:
 
 def ids(records: list[dict[str, Any]]) -> list[str]:
     return sorted(record["id"] for record in records)
+
+
+class WatermelonDevice:
+    """A device's local database as WatermelonDB keeps it (``src/sync/impl/applyRemote.js``):
+    each pull applied per table, and every answer WatermelonDB would log as a server error
+    kept in ``errors`` (a ``created`` record it holds, an ``updated`` one it does not, an id
+    twice in one change set)."""
+
+    def __init__(self, api: APIClient, tables: list[str]) -> None:
+        self.api = api
+        self.held: dict[str, dict[str, dict[str, Any]]] = {table: {} for table in tables}
+        self.timestamp: int | None = None
+        self.errors: list[tuple[str, str, str]] = []
+        self.last: dict[str, Any] = {}
+
+    def sync(self, *, lose: bool = False) -> dict[str, Any]:
+        """One pull; a lost answer changes nothing on the device."""
+        body = pull(self.api, self.timestamp)
+        if lose:
+            return body
+        replacement = body.get("experimentalStrategy") == "replacement"
+        for table, changes in body["changes"].items():
+            held = self.held[table]
+            listed = [r["id"] for r in changes["created"] + changes["updated"]]
+            listed += changes["deleted"]
+            self.errors += [
+                ("twice", table, i) for i in sorted(set(listed)) if listed.count(i) > 1
+            ]
+            if replacement:
+                sent = {r["id"] for r in changes["created"] + changes["updated"]}
+                held = self.held[table] = {k: v for k, v in held.items() if k in sent}
+            for raw in changes["created"]:
+                if raw["id"] in held:
+                    self.errors.append(("created but held", table, raw["id"]))
+                held[raw["id"]] = raw
+            for raw in changes["updated"]:
+                if raw["id"] not in held and not replacement:
+                    self.errors.append(("updated but absent", table, raw["id"]))
+                held[raw["id"]] = raw
+            for gone in changes["deleted"]:
+                held.pop(gone, None)
+        self.timestamp = body["timestamp"]
+        self.last = body
+        return body

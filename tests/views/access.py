@@ -11,6 +11,8 @@ BY_SITE = {"key": "site", "user_keys": "tests.views.access.sites_of"}
 SUPERVISORS: set[int] = set()
 #: A user's sites, by user primary key.
 SITES: dict[int, set[int]] = {}
+#: The users whose records a user covers besides their own (a stand-in), by primary key.
+COVERS: dict[int, set[int]] = {}
 
 
 def is_supervisor(user: Any) -> bool:
@@ -19,3 +21,7 @@ def is_supervisor(user: Any) -> bool:
 
 def sites_of(user: Any) -> set[int]:
     return SITES.get(user.pk, set())
+
+
+def covered_by(user: Any) -> set[int]:
+    return COVERS.get(user.pk, set())

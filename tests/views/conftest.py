@@ -17,6 +17,7 @@ from tests.views import access
 ASSIGNED = {
     "key": "assignee",
     "user": "pk",
+    "user_keys": "tests.views.access.covered_by",
     "unassigned": True,
     "sees_all": "tests.views.access.is_supervisor",
 }
@@ -35,9 +36,11 @@ STEPS = SyncDomain(
 def _fresh_access() -> Iterator[None]:
     access.SUPERVISORS.clear()
     access.SITES.clear()
+    access.COVERS.clear()
     yield
     access.SUPERVISORS.clear()
     access.SITES.clear()
+    access.COVERS.clear()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from tests.helpers.api import new_id, pull_all, push
+from tests.helpers.api import multi_pull_all, new_id, pull_all, push
 from tests.helpers.views import ids, reassign, visit_with_steps
 from tests.testapp.models import VisitStep
 from tests.views import access
@@ -62,6 +62,37 @@ def test_a_promotion_backfills_the_steps_and_a_demotion_removes_them(
     items, cursor = pull_all(client, "visit-steps", cursor, limit=2)
     assert ids(items) == sorted(theirs) and all(i["removed"] for i in items)
     assert mine[0] not in ids(items)
+
+
+@pytest.mark.parametrize("feed", [False, True], ids=["steps", "feed"])
+@pytest.mark.parametrize("change", ["promoted", "gains the old key"])
+def test_steps_of_a_visit_moved_into_the_view_just_before_a_change_of_keys_arrive(
+    boss: APIClient, client: APIClient, user: User, bob: User, feed: bool, change: str
+) -> None:
+    """The visit moves from bob to alice after her cursor, then her keys change so that
+    they hold bob's key too: the steps (unchanged) are not the gain's (their key is one
+    she held) and the move is not out of a key she did not hold any more; they still
+    arrive, once."""
+    visit, steps = visit_with_steps(boss, bob, 2)
+    if feed:
+        pages, cursor = multi_pull_all(client, domains="visits,visit-steps")
+        assert all(page["changes"] == {"visits": [], "visit-steps": []} for page in pages)
+    else:
+        items, cursor = pull_all(client, "visit-steps")
+        assert items == []
+    reassign(boss, visit, user)
+    if change == "promoted":
+        access.SUPERVISORS.add(user.pk)
+    else:
+        access.COVERS[user.pk] = {bob.pk}
+    if feed:
+        pages, cursor = multi_pull_all(client, cursor, domains="visits,visit-steps", limit=1)
+        assert ids([i for page in pages for i in page["changes"]["visits"]]) == [visit]
+        arrived = [i for page in pages for i in page["changes"]["visit-steps"]]
+    else:
+        arrived, cursor = pull_all(client, "visit-steps", cursor, limit=1)
+    assert ids(arrived) == sorted(steps)
+    assert all(not item["deleted"] for item in arrived)
 
 
 def test_a_reference_to_a_record_outside_the_view_is_unknown(

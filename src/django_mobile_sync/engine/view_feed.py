@@ -194,15 +194,17 @@ class ViewFeed(ChangeFeed):
     ) -> tuple[FeedPosition, bool]:
         """The domain's records of the window after the position (of the user's keys)."""
         wanted = budget.items
-        rows = fetch(self.window(service, position, alias), wanted + 1)
+        reader = service.row_reader()  # engine/rows.py: columns when it can
+        rows = fetch(reader.select(self.window(service, position, alias)), wanted + 1)
         if wanted <= 0 and rows:
             return position, True
         for row in rows[:wanted]:
-            item = service.serialize_record(row)
+            item = reader.serialize(row)
             if not budget.take(item):
                 return position, True
             changes[service.domain.name].append(item)
-            position = replace(position, seq=row.change_seq, pk=row.pk)
+            seq, pk = reader.position(row)
+            position = replace(position, seq=seq, pk=pk)
         return position, len(rows) > wanted
 
     def window(

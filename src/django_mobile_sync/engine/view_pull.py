@@ -131,7 +131,9 @@ class ViewRead:
             position, has_more = self.changes(position, budget, items, horizon)
         check_not_purged(self.alias, position.purge, {self.service.domain.name: seen})
         mseq = position.mseq if position.mseq is not None else -1
-        retired = tuple((keys, until) for keys, until in position.retired if until > mseq + 1)
+        # A retired key set matters until every move below its ``until`` is served: one of
+        # ``mseq`` may be served in part, or others of the same ``seq`` may follow.
+        retired = tuple((keys, until) for keys, until in position.retired if until > mseq)
         position = replace(
             position,
             retired=retired,
@@ -179,12 +181,13 @@ class ViewRead:
             )
             if position.ppk is not None:
                 rows = rows.filter(pk__gt=position.ppk)
-            for row in fetch(rows.order_by("pk"), budget.items + 1):
-                item = self.service.serialize_record(row)
+            reader = self.service.row_reader()  # engine/rows.py: columns when it can
+            for row in fetch(reader.select(rows.order_by("pk")), budget.items + 1):
+                item = reader.serialize(row)
                 if budget.items <= 0 or not budget.take(item):
                     return position, True
                 items.append(item)
-                position = replace(position, ppk=row.pk)
+                position = replace(position, ppk=reader.position(row)[1])
         return replace(position, keys=target, target=None, phase="", ppk=None), False
 
     # -- the changes ------------------------------------------------------------------------
@@ -198,22 +201,23 @@ class ViewRead:
         rows_query = self.service.get_pull_queryset(self.params).using(self.alias)
         rows_query = rows_query.filter(key_q(self.rule.path, keys), change_seq__lt=horizon)
         rows_query = rows_query.filter(after_position(self.model, position.seq, position.pk))
-        rows = fetch(rows_query.order_by("change_seq", "pk"), wanted + 1)
+        reader = self.service.row_reader()  # engine/rows.py: columns when it can
+        rows = fetch(reader.select(rows_query.order_by("change_seq", "pk")), wanted + 1)
         moves = self.moves(position, horizon, wanted + 1)
         gone = self.gone(moves[:wanted], keys)
         merged = sorted(
-            [(row.change_seq, 0, row) for row in rows[:wanted]]
+            [(reader.position(row)[0], 0, row) for row in rows[:wanted]]
             + [(move.seq, 1, move) for move in moves[:wanted]],
             key=lambda pair: pair[:2],
         )
         more = len(rows) > wanted or len(moves) > wanted
         for seq, kind, value in merged:
             if kind == 0:
-                item = self.service.serialize_record(value)
+                item = reader.serialize(value)
                 if budget.items <= 0 or not budget.take(item):
                     return position, True
                 items.append(item)
-                position = replace(position, seq=seq, pk=value.pk)
+                position = replace(position, seq=seq, pk=reader.position(value)[1])
                 continue
             position, done = self.serve_move(value, gone, position, budget, items)
             if not done:
@@ -250,7 +254,10 @@ class ViewRead:
         assert keys is not None
         held = Q(pk__in=[]) if keys.everything else key_q("old_key", keys)
         for retired, until in position.retired:
-            held |= key_q("old_key", retired) & Q(seq__lt=until)
+            moved = key_q("old_key", retired)
+            if self.rule.via:  # children that entered those keys then (see children())
+                moved |= key_q("new_key", retired)
+            held |= moved & Q(seq__lt=until)
         if self.rule.via and not keys.everything:
             held |= key_q("new_key", keys)
         return None if held == Q(pk__in=[]) else held
@@ -299,7 +306,16 @@ class ViewRead:
         was_held = keys.holds(move.old_key) or any(
             retired.holds(move.old_key) and move.seq < until for retired, until in position.retired
         )
+        enter = not keys.holds(move.old_key)
+        then = [retired for retired, until in position.retired if move.seq < until]
+        if then:  # a move made before a change of the user's keys was read: the device
+            # held the keys it gave up then, and the gain brought the records of the keys
+            # gained whose key was not one of those (the parent's key after the move)
+            enter = not then[0].holds(move.old_key) and (
+                then[0].holds(move.new_key) or not keys.holds(move.new_key)
+            )
         children = self.records().filter(**{self.rule.via: move.record}).order_by("pk")
+        reader = self.service.row_reader()
         after = position.cpk if (position.mseq, position.mid) == (move.seq, move.pk) else None
         while True:
             chunk = children if after is None else children.filter(pk__gt=after)
@@ -309,18 +325,19 @@ class ViewRead:
             )
             in_view = set(visible.values_list("pk", flat=True))
             full = {}
-            if not keys.holds(move.old_key):  # the children enter with their parent
+            if enter:  # the children enter with their parent
                 # (but those changed after the records' position come with the records)
                 entering = [
                     c.pk
                     for c in found
                     if c.pk in in_view and not c.deleted and c.change_seq <= position.seq
                 ]
-                full = {r.pk: r for r in self.service.get_queryset().filter(pk__in=entering)}
+                entered = reader.select(self.service.get_queryset().filter(pk__in=entering))
+                full = {reader.position(row)[1]: row for row in entered}
             for child in found:
                 item = None
                 if child.pk in full:
-                    item = self.service.serialize_record(full[child.pk])
+                    item = reader.serialize(full[child.pk])
                 elif child.pk not in in_view and was_held:
                     item = removal(child)
                 if item is not None:

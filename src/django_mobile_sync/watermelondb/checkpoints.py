@@ -5,7 +5,9 @@ WatermelonDB keeps one number, too small to carry a state and a signature. So th
 the id of a :class:`~django_mobile_sync.models.WatermelonCheckpoint` row that stores, in
 full, the user it was served to, the state it was served for (:func:`state_of`: the
 database, its cluster and last reset, and each mapped table's name, domain and tenant scope
-values) and where the next pull starts. A ``last_pulled_at`` whose row is missing, belongs
+values), where the next pull starts, and per table whose domain has a view the keys the
+device holds records of (O(the user's keys): the next pull diffs them with the user's keys
+now, see :mod:`.visibility`). A ``last_pulled_at`` whose row is missing, belongs
 to another user, or records another state is never served incrementally: the pull becomes a
 replacement sync and a push carrying it is refused with ``409``. Equality is exact: no digest
 can collide.
@@ -28,7 +30,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +41,6 @@ from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.models import TombstonePurge
 
 from .models import WatermelonCheckpoint, WatermelonPush
-from .visibility import view_state
 
 if TYPE_CHECKING:
     from django_mobile_sync.records import ClockReading
@@ -69,7 +70,6 @@ def state_of(using: str, reading: ClockReading, tables: Iterable[tuple[str, Sync
             name,
             service.domain.name,
             sorted([k, scope_value(v)] for k, v in service.scope.items()),
-            *view_state(service),  # the user's view keys: a change is a replacement sync
         ]
         for name, service in tables
     )
@@ -157,6 +157,7 @@ class Checkpoints:
         after: int,
         predecessor: int | None = None,
         own: Iterable[int] = (),
+        view_keys: Mapping[str, Any] | None = None,
     ) -> WatermelonCheckpoint:
         """A new checkpoint, its id above ``after`` (the number the device presented).
 
@@ -167,6 +168,8 @@ class Checkpoints:
             after: the number the device presented (0 for a first sync).
             predecessor: the checkpoint it replaces, deleted once this one is presented.
             own: change clock values of the device's own pushes at or above ``position``.
+            view_keys: per table with a view, the keys the device now holds records of
+                (:func:`.visibility.stored_keys`): the next pull diffs them with the user's.
         """
         for _attempt in range(8):
             checkpoint = WatermelonCheckpoint(
@@ -176,6 +179,7 @@ class Checkpoints:
                 position=position,
                 horizon=horizon,
                 own_seqs=sorted(seq for seq in set(own) if seq >= position),
+                view_keys=dict(view_keys or {}),
                 predecessor=predecessor,
             )
             try:

@@ -21,6 +21,12 @@ class WatermelonCheckpoint(models.Model):
     state = models.TextField(
         help_text="The database, its epoch, and each table's domain and tenant scope (JSON)."
     )
+    view_keys = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per table whose domain has a view, the view keys the device holds records "
+        "of (docs/views.md): the next pull diffs them with the user's keys.",
+    )
     position = models.BigIntegerField(help_text="The change clock value the next pull reads from.")
     horizon = models.BigIntegerField(
         help_text="The pull's horizon: the scope's rows below it were served (see docs/cursor.md)."

@@ -10,11 +10,13 @@ time: a row recording the user and the state the pull was served for, and the po
 the change clock (:mod:`django_mobile_sync.records`) the next pull reads from. A ``created``
 record is one created after ``last_pulled_at`` by someone else than the device; the
 device's own new records (its pushes made with the checkpoint it presents) come back as
-``updated``. When the server cannot tell what changed after ``last_pulled_at`` (no such
-checkpoint of this user; tombstones it needs were purged; the database was reset or
-restored; the device's tenant scope or tables changed), the answer is the whole data set
-with ``"experimentalStrategy": "replacement"``: WatermelonDB drops local records not in it
-and keeps unpushed changes.
+``updated``. A table whose domain has a view (docs/views.md) also lists the records that
+left the user's view in ``deleted`` and sends those that entered it in ``created``, a change
+of the user's access included (:mod:`.visibility`). When the server cannot tell what
+changed after ``last_pulled_at`` (no such checkpoint of this user; tombstones it needs were
+purged; the database was reset or restored; the device's tenant scope or tables changed),
+the answer is the whole data set with ``"experimentalStrategy": "replacement"``:
+WatermelonDB drops local records not in it and keeps unpushed changes.
 """
 
 from __future__ import annotations
@@ -29,14 +31,20 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Max, Q, QuerySet
 
-from django_mobile_sync.records import SyncableModelMixin, after_position, read_clock
+from django_mobile_sync.records import (
+    EVERYTHING,
+    SyncableModelMixin,
+    after_position,
+    read_clock,
+)
 
 from .checkpoints import Checkpoints, is_fresh, purges_since, state_of
 from .tables import Table, empty_value, to_raw
-from .visibility import in_view, moves_since
+from .visibility import held_keys, in_view, stored_keys, view_changes, view_keys
 
 if TYPE_CHECKING:
     from django_mobile_sync.engine import RowReader
+    from django_mobile_sync.records import KeySet
     from django_mobile_sync.service import SyncService
 
 #: ``json.dumps(..., separators=(",", ":"))``, built once rather than per record.
@@ -65,13 +73,15 @@ class Migration:
 
 @dataclass
 class TablePlan:
-    """What one table's change set holds: querysets to stream, and the deleted ids."""
+    """What one table's change set holds: querysets to stream, and the deleted ids (read
+    now, and the records of ``leaving`` whose ids are streamed after them)."""
 
     table: Table
     service: SyncService
     created: list[QuerySet[Any]] = field(default_factory=list)
     updated: list[QuerySet[Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    leaving: list[QuerySet[Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +114,10 @@ class WatermelonPull:
         services = [service for _table, service in self.tables.values()]
         self.using = services[0].using
         self.checkpoints = Checkpoints(self.using, services[0].user)
+        #: The user's view keys per table (``None``: no view), read once per pull.
+        self.keys: dict[str, KeySet | None] = {
+            name: view_keys(service) for name, (_table, service) in self.tables.items()
+        }
 
     def plan(self, since: int | None, migration: Migration | None = None) -> PullPlan:
         """What the pull after ``since`` (``None``: a first sync) sends.
@@ -119,7 +133,11 @@ class WatermelonPull:
         held = self.checkpoints.find(since)
         if held is not None:
             self.checkpoints.forget_predecessor(held)
-        if held is None or not held.serves(state, reading.clock):
+        try:
+            holds = {name: held_keys(held.view_keys, name) for name in self.tables} if held else {}
+        except ValueError:  # not keys this server stored: served whole
+            holds = {}
+        if held is None or not holds or not held.serves(state, reading.clock):
             # No such checkpoint of this user (another user's, or purged), or one of
             # another database, epoch, tenant scope or set of tables, or of a lost history.
             predecessor = None if held is None else held.pk
@@ -129,7 +147,7 @@ class WatermelonPull:
         for plan in plans:
             plan.deleted = [
                 str(mobile_id)
-                for mobile_id in window(plan.service, alias, start, horizon)
+                for mobile_id in self.window(plan, start, horizon)
                 .filter(deleted=True)
                 .order_by("change_seq", "pk")
                 .values_list("mobile_id", flat=True)
@@ -141,28 +159,45 @@ class WatermelonPull:
             return self.full(state, horizon, after=since, predecessor=held.pk, own=own)
         newest = []
         for plan in plans:
-            changed = window(plan.service, alias, start, horizon).filter(deleted=False)
-            moved = moves_since(plan.service, alias, start, horizon)  # docs/views.md
-            # New to the device: created here, or entered its view (docs/views.md).
-            created = (Q(version=1) & ~Q(change_seq__in=own)) | Q(pk__in=moved.entered)
+            name = plan.table.name
+            changed = self.window(plan, start, horizon).filter(deleted=False)
+            view = view_changes(  # docs/views.md: the keys the device holds, the user's now
+                plan.service, alias, start, horizon, holds[name], self.keys[name] or EVERYTHING
+            )
+            # New to the device: created here by others, or entered its view.
+            new = Q(version=1) if view.new is None else Q(version=1) | view.new
+            created = new & ~Q(change_seq__in=own)
             plan.created.append(changed.filter(created))
             plan.updated.append(changed.exclude(created))
-            plan.deleted += moved.removed
-            if moved.entering is not None:
-                plan.created.append(moved.entering)
-            newest.append(moved.newest)
+            plan.created += view.entering
+            plan.deleted += view.removed
+            if view.leaving is not None:
+                plan.leaving.append(view.leaving)
+            newest.append(view.newest)
         if migration is not None:
             self.add_migration(plans, migration, alias, start, horizon)
         position = self.next_position(start, horizon, moved=newest)
-        if position == held.position and not purged and is_fresh(held):
+        same_keys = stored_keys(self.keys) == held.view_keys
+        if position == held.position and same_keys and not purged and is_fresh(held):
             return PullPlan(plans, alias, held.pk)  # nothing new: the device keeps it
         successor = self.checkpoints.mint(
-            state, position, horizon, after=since, predecessor=held.pk, own=own
+            state,
+            position,
+            horizon,
+            after=since,
+            predecessor=held.pk,
+            own=own,
+            view_keys=stored_keys(self.keys),
         )
         return PullPlan(plans, alias, successor.pk)
 
     def services(self) -> list[tuple[str, SyncService]]:
         return [(name, service) for name, (_table, service) in self.tables.items()]
+
+    def window(self, plan: TablePlan, since: int | None, below: int) -> QuerySet[Any]:
+        """:func:`window` of ``plan``'s table, in the user's view."""
+        keys = self.keys[plan.table.name]
+        return window(plan.service, self.using, since, below, keys)
 
     def next_position(
         self, start: int | None, horizon: int, moved: Sequence[int | None] = ()
@@ -175,8 +210,10 @@ class WatermelonPull:
         keeps its position (and its checkpoint) however the clock moves elsewhere.
         """
         newest = [
-            window(service, self.using, start, horizon).aggregate(m=Max("change_seq"))["m"]
-            for _table, service in self.tables.values()
+            window(service, self.using, start, horizon, self.keys[name]).aggregate(
+                m=Max("change_seq")
+            )["m"]
+            for name, (_table, service) in self.tables.items()
         ]
         newest += moved  # the newest move out of (or into) a view served now
         return max([start or 0, *(int(seq) + 1 for seq in newest if seq is not None)])
@@ -194,8 +231,8 @@ class WatermelonPull:
         """Every live record: a first sync (``created``) or a replacement (``updated``)."""
         plans = []
         for table, service in self.tables.values():
-            live = window(service, self.using, None, horizon).filter(deleted=False)
             plan = TablePlan(table, service)
+            live = self.window(plan, None, horizon).filter(deleted=False)
             (plan.updated if replacement else plan.created).append(live)
             plans.append(plan)
         checkpoint = self.checkpoints.mint(
@@ -205,6 +242,7 @@ class WatermelonPull:
             after=after,
             predecessor=predecessor,
             own=own,
+            view_keys=stored_keys(self.keys),
         )
         return PullPlan(plans, self.using, checkpoint.pk, replacement)
 
@@ -219,13 +257,13 @@ class WatermelonPull:
         """A migration sync: new tables whole, and older records with a new column set."""
         for plan in plans:
             if plan.table.name in migration.tables:
-                live = window(plan.service, alias, None, horizon).filter(deleted=False)
+                live = self.window(plan, None, horizon).filter(deleted=False)
                 plan.created, plan.updated, plan.deleted = [live], [], []
                 continue
             columns = migration.columns.get(plan.table.name, ())
             filled = filled_condition(plan.table, plan.service.model, columns)
             if filled is not None:
-                older = window(plan.service, alias, None, since).filter(deleted=False)
+                older = self.window(plan, None, since).filter(deleted=False)
                 plan.updated.append(older.filter(filled))
 
     # -- streaming -------------------------------------------------------------------------
@@ -239,7 +277,14 @@ class WatermelonPull:
             yield from self.records(table_plan, table_plan.created, buffer)
             buffer.add('],"updated":[')
             yield from self.records(table_plan, table_plan.updated, buffer)
-            buffer.add(f'],"deleted":{json.dumps(table_plan.deleted)}}}')
+            buffer.add(f'],"deleted":{json.dumps(table_plan.deleted)[:-1]}')
+            first = not table_plan.deleted
+            for queryset in table_plan.leaving:
+                for mobile_id in ids_in_chunks(queryset):
+                    buffer.add(("" if first else ",") + json.dumps(mobile_id))
+                    first = False
+                    yield from buffer.flush_if_full()
+            buffer.add("]}")
             yield from buffer.flush_if_full()
         tail = ',"experimentalStrategy":"replacement"' if plan.replacement else ""
         buffer.add(f'}},"timestamp":{plan.timestamp}{tail}}}')
@@ -279,11 +324,11 @@ class Buffer:
 
 
 def window(
-    service: SyncService, alias: str, since: int | None, below: int
+    service: SyncService, alias: str, since: int | None, below: int, keys: KeySet | None
 ) -> QuerySet[SyncableModelMixin]:
-    """The domain's rows (tenant, view and filters applied) with
+    """The domain's rows (tenant, the view of ``keys`` and filters applied) with
     ``since <= change_seq < below``."""
-    queryset = in_view(service, service.get_pull_queryset({}).using(alias))
+    queryset = in_view(service, service.get_pull_queryset({}).using(alias), keys)
     queryset = queryset.filter(change_seq__lt=below)
     return queryset if since is None else queryset.filter(change_seq__gte=since)
 
@@ -303,6 +348,20 @@ def in_chunks(queryset: QuerySet[Any], model: type[Any], reader: RowReader) -> I
         if len(rows) < CHUNK:
             return
         page = ordered.filter(after_position(model, *reader.position(rows[-1])))
+
+
+def ids_in_chunks(queryset: QuerySet[Any]) -> Iterator[str]:
+    """The ``mobile_id`` of every row of ``queryset`` as text, by primary key,
+    :data:`CHUNK` per query (memory stays flat, as :func:`in_chunks`)."""
+    ordered = queryset.order_by("pk").values_list("pk", "mobile_id")
+    page = ordered
+    while True:
+        rows = list(page[:CHUNK])
+        for _pk, mobile_id in rows:
+            yield str(mobile_id)
+        if len(rows) < CHUNK:
+            return
+        page = ordered.filter(pk__gt=rows[-1][0])
 
 
 def filled_condition(table: Table, model: type[Any], columns: Sequence[str]) -> Q | None:
