@@ -7,6 +7,10 @@ streams of those tenants get the domain names (never record data), on their own 
 Rows below the horizon are committed for good, so no change is ever skipped; the back end
 (:mod:`.backends`) only decides how soon the next read comes (a wake-up), and a periodic read
 makes a lost notification cost latency, never a change.
+
+A change of a user's access (:mod:`.access`) is read the same way, in one more query per
+tick on the database of the ``AccessChange`` table: the streams of that user get their
+domains that have a view.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from django.db.models import Model
 from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.records import read_clock
 
+from .access import access_alias, changed_users, purge_access_changes
 from .events import Mark, encode_event_id
 from .leases import release_leases, renew_leases
 
@@ -45,6 +50,7 @@ class Follow:
         using: the database alias its records live on.
         columns: the tenant fields' columns (``attname``), in the domain's order.
         tenant: the stream's values of ``columns``; ``None`` for an unscoped domain.
+        view: the domain has a view (docs/views.md): a change of the user's access pokes it.
     """
 
     domain: str
@@ -52,6 +58,7 @@ class Follow:
     using: str
     columns: tuple[str, ...]
     tenant: TenantKey | None
+    view: bool = False
 
 
 @dataclass(eq=False)
@@ -61,6 +68,7 @@ class Subscription:
     follows: tuple[Follow, ...]
     loop: asyncio.AbstractEventLoop
     lease: int = 0
+    user: str = ""  # the user's primary key, as AccessChange.user_key holds it
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
     pending: set[str] = field(default_factory=set)
@@ -100,7 +108,7 @@ class Detector:
         """Register a stream (in a thread that may use the database); the ``ready`` event's
         id and the marks it stands for: changes from there on are announced to it."""
         with self.lock:
-            for alias in {f.using for f in subscription.follows}:
+            for alias in {f.using for f in subscription.follows} | {access_alias()}:
                 if alias not in self.marks:
                     self.marks[alias] = self.read_mark(alias)
             if not subscription.ended:  # it may have ended while this thread ran
@@ -177,14 +185,17 @@ class Detector:
             subscriptions = list(self.subscriptions)
             marks = dict(self.marks)
         heartbeat = float(sync_settings.STREAM_HEARTBEAT)
+        access = access_alias()
         if time.monotonic() - self.renewed > heartbeat / 2:
             renew_leases([s.lease for s in subscriptions if s.lease], heartbeat)
+            purge_access_changes(access)
             self.renewed = time.monotonic()
-        follows: dict[str, dict[str, Follow]] = {}
+        follows: dict[str, dict[str, Follow]] = {access: {}}
         for subscription in subscriptions:
             for follow in subscription.follows:
                 follows.setdefault(follow.using, {})[follow.domain] = follow
         changes: dict[str, dict[str, set[TenantKey] | None]] = {}
+        users: dict[str, set[str] | None] = {}
         for alias, domains in follows.items():
             new = self.read_mark(alias)
             old = marks.get(alias)
@@ -195,6 +206,8 @@ class Detector:
                     name: changed_tenants(f, old.horizon, new.horizon)
                     for name, f in domains.items()
                 }
+                if alias == access:
+                    users = changed_users(alias, old.horizon, new.horizon)
             else:  # another clock (a reset, a failover): every stream pulls to be sure
                 changes[alias] = dict.fromkeys(domains, None)
             marks[alias] = new
@@ -205,6 +218,8 @@ class Detector:
             event_id = encode_event_id(self.marks)
         for subscription in subscriptions:
             names = concerned(subscription, changes)
+            if subscription.user in users:
+                names |= with_view(subscription, users[subscription.user])
             if names:
                 try:
                     subscription.loop.call_soon_threadsafe(subscription.deliver, names, event_id)
@@ -226,6 +241,13 @@ def changed_tenants(follow: Follow, start: int, end: int) -> set[TenantKey] | No
     if not follow.columns:
         return None if rows.exists() else set()
     return set(rows.values_list(*follow.columns).distinct())
+
+
+def with_view(subscription: Subscription, named: set[str] | None) -> set[str]:
+    """The domains of ``subscription`` that have a view, among ``named`` (``None``: all)."""
+    return {
+        f.domain for f in subscription.follows if f.view and (named is None or f.domain in named)
+    }
 
 
 def concerned(
