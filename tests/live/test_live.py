@@ -24,12 +24,19 @@ from django_mobile_sync.domains import get_domain
 from django_mobile_sync.engine import PushBatch
 from django_mobile_sync.live import access, access_changed
 from django_mobile_sync.live.access import changed_users
-from django_mobile_sync.live.detector import Detector, Follow, Subscription, changed_tenants
+from django_mobile_sync.live.detector import (
+    Detector,
+    Follow,
+    Subscription,
+    changed_in,
+    changed_tenants,
+)
 from django_mobile_sync.live.events import Mark, decode_event_id, encode_event_id
+from django_mobile_sync.live.fanout import Fanout
 from django_mobile_sync.live.models import AccessChange
 from django_mobile_sync.service import SyncService
 from tests.helpers.api import new_id, push
-from tests.testapp.models import Org, Task
+from tests.testapp.models import Label, Note, Org, Task
 
 
 @contextmanager
@@ -101,6 +108,40 @@ def test_the_detector_sees_which_tenants_changed_between_two_readings() -> None:
     changed = changed_tenants(follow, before.horizon, after.horizon)
     assert changed == {(acme.pk,), (umbrella.pk,)}
     assert changed_tenants(follow, after.horizon, after.horizon + 10) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_detector_reads_every_domain_of_a_database_in_one_query() -> None:
+    """Scoped domains (their tenant columns of one type) and an unscoped one: the union
+    gives what one query per domain gives."""
+    acme, umbrella = Org.objects.create(name="acme"), Org.objects.create(name="umbrella")
+    follows = {
+        "tasks": Follow("tasks", Task, "default", ("org_id",), (acme.pk,)),
+        "labels": Follow("labels", Label, "default", ("org_id",), (acme.pk,)),
+        "notes": Follow("notes", Note, "default", (), None),
+    }
+    before = Detector.read_mark("default")
+    assert changed_in(follows, before.horizon, before.horizon + 10) == {
+        "tasks": set(),
+        "labels": set(),
+        "notes": set(),
+    }
+    Task.objects.create(org=acme, title="one")
+    Task.objects.create(org=umbrella, title="two")
+    Label.objects.create(org=umbrella, name="urgent")
+    Note.objects.create(text="hello")
+    after = Detector.read_mark("default")
+    with CaptureQueriesContext(connection) as queries:
+        changed = changed_in(follows, before.horizon, after.horizon)
+    assert changed == {
+        "tasks": {(acme.pk,), (umbrella.pk,)},
+        "labels": {(umbrella.pk,)},
+        "notes": None,
+    }
+    assert changed == {
+        name: changed_tenants(f, before.horizon, after.horizon) for name, f in follows.items()
+    }
+    assert len(queries) == 2  # the org-scoped domains, the unscoped one
 
 
 @pytest.mark.parametrize(
@@ -198,5 +239,35 @@ def test_the_detector_pokes_the_users_view_domains_in_a_constant_number_of_queri
         access_changed(8)
         assert tick(detector) == few
         assert other.take()[0] == ["tasks"] and own.take()[0] == []
+    finally:
+        loop.close()
+
+
+def test_the_fanout_finds_the_streams_of_a_tenant_or_a_user_and_forgets_ended_ones() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        fanout = Fanout()
+
+        def stream(org: int, user: str) -> Subscription:
+            follows = (
+                Follow("tasks", Task, "default", ("org_id",), (org,), view=True),
+                Follow("notes", Task, "other", (), None),
+            )
+            return Subscription(follows, loop, lease=org, user=user)
+
+        acme, umbrella, unscoped = stream(1, "7"), stream(2, "8"), stream(3, "9")
+        crowd = [stream(100 + n, str(100 + n)) for n in range(1000)]
+        for subscription in (acme, umbrella, unscoped, *crowd):
+            fanout.add(subscription)
+        assert set(fanout.follows()) == {"default", "other"}
+        assert fanout.targets({"default": {"tasks": {(1,)}}}, {}) == {acme: {"tasks"}}
+        everyone = fanout.targets({"other": {"notes": None}}, {"8": {"notes"}})
+        assert len(everyone) == 1003 and everyone[umbrella] == {"notes"}
+        assert fanout.targets({}, {"8": None}) == {umbrella: {"tasks"}}
+        for subscription in (acme, umbrella, unscoped, *crowd):
+            fanout.remove(subscription)
+        fanout.remove(acme)  # twice: nothing happens
+        assert not fanout and fanout.by_tenant == {} and fanout.by_user == {}
+        assert fanout.follows() == {} and fanout.leases() == []
     finally:
         loop.close()
