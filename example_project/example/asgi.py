@@ -5,7 +5,9 @@ the event loop; pushes and pulls run as sync views, each in a thread of its own.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import resource
 from typing import Any
 
 from django.core.asgi import get_asgi_application
@@ -13,6 +15,29 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
 os.environ["EXAMPLE_ASGI"] = "1"  # settings: database connections from a pool
 
+#: Open files a worker may hold: every stream is a socket. Many systems start a process with
+#: a soft limit of 1,024; raise it toward the hard limit (docs/live.md#serving-it).
+OPEN_FILES = 65536
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files toward :data:`OPEN_FILES` (never above
+    the hard limit); the limit now, with a warning when it stays low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft != resource.RLIM_INFINITY and soft < 4096:
+        logging.getLogger("example").warning(
+            "Open files are limited to %s per worker: each live stream holds one; raise the "
+            "hard limit (ulimit -Hn, LimitNOFILE=) to hold thousands.",
+            soft,
+        )
+    return int(soft)
+
+
+raise_open_files_limit()
 django_application = get_asgi_application()
 #: The bodies the sync endpoints parse (WatermelonDB's push may come as text/plain).
 JSON_BODIES = (b"application/json", b"text/plain", b"")

@@ -46,8 +46,8 @@ class BusinessUnitAdmin(admin.ModelAdmin):
 
 @admin.register(UserProfile)
 class UserProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "client", "bu"]
-    list_filter = ["client"]
+    list_display = ["user", "client", "bu", "role"]
+    list_filter = ["client", "role"]
     raw_id_fields = ["user"]
 
 

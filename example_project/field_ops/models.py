@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from django_mobile_sync.files.fields import FileReferenceField
+from django_mobile_sync.live import access_changed
 from django_mobile_sync.models import SyncableModelMixin, TextMobileIdField
 
 EARTH_RADIUS_M = 6_371_000
@@ -88,6 +89,19 @@ class UserProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.bu}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A change of role (``sync_user --role``, the admin) changes what the user sees
+        (docs/views.md) though no record changed: ``access_changed()`` pokes their open
+        streams (docs/live.md#access-changes), after this transaction commits. So does a
+        move to another tenant: their devices pull, and resync."""
+        profiles = type(self)._default_manager.using(kwargs.get("using") or self._state.db)
+        before = None
+        if self.pk is not None:
+            before = profiles.filter(pk=self.pk).values_list("role", "client", "bu").first()
+        super().save(*args, **kwargs)
+        if before is not None and before != (self.role, self.client_id, self.bu_id):
+            access_changed(self.user_id)
 
 
 class Priority(models.TextChoices):

@@ -27,6 +27,9 @@ pytestmark = pytest.mark.live
 HEARTBEAT = 1
 #: Every domain of the example, as declared: what a stream follows by default.
 DOMAINS = list(get_domains())
+#: The example's domains with a view (docs/views.md): a change of role pokes them.
+VIEWS = [name for name, domain in get_domains().items() if domain.view is not None]
+ACME = ("--client", "Acme Facilities", "--bu", "Downtown Tower")
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +148,54 @@ def test_last_event_id_resumes(server: LiveExample, tokens: dict[str, str]) -> N
             assert poke is not None and poke.name == "poke" and poke.data["domains"] == DOMAINS
 
 
+def set_role(server: LiveExample, username: str, role: str) -> float:
+    """``manage.py sync_user USERNAME --role ROLE``, a process of its own (not the server's,
+    so its change reaches the streams through the back end); when it finished."""
+    output = server.manage("sync_user", username, *ACME, "--role", role)
+    assert f"-> {role}" in output, output
+    return time.monotonic()
+
+
+def test_a_change_of_role_pokes_that_users_streams_with_their_view_domains(
+    server: LiveExample, tokens: dict[str, str]
+) -> None:
+    """No record changes, yet what the user sees does (docs/views.md): their streams get a
+    poke naming the domains with a view within a second; a colleague's stream gets none."""
+    assert {"activity", "checklist"} <= set(VIEWS) and "helpdesk" not in VIEWS
+    with (
+        EventStream(server.port, tokens["cat"]) as own,
+        EventStream(server.port, tokens["cat"], "domains=helpdesk,checklist") as some,
+        EventStream(server.port, tokens["dan"]) as colleague,
+    ):
+        ready(own), ready(some), ready(colleague)
+        for role in ("supervisor", "worker"):  # a promotion backfills, a demotion removes
+            changed = set_role(server, "cat", role)
+            poke = own.next(timeout=3)
+            assert poke is not None and poke.name == "poke", poke
+            assert poke.data == {"domains": VIEWS}
+            assert poke.at - changed < 1.0
+            poke = some.next(timeout=3)
+            assert poke is not None and poke.data == {"domains": ["checklist"]}
+        assert colleague.next(timeout=1) is None
+    status, _page = server.json("GET", f"{PREFIX}activity/changes/", token=tokens["cat"])
+    assert status == 200
+
+
+def test_a_stream_resumed_after_a_change_of_role_is_poked(
+    server: LiveExample, tokens: dict[str, str]
+) -> None:
+    with EventStream(server.port, tokens["dan"]) as stream:
+        last = ready(stream).id
+    set_role(server, "dan", "supervisor")  # while dan's device is offline
+    try:
+        with EventStream(server.port, tokens["dan"], last_event_id=last) as stream:
+            ready(stream)
+            poke = stream.next(timeout=1)
+            assert poke is not None and poke.data == {"domains": VIEWS}
+    finally:
+        set_role(server, "dan", "worker")
+
+
 def test_errors_are_json_before_the_stream_starts(
     server: LiveExample, tokens: dict[str, str]
 ) -> None:
@@ -236,6 +287,11 @@ def test_a_commit_on_one_server_pokes_a_stream_held_by_another(
             poke = stream.next(timeout=3)
             assert poke is not None and poke.name == "poke", poke
             assert poke.at - pushed < 1.0
+            # A change of role made by a third process (manage.py) pokes it too.
+            changed = set_role(first, "eve", "supervisor")
+            poke = stream.next(timeout=3)
+            assert poke is not None and poke.data == {"domains": VIEWS}, poke
+            assert poke.at - changed < 1.0
 
 
 class ChaosDevice(threading.Thread):

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from django_mobile_sync.live.models import AccessChange
 from field_ops.models import UserProfile, WorkOrder
 from tests.helpers.devices import Device, new_id
 
@@ -132,6 +133,32 @@ def test_sync_user_role_changes_what_the_devices_hold(alice: Device, boss: Devic
     )  # fmt: skip
     [removed], _ = alice.pull_all("work-orders", cursor)
     assert removed["removed"] is True
+
+
+def test_a_change_of_role_or_tenant_records_an_access_change_for_the_streams(
+    alice: Device, admin_client: Any
+) -> None:
+    """``UserProfile.save()`` calls ``access_changed()`` (docs/live.md#access-changes) when
+    the role or the tenant changes, whoever saves it (``sync_user``, the admin form); a save
+    that changes neither records nothing. Served streams are tested in test_live_stream.py."""
+    profile = alice.user.profile
+    changes = AccessChange.objects.filter(user_key=str(alice.user.pk))
+    profile.save()
+    assert not changes.exists()
+    form = {
+        "user": alice.user.pk,
+        "client": profile.client_id,
+        "bu": profile.bu_id,
+        "role": "supervisor",
+    }
+    answer = admin_client.post(f"/admin/field_ops/userprofile/{profile.pk}/change/", form)
+    assert answer.status_code == 302, answer.content
+    assert changes.count() == 1 and changes.get().domains == ""
+    call_command(
+        "sync_user", "alice", "--client", "Acme Facilities", "--bu", "Harbour", "--create",
+        stdout=StringIO(),
+    )  # fmt: skip
+    assert changes.count() == 2
 
 
 def test_another_users_cursor_is_a_400(alice: Device, bob: Device) -> None:

@@ -5,9 +5,17 @@ serve the project on an ASGI server (docs/live.md). A stream sends ``ready``, th
 naming the domains that changed in the user's tenant, and heartbeat comments; it carries no
 record data: the device pulls as always. One detector per process reads the change clock and
 fans out to every stream it holds; the back end (``LIVE_BACKEND``) only wakes it up.
+
+:func:`access_changed` pokes a user's streams when what they may see changed while no record
+did (a role, a team: docs/views.md).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["DEFAULTS", "access_changed"]
 
 #: The ``MOBILE_SYNC`` keys of the app, with their defaults (declared when it is ready).
 DEFAULTS = {
@@ -32,3 +40,25 @@ DEFAULTS = {
     # The channel name of NOTIFY and of Redis pub/sub.
     "LIVE_CHANNEL": "mobile_sync_live",
 }
+
+
+def access_changed(user: Any, domains: Iterable[str] | None = None) -> None:
+    """Poke every stream of ``user``, on every server and with every back end, within a
+    second: what they may see changed (their role, teams or sites: their view keys, see
+    docs/views.md) though no record did. Their devices pull, and the pull backfills and
+    removes. Call it where that access is stored, inside the transaction that changes it
+    if there is one: the poke follows its commit, and a rolled-back change pokes no one.
+
+    Args:
+        user: the user, or their primary key.
+        domains: the domains whose view changed; default: every domain with a view.
+    """
+    from django.db import transaction
+
+    from .access import access_alias, record_access_change  # the models need apps ready
+    from .backends import announce
+
+    using = access_alias()
+    with transaction.atomic(using=using):
+        record_access_change(user, domains, using)
+        transaction.on_commit(lambda: announce(using, ["access"]), using=using)

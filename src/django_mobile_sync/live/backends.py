@@ -8,9 +8,10 @@
   ``LISTEN`` connection to ``LIVE_DATABASE``, a direct connection to the primary.
 - ``"redis"``: the same through Redis pub/sub (``LIVE_REDIS_URL``).
 
-A push served by this process wakes its own detector at once, whatever the back end. The
-payload names the domains only (at most a few hundred bytes); the detector reads the clock
-anyway, so a lost or coalesced notification costs latency, never a change.
+A push (or an access change, :mod:`.access`) made by this process wakes its own detector at
+once, whatever the back end. The payload names the domains only (at most a few hundred
+bytes); the detector reads the clock anyway, so a lost or coalesced notification costs
+latency, never a change.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def payload(domains: Sequence[str]) -> str:
 
 def on_changes_committed(sender: Any, using: str, domains: Sequence[str], **kwargs: Any) -> None:
     """``changes_committed`` receiver: wake this process's detector, and the others'."""
+    announce(using, domains)
+
+
+def announce(using: str, domains: Sequence[str]) -> None:
+    """After a commit on ``using`` (a push, an access change): wake this process's
+    detector, and the others' through the back end."""
     from .detector import get_detector
 
     get_detector().notify()

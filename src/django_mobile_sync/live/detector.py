@@ -1,83 +1,48 @@
 """The detector: one per process, it reads the change clock and pokes the streams it holds.
 
 A thread reads each database's change clock (:func:`~django_mobile_sync.records.read_clock`)
-between two snapshots and asks every domain a stream follows which tenants have rows whose
-``change_seq`` lies between them: one query per domain, whatever the number of streams. The
-streams of those tenants get the domain names (never record data), on their own event loop.
+between two snapshots and asks the domains streams follow which tenants have rows whose
+``change_seq`` lies between them: one query (:func:`changed_in`), whatever the number of
+streams and of domains. The streams of those tenants get the domain names (never record
+data), on their own event loop: :class:`~.fanout.Fanout` finds them through its indexes and
+hands each loop its pokes in one call. Reads are at least :data:`MIN_TICK_GAP` apart, so a
+burst of commits shares one.
 Rows below the horizon are committed for good, so no change is ever skipped; the back end
 (:mod:`.backends`) only decides how soon the next read comes (a wake-up), and a periodic read
 makes a lost notification cost latency, never a change.
+
+A change of a user's access (:mod:`.access`) is read the same way, in one more query per
+tick on the database of the ``AccessChange`` table: the streams of that user get their
+domains that have a view.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import close_old_connections, connections
-from django.db.models import Model
+from django.db.models import CharField, Value
 
 from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.records import read_clock
 
+from .access import access_alias, changed_users, purge_access_changes
 from .events import Mark, encode_event_id
+from .fanout import Fanout, Follow, Subscription, TenantKey, deliver_all
 from .leases import release_leases, renew_leases
 
 logger = logging.getLogger("django_mobile_sync.live")
 
-#: A tenant: the values of a domain's tenant fields (primary keys for foreign keys).
-TenantKey = tuple[Any, ...]
+__all__ = ["Detector", "Follow", "Subscription", "changed_tenants", "get_detector"]
 
-
-@dataclass(frozen=True)
-class Follow:
-    """One domain a stream follows: where it lives and whose changes concern it.
-
-    Attributes:
-        domain: the domain's name.
-        model: its model.
-        using: the database alias its records live on.
-        columns: the tenant fields' columns (``attname``), in the domain's order.
-        tenant: the stream's values of ``columns``; ``None`` for an unscoped domain.
-    """
-
-    domain: str
-    model: type[Model]
-    using: str
-    columns: tuple[str, ...]
-    tenant: TenantKey | None
-
-
-@dataclass(eq=False)
-class Subscription:
-    """A stream's registration: the domains it follows and how to reach its event loop."""
-
-    follows: tuple[Follow, ...]
-    loop: asyncio.AbstractEventLoop
-    lease: int = 0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: bool = False
-    pending: set[str] = field(default_factory=set)
-    event_id: str = ""
-
-    def deliver(self, domains: set[str], event_id: str) -> None:
-        """On the stream's loop: remember the domains until the stream sends its poke."""
-        self.pending |= domains
-        self.event_id = event_id
-        self.changed.set()
-
-    def take(self) -> tuple[list[str], str]:
-        """The domains changed since the last call, in the order followed, and the event id."""
-        order = [f.domain for f in self.follows if f.domain in self.pending]
-        self.pending.clear()
-        self.changed.clear()
-        return order, self.event_id
+#: Seconds between two reads at least: the commits of that window share one read and one
+#: poke per stream (a burst of pushes does not cost a read each).
+MIN_TICK_GAP = 0.1
 
 
 class Detector:
@@ -86,12 +51,13 @@ class Detector:
     def __init__(self) -> None:
         self.holder = uuid.uuid4().hex
         self.lock = threading.Lock()
-        self.subscriptions: set[Subscription] = set()
+        self.subscriptions = Fanout()
         self.marks: dict[str, Mark] = {}
         self.wake = threading.Event()
         self.thread: threading.Thread | None = None
         self.chase_until = 0.0  # read at the fast pace until then (a notification came)
         self.renewed = 0.0
+        self.ticked = 0.0
         self.stopping = False
         self.released: list[int] = []  # leases of streams that ended, to delete
 
@@ -100,7 +66,7 @@ class Detector:
         """Register a stream (in a thread that may use the database); the ``ready`` event's
         id and the marks it stands for: changes from there on are announced to it."""
         with self.lock:
-            for alias in {f.using for f in subscription.follows}:
+            for alias in {f.using for f in subscription.follows} | {access_alias()}:
                 if alias not in self.marks:
                     self.marks[alias] = self.read_mark(alias)
             if not subscription.ended:  # it may have ended while this thread ran
@@ -116,7 +82,7 @@ class Detector:
             if subscription.ended:
                 return
             subscription.ended = True
-            self.subscriptions.discard(subscription)
+            self.subscriptions.remove(subscription)
             if subscription.lease:
                 self.released.append(subscription.lease)
         self.wake.set()
@@ -146,6 +112,9 @@ class Detector:
     def run(self) -> None:
         while not self.stopping:
             self.wake.wait(self.interval())
+            pause = self.ticked + MIN_TICK_GAP - time.monotonic()
+            if pause > 0:  # the commits of the pause share the next read
+                time.sleep(pause)
             self.wake.clear()
             try:
                 self.release_leases()
@@ -157,6 +126,7 @@ class Detector:
                         self.marks.clear()
                 continue
             try:
+                self.ticked = time.monotonic()
                 self.tick()
             except Exception:  # a database restart: read again at the next tick
                 logger.exception("Live streams: reading the change clock failed")
@@ -173,28 +143,29 @@ class Detector:
 
     def tick(self) -> None:
         """One read of every followed database's clock; pokes for what changed below it."""
-        with self.lock:
-            subscriptions = list(self.subscriptions)
-            marks = dict(self.marks)
         heartbeat = float(sync_settings.STREAM_HEARTBEAT)
-        if time.monotonic() - self.renewed > heartbeat / 2:
-            renew_leases([s.lease for s in subscriptions if s.lease], heartbeat)
+        renew = time.monotonic() - self.renewed > heartbeat / 2
+        with self.lock:
+            marks = dict(self.marks)
+            follows = self.subscriptions.follows()
+            leases = self.subscriptions.leases() if renew else []
+        access = access_alias()
+        if renew:
+            renew_leases(leases, heartbeat)
+            purge_access_changes(access)
             self.renewed = time.monotonic()
-        follows: dict[str, dict[str, Follow]] = {}
-        for subscription in subscriptions:
-            for follow in subscription.follows:
-                follows.setdefault(follow.using, {})[follow.domain] = follow
+        follows.setdefault(access, {})
         changes: dict[str, dict[str, set[TenantKey] | None]] = {}
+        users: dict[str, set[str] | None] = {}
         for alias, domains in follows.items():
             new = self.read_mark(alias)
             old = marks.get(alias)
             if old is not None and (old.cluster, old.reset) == (new.cluster, new.reset):
                 if new.horizon <= old.horizon:
                     continue
-                changes[alias] = {
-                    name: changed_tenants(f, old.horizon, new.horizon)
-                    for name, f in domains.items()
-                }
+                changes[alias] = changed_in(domains, old.horizon, new.horizon)
+                if alias == access:
+                    users = changed_users(alias, old.horizon, new.horizon)
             else:  # another clock (a reset, a failover): every stream pulls to be sure
                 changes[alias] = dict.fromkeys(domains, None)
             marks[alias] = new
@@ -203,12 +174,19 @@ class Detector:
         with self.lock:
             self.marks.update(marks)
             event_id = encode_event_id(self.marks)
-        for subscription in subscriptions:
-            names = concerned(subscription, changes)
-            if names:
-                try:
-                    subscription.loop.call_soon_threadsafe(subscription.deliver, names, event_id)
-                except RuntimeError:  # its loop is closed: the stream is gone
+            targets = self.subscriptions.targets(changes, users)
+        self.deliver(targets, event_id)
+
+    def deliver(self, targets: dict[Subscription, set[str]], event_id: str) -> None:
+        """Hand each event loop its pokes, in one call per loop."""
+        by_loop: dict[Any, list[tuple[Subscription, set[str]]]] = {}
+        for subscription, names in targets.items():
+            by_loop.setdefault(subscription.loop, []).append((subscription, names))
+        for loop, pokes in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(deliver_all, pokes, event_id)
+            except RuntimeError:  # the loop is closed: its streams are gone
+                for subscription, _names in pokes:
                     self.unsubscribe(subscription)
 
     @staticmethod
@@ -228,18 +206,35 @@ def changed_tenants(follow: Follow, start: int, end: int) -> set[TenantKey] | No
     return set(rows.values_list(*follow.columns).distinct())
 
 
-def concerned(
-    subscription: Subscription, changes: Mapping[str, Mapping[str, set[TenantKey] | None]]
-) -> set[str]:
-    """The domains of ``subscription`` that changed in its tenant."""
-    domains = set()
-    for follow in subscription.follows:
-        if follow.domain not in changes.get(follow.using, {}):
-            continue
-        tenants = changes[follow.using][follow.domain]
-        if tenants is None or follow.tenant in tenants:
-            domains.add(follow.domain)
-    return domains
+def changed_in(follows: Mapping[str, Follow], start: int, end: int) -> dict[str, Any]:
+    """:func:`changed_tenants` of several domains of one database in one query: a
+    ``UNION ALL`` of the domains whose tenant columns have the same types (all of them, in
+    the common case), so a tick costs a query per kind of tenant, not one per domain."""
+    found: dict[str, set[TenantKey] | None] = {name: set() for name in follows}
+    groups: dict[tuple[Any, ...], list[Follow]] = {}
+    for follow in follows.values():
+        connection = connections[follow.using]
+        kinds = tuple(
+            follow.model._meta.get_field(column).db_type(connection) for column in follow.columns
+        )
+        groups.setdefault(kinds, []).append(follow)
+    for group in groups.values():
+        parts = [
+            f.model._base_manager.using(f.using)
+            .filter(change_seq__gte=start, change_seq__lt=end)
+            .order_by()
+            .values_list(Value(f.domain, output_field=CharField()), *f.columns)
+            .distinct()
+            for f in group
+        ]
+        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        for name, *tenant in rows:
+            tenants = found[name]
+            if not follows[name].columns:
+                found[name] = None  # an unscoped domain: every stream of it
+            elif tenants is not None:
+                tenants.add(tuple(tenant))
+    return found
 
 
 _detector: Detector | None = None

@@ -33,10 +33,13 @@ from rest_framework.request import Request
 
 from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.domains import SyncDomain, get_domain, get_domains
+from django_mobile_sync.records import view_rule
 from django_mobile_sync.service import SyncService
 from django_mobile_sync.views import MultiDomainView
 
 from . import events
+from .access import access_alias, user_key
+from .access import changed_since as access_changed_since
 from .backends import start_listener
 from .detector import Follow, Subscription, get_detector
 from .events import Mark, decode_event_id
@@ -71,6 +74,7 @@ class Grant:
     services: list[SyncService]
     follows: tuple[Follow, ...]
     lease: int
+    user: str
 
 
 class Granted(HttpResponse):
@@ -102,7 +106,7 @@ class StreamGate(MultiDomainView):
         )
         if lease is None:
             raise TooManyStreams(wait=heartbeat)
-        return Granted(Grant(services, follows, lease))
+        return Granted(Grant(services, follows, lease, user_key(request.user)))
 
     def stream_domains(self, listed: str | None) -> list[SyncDomain]:
         """``?domains=a,b``, or every domain the user may read; ``404`` for a domain that is
@@ -139,14 +143,24 @@ def follow_of(service: SyncService) -> Follow:
         service.using,
         tuple(columns),
         tuple(tenant) if columns else None,
+        view_rule(service.domain) is not None,
     )
 
 
-def changed_since(services: Sequence[SyncService], old: dict[str, Mark] | None) -> list[str]:
+def changed_since(
+    services: Sequence[SyncService], old: dict[str, Mark] | None, user: str
+) -> list[str]:
     """The domains with a change the user can see since the marks of a ``Last-Event-ID``
-    (all of them for an unknown, foreign or malformed one)."""
+    (all of them for an unknown, foreign or malformed one), a change of the user's access
+    included (every domain with a view)."""
     changed = []
+    access = access_alias()
+    mark = (old or {}).get(access)
+    if mark is None or access_changed_since(access, user, mark.horizon):
+        changed = [s.domain.name for s in services if view_rule(s.domain) is not None]
     for service in services:
+        if service.domain.name in changed:
+            continue
         mark = (old or {}).get(service.using)
         if mark is None:
             changed.append(service.domain.name)
@@ -183,7 +197,9 @@ def start_stream(
         start_listener(detector)  # the back end's, once per process
         if last_event_id is None:
             return ready_id, []
-        return ready_id, changed_since(grant.services, decode_event_id(last_event_id))
+        resumed = decode_event_id(last_event_id)
+        changed = changed_since(grant.services, resumed, subscription.user)
+        return ready_id, [f.domain for f in grant.follows if f.domain in changed]
     finally:
         close_connections()
 
@@ -230,7 +246,9 @@ class EventStreamResponse(StreamingHttpResponse):
     stream was sent) ends its subscription and frees its lease."""
 
     def __init__(self, grant: Grant, last_event_id: str | None) -> None:
-        self.subscription = Subscription(grant.follows, asyncio.get_running_loop(), grant.lease)
+        self.subscription = Subscription(
+            grant.follows, asyncio.get_running_loop(), grant.lease, grant.user
+        )
         stream = event_stream(grant, self.subscription, last_event_id)
         super().__init__(stream, content_type="text/event-stream")
         self["Cache-Control"] = "no-cache"

@@ -122,7 +122,7 @@ class Command(BaseCommand):
             self.stdout.write(f"User {user} already works for {client_name} / {bu_name}.")
         now = UserProfile.objects.using(using).get(user=user).role
         if before is not None and before.role != now:
-            self.stdout.write(f"Role: {before.role} -> {now} (their devices follow at next sync).")
+            self.stdout.write(f"Role: {before.role} -> {now} (their devices are poked to sync).")
         else:
             self.stdout.write(f"Role: {now}.")
         self.stdout.write("API token (send it as 'Authorization: Bearer <token>'):")
