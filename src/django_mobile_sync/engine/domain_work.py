@@ -29,6 +29,7 @@ from ..exceptions import UnstorableValue
 from ..models import SyncConflict
 from ..records.bulk import bulk_update
 from ..records.ids import MobileId, id_order
+from ..records.inserts import bulk_create
 from ..records.relations import protected_counts, reference_fields
 from ..records.storable import to_json
 from ..records.syncable import STAMP_FIELDS, SyncableModelMixin, differs
@@ -359,7 +360,11 @@ class DomainWork:
         gets its primary key before its children are written. A record whose parent could
         not be stored fails with it.
         """
-        staged, manager = self.staged, self.model._base_manager.db_manager(self.using)
+        staged = self.staged
+
+        def create(objs: list[SyncableModelMixin]) -> Any:
+            return bulk_create(self.model, objs, self.using)
+
         remaining = staged.created
         staged.created = []
         while remaining:  # sets of id(): Model.__eq__ in a list scan is quadratic
@@ -370,7 +375,7 @@ class DomainWork:
             remaining = [obj for obj in remaining if id(obj) not in placed]
             level = self.drop_orphans(level, records)
             level.sort(key=lambda obj: id_order(obj.mobile_id))  # same lock order everywhere
-            self.write_isolated(level, manager.bulk_create, stamp, creating=True)
+            self.write_isolated(level, create, stamp, creating=True)
             for obj in level:
                 staged.created.append(obj)
         staged.updated = self.drop_orphans(staged.updated, records)
