@@ -73,6 +73,18 @@ class Stamp:
     now: datetime.datetime
     at: str  # ``now`` on the wire, for history entries
 
+    @property
+    def new_record(self) -> dict[str, Any]:
+        """The stamps of a record this write creates (but ``field_versions``, a new dict)."""
+        return {
+            "version": 1,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "change_seq": self.seq,
+            "deleted": False,
+            "deleted_at": None,
+        }
+
 
 @dataclass
 class Staged:
@@ -237,7 +249,11 @@ class DomainWork:
         problem = self.service.check_initial_state(data)
         if problem is not None:
             return EntryOutcome.error(entry.wire_id, problem.message, problem.field_errors)
-        instance = self.model(**{**data, **self.service.scope, "mobile_id": entry.mobile_id})
+        # The stamps as stamp_write() sets them, given up front: Django then computes no
+        # default for them (timezone.now() twice).
+        values = {**stamp.new_record, "field_versions": {}, **data, **self.service.scope}
+        values["mobile_id"] = entry.mobile_id
+        instance = self.model(**values)
         instance.stamp_write(stamp.seq, stamp.now, adding=True)
         try:
             self.record_history(instance, data, stamp)
