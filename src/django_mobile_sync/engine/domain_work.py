@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -32,7 +33,7 @@ from ..records.ids import MobileId, id_order
 from ..records.inserts import bulk_create
 from ..records.relations import protected_counts, reference_fields
 from ..records.storable import to_json
-from ..records.syncable import STAMP_FIELDS, SyncableModelMixin, differs
+from ..records.syncable import STAMP_FIELDS, SyncableModelMixin, differs, new_record_stamps
 from ..resolvers import ConflictContext, ConflictResolver
 from .audit import audit_row
 from .entries import Entry, ParsedEntries
@@ -72,18 +73,6 @@ class Stamp:
     seq: int
     now: datetime.datetime
     at: str  # ``now`` on the wire, for history entries
-
-    @property
-    def new_record(self) -> dict[str, Any]:
-        """The stamps of a record this write creates (but ``field_versions``, a new dict)."""
-        return {
-            "version": 1,
-            "created_at": self.now,
-            "updated_at": self.now,
-            "change_seq": self.seq,
-            "deleted": False,
-            "deleted_at": None,
-        }
 
 
 @dataclass
@@ -249,11 +238,8 @@ class DomainWork:
         problem = self.service.check_initial_state(data)
         if problem is not None:
             return EntryOutcome.error(entry.wire_id, problem.message, problem.field_errors)
-        # The stamps as stamp_write() sets them, given up front: Django then computes no
-        # default for them (timezone.now() twice).
-        values = {**stamp.new_record, "field_versions": {}, **data, **self.service.scope}
-        values["mobile_id"] = entry.mobile_id
-        instance = self.model(**values)
+        values = {**new_record_stamps(stamp.seq, stamp.now), **data, **self.service.scope}
+        instance = self.model(**{**values, "mobile_id": entry.mobile_id})
         instance.stamp_write(stamp.seq, stamp.now, adding=True)
         try:
             self.record_history(instance, data, stamp)
@@ -376,11 +362,7 @@ class DomainWork:
         gets its primary key before its children are written. A record whose parent could
         not be stored fails with it.
         """
-        staged = self.staged
-
-        def create(objs: list[SyncableModelMixin]) -> Any:
-            return bulk_create(self.model, objs, self.using)
-
+        staged, create = self.staged, partial(bulk_create, self.model, using=self.using)
         remaining = staged.created
         staged.created = []
         while remaining:  # sets of id(): Model.__eq__ in a list scan is quadratic
