@@ -175,3 +175,24 @@ def test_fields_of_their_own_are_not_passthrough() -> None:
     assert passthrough_types(models.JSONField()) == ()
     assert passthrough_types(models.SlugField()) == (str,)
     assert passthrough_types(models.ForeignKey(Folder, on_delete=models.CASCADE)) == (int,)
+
+
+@pytest.mark.postgres
+def test_the_insert_is_never_prepared(org: Org) -> None:
+    """Even where psycopg is told to prepare statements (``prepare_threshold`` in the
+    database's OPTIONS; Django's default is never): behind PgBouncer's transaction pooling
+    the next transaction may run on a server connection that never saw it prepared."""
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.prepare_threshold = 0  # prepare every statement at once
+    try:
+        for i in range(3):
+            [task] = new_tasks(org, 1)
+            task.mobile_id = uuid.UUID(int=100 + i)
+            bulk_create(Task, [task], "default")
+    finally:
+        raw.prepare_threshold = None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        assert not [row for row in cursor.fetchall() if "INSERT" in row[0]]
+    assert Task.all_objects.count() == 3
