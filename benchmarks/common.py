@@ -18,6 +18,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 DATA = Path(__file__).resolve().parent / ".data"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://root@127.0.0.1:5432/postgres")
+#: Appended to every benchmark database's name, so that runs sharing a server do not collide.
+DB_SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
 
 
 def pg_admin(sql: str) -> None:
@@ -28,7 +30,9 @@ def pg_admin(sql: str) -> None:
 
 
 def setup(backend: str, db_name: str, fresh: bool = True) -> None:
-    """Configure Django for ``backend`` ("sqlite" or "postgresql") on database ``db_name``."""
+    """Configure Django for ``backend`` ("sqlite" or "postgresql") on database ``db_name``
+    (plus ``BENCH_DB_SUFFIX``)."""
+    db_name += DB_SUFFIX
     os.environ["BENCH_DB"] = backend
     os.environ["BENCH_DB_NAME"] = db_name
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
@@ -51,6 +55,8 @@ def setup(backend: str, db_name: str, fresh: bool = True) -> None:
 
 def drop(backend: str, db_name: str) -> None:
     from django.db import connections
+
+    db_name += DB_SUFFIX
 
     connections.close_all()
     if backend == "postgresql":

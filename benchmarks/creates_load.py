@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any
 
-from benchmarks.common import ROOT, emit, machine_busy_seconds, pg_admin
+from benchmarks.common import DB_SUFFIX, ROOT, emit, machine_busy_seconds, pg_admin
 from benchmarks.load import (
     Stats,
     cpu_seconds,
@@ -43,7 +43,7 @@ from benchmarks.load import (
     workers_of,
 )
 
-DB = "bench_dms_creates"
+DB = "bench_dms_creates" + DB_SUFFIX
 BATCH = 100
 URLS = {"library": "/api/v1/sync/activity/sync/", "per_item": "/baseline/activity/sync/"}
 USER_SCRIPT = """

@@ -19,7 +19,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
-from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+from rest_framework.validators import (
+    ProhibitSurrogateCharactersValidator,
+    UniqueTogetherValidator,
+    UniqueValidator,
+)
 
 from .conf import import_from_setting
 from .engine.outcomes import UNKNOWN_MESSAGE, UNKNOWN_REFERENCE
@@ -50,6 +54,20 @@ class UTCDateTimeField(serializers.DateTimeField):
 
     def default_timezone(self) -> datetime.tzinfo | None:
         return datetime.UTC if settings.USE_TZ else None
+
+    def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
+        if "timezone" not in self.__dict__:  # DRF would ask the settings for every value
+            self.__dict__["timezone"] = self.default_timezone()  # None: naive, as DRF's
+        return super().enforce_timezone(value)
+
+
+class SurrogateCharactersValidator(ProhibitSurrogateCharactersValidator):
+    """DRF's ``ProhibitSurrogateCharactersValidator`` (the same message and code), which
+    reads ASCII text in one step rather than character by character: it has none."""
+
+    def __call__(self, value: Any) -> None:
+        if not (type(value) is str and value.isascii()):
+            super().__call__(value)
 
 
 class ReferenceField(serializers.Field[Any, Any, Any, Any]):
@@ -122,7 +140,13 @@ class SyncModelSerializer(serializers.ModelSerializer[Any]):
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         for field in fields.values():
-            field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+            field.validators = [
+                SurrogateCharactersValidator()
+                if type(v) is ProhibitSurrogateCharactersValidator
+                else v
+                for v in field.validators
+                if not isinstance(v, UniqueValidator)
+            ]
             if isinstance(field, serializers.ChoiceField):  # MultipleChoiceField included
                 field.error_messages["invalid_choice"] = invalid_choice_message(field)
         # Once per serializer, and one serializer serves a whole batch: no query per entry.

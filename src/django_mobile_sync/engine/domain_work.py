@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -29,9 +30,10 @@ from ..exceptions import UnstorableValue
 from ..models import SyncConflict
 from ..records.bulk import bulk_update
 from ..records.ids import MobileId, id_order
+from ..records.inserts import bulk_create
 from ..records.relations import protected_counts, reference_fields
 from ..records.storable import to_json
-from ..records.syncable import STAMP_FIELDS, SyncableModelMixin, differs
+from ..records.syncable import STAMP_FIELDS, SyncableModelMixin, differs, new_record_stamps
 from ..resolvers import ConflictContext, ConflictResolver
 from .audit import audit_row
 from .entries import Entry, ParsedEntries
@@ -236,7 +238,8 @@ class DomainWork:
         problem = self.service.check_initial_state(data)
         if problem is not None:
             return EntryOutcome.error(entry.wire_id, problem.message, problem.field_errors)
-        instance = self.model(**{**data, **self.service.scope, "mobile_id": entry.mobile_id})
+        values = {**new_record_stamps(stamp.seq, stamp.now), **data, **self.service.scope}
+        instance = self.model(**{**values, "mobile_id": entry.mobile_id})
         instance.stamp_write(stamp.seq, stamp.now, adding=True)
         try:
             self.record_history(instance, data, stamp)
@@ -359,7 +362,7 @@ class DomainWork:
         gets its primary key before its children are written. A record whose parent could
         not be stored fails with it.
         """
-        staged, manager = self.staged, self.model._base_manager.db_manager(self.using)
+        staged, create = self.staged, partial(bulk_create, self.model, using=self.using)
         remaining = staged.created
         staged.created = []
         while remaining:  # sets of id(): Model.__eq__ in a list scan is quadratic
@@ -370,7 +373,7 @@ class DomainWork:
             remaining = [obj for obj in remaining if id(obj) not in placed]
             level = self.drop_orphans(level, records)
             level.sort(key=lambda obj: id_order(obj.mobile_id))  # same lock order everywhere
-            self.write_isolated(level, manager.bulk_create, stamp, creating=True)
+            self.write_isolated(level, create, stamp, creating=True)
             for obj in level:
                 staged.created.append(obj)
         staged.updated = self.drop_orphans(staged.updated, records)

@@ -35,6 +35,8 @@ def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be stored, or ``None`` if it can."""
     if "\x00" in text:
         return "contains a NUL character (\\u0000), which cannot be stored"
+    if text.isascii():  # in one step: no surrogate, nothing to encode
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -66,6 +68,8 @@ def to_json(value: Any, max_depth: int = MAX_DEPTH) -> Any:
 def _convert(value: Any, depth: int) -> Any:
     kind = type(value)
     if kind is str:
+        if value.isascii() and "\x00" not in value:  # the common case, without a call
+            return value
         return check_text(value)
     if kind is int or kind is bool or value is None:
         return value
@@ -103,6 +107,8 @@ def format_timestamp(value: datetime.datetime) -> str:
 def _key(key: Any) -> str:
     if not isinstance(key, str):
         key = str(key)
+    elif key.isascii() and "\x00" not in key:
+        return key
     return check_text(key)
 
 

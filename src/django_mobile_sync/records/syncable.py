@@ -405,6 +405,20 @@ class SyncableModelMixin(models.Model):
         return super().delete(using=using)
 
 
+def new_record_stamps(seq: int, now: Any) -> dict[str, Any]:
+    """What ``stamp_write(seq, now, adding=True)`` sets, as a new model's keyword arguments:
+    given up front, Django computes no default for them (``timezone.now()`` twice)."""
+    return {
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "change_seq": seq,
+        "deleted": False,
+        "deleted_at": None,
+        "field_versions": {},
+    }
+
+
 def tenant_field_names(model: type[models.Model]) -> frozenset[str]:
     """The tenant fields every domain declaring ``model`` names."""
     try:
