@@ -60,6 +60,18 @@ def _own_cache(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Passwords of this process hashed with MD5, as the library's tests/settings.py does.
+
+    PBKDF2 (example.settings) costs about a quarter of a second per hash, and ``seed_demo``'s
+    admin is created and its password checked in every test that seeds the demo (each
+    operation of test_schemathesis.py does). The servers the live tests start are other
+    processes: they hash for real.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _own_media(settings: Any, tmp_path: Any) -> None:
     """Files (photos) of a test in a directory of its own, never the project's MEDIA_ROOT."""
     settings.STORAGES = {
