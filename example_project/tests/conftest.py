@@ -155,6 +155,15 @@ def node_example(tmp_path_factory: Any) -> Any:
         yield server
 
 
+@pytest.fixture(scope="session")
+def clients() -> Any:
+    """``clients/`` installed, packed, built and its example app compiled (the tests marked
+    ``node``): once per session, for every module that runs the real client packages."""
+    from tests.helpers.node_clients import node_project
+
+    return node_project()
+
+
 def pytest_deselected(items: list[Any]) -> None:
     node = [item for item in items if item.get_closest_marker("node")]
     if node:
