@@ -26,6 +26,43 @@ from tests.testapp.models import Org
 pytest_plugins = ["tests.helpers.pgservers"]
 
 ON_POSTGRES = str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql")
+
+
+def _flush_by_delete() -> None:
+    """On PostgreSQL every test commits, so Django empties both test databases after each one
+    (``flush``). Its ``TRUNCATE`` of every table gives each table and index new files: about
+    0.12 s per database on an idle machine, seconds on a busy one, ~1300 times per run. The
+    tables of a test hold a handful of rows: ``DELETE`` empties them in a few milliseconds,
+    foreign keys checked at commit (Django declares them deferrable). No trigger of the
+    library or the tests acts on a delete, and no test relies on a flush resetting sequences
+    (it never did: ``reset_sequences`` still takes Django's way).
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def sql_flush(
+        self: Any,
+        style: Any,
+        tables: Any,
+        *,
+        reset_sequences: bool = False,
+        allow_cascade: bool = False,
+    ) -> list[str]:
+        if reset_sequences or not tables:
+            return truncate(
+                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        return ["SET CONSTRAINTS ALL DEFERRED;"] + [
+            f"DELETE FROM {self.quote_name(table)};" for table in tables
+        ]
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+
+
+if ON_POSTGRES:
+    _flush_by_delete()
+
 #: The marker of the tests the other backend runs, and that backend's name.
 OTHER_BACKEND = ("sqlite", "SQLite") if ON_POSTGRES else ("postgres", "PostgreSQL")
 

@@ -16,6 +16,42 @@ from tests.helpers.devices import Device, new_id
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
+def _flush_by_delete() -> None:
+    """On PostgreSQL every test commits, so Django empties the test database after each one
+    (``flush``). Its ``TRUNCATE`` gives every table and index new files: a tenth of a second
+    on an idle machine, seconds on a busy one. A test's tables hold a handful of rows:
+    ``DELETE`` empties them in milliseconds, foreign keys checked at commit (Django declares
+    them deferrable). Nothing in the project acts on a delete in the database (no trigger),
+    and ``reset_sequences`` still takes Django's way. (The library's tests/conftest.py does
+    the same.)
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def sql_flush(
+        self: Any,
+        style: Any,
+        tables: Any,
+        *,
+        reset_sequences: bool = False,
+        allow_cascade: bool = False,
+    ) -> list[str]:
+        if reset_sequences or not tables:
+            return truncate(
+                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        return ["SET CONSTRAINTS ALL DEFERRED;"] + [
+            f"DELETE FROM {self.quote_name(table)};" for table in tables
+        ]
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+
+
+if ON_POSTGRES:
+    _flush_by_delete()
+
+
 def pytest_configure(config: Any) -> None:
     """WhiteNoise warns about a missing STATIC_ROOT on every request of a fresh clone's tests
     (``make example`` runs collectstatic first): give it the empty directory."""
@@ -57,6 +93,18 @@ def _own_cache(settings: Any) -> None:
             "LOCATION": new_id(),
         }
     }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Passwords of this process hashed with MD5, as the library's tests/settings.py does.
+
+    PBKDF2 (example.settings) costs about a quarter of a second per hash, and ``seed_demo``'s
+    admin is created and its password checked in every test that seeds the demo (each
+    operation of test_schemathesis.py does). The servers the live tests start are other
+    processes: they hash for real.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -141,6 +189,15 @@ def node_example(tmp_path_factory: Any) -> Any:
     }
     with LiveExample(tmp_path_factory.mktemp("node"), "node", env=rates) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def clients() -> Any:
+    """``clients/`` installed, packed, built and its example app compiled (the tests marked
+    ``node``): once per session, for every module that runs the real client packages."""
+    from tests.helpers.node_clients import node_project
+
+    return node_project()
 
 
 def pytest_deselected(items: list[Any]) -> None:

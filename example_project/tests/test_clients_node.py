@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.node_clients import node_project, run_node_tests, tenant_of
+from tests.helpers.node_clients import run_node_tests, tenant_of
 
 # `live`: they start the example under gunicorn, like the other tests that run once per
 # database backend; `node`: they need Node.js (make test deselects them without it).
@@ -55,11 +55,6 @@ WATERMELON = [
     # Live streams: synchronize() on a poke, debounced and jittered (the package's live module).
     "watermelon/live-sync-on-poke.test.mjs",
 ]
-
-
-@pytest.fixture(scope="module")
-def clients() -> Path:
-    return node_project()
 
 
 @pytest.mark.parametrize("script", RXDB + WATERMELON)

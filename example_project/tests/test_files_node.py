@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.node_clients import node_project, run_node_tests, tenant_of
+from tests.helpers.node_clients import run_node_tests, tenant_of
 
 pytestmark = [pytest.mark.live, pytest.mark.node]
 
@@ -20,11 +20,6 @@ SCRIPTS = [
     # The package's upload queue (src/files/queue.ts): records first, files after, backoff.
     "files/queue.test.mjs",
 ]
-
-
-@pytest.fixture(scope="module")
-def clients() -> Path:
-    return node_project()
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
