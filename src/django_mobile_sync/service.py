@@ -97,11 +97,25 @@ class SyncService:
 
     # -- who and where ----------------------------------------------------------------------
     def get_scope(self) -> dict[str, Any]:
-        """Tenant field values of this request (``{}`` for an unscoped domain)."""
+        """Tenant field values of this request (``{}`` for an unscoped domain).
+
+        The domain's ``scope`` callable runs once per request: the domains of a multi-domain
+        or WatermelonDB request that share it share its answer.
+        """
         scope = self.domain.scope_callable
         if scope is None:
             return {}
-        return dict(scope(self.request))  # type: ignore[arg-type]
+        if self.request is None:
+            return dict(scope(self.request))  # type: ignore[arg-type]
+        answers: dict[Any, dict[str, Any]] | None = getattr(
+            self.request, "mobile_sync_scopes", None
+        )
+        if answers is None:
+            answers = {}
+            setattr(self.request, "mobile_sync_scopes", answers)  # noqa: B010
+        if scope not in answers:
+            answers[scope] = dict(scope(self.request))
+        return dict(answers[scope])
 
     def get_database(self) -> str:
         """The database alias the whole push runs on, and that pulls read (or its standbys)."""
