@@ -97,24 +97,15 @@ class SyncService:
 
     # -- who and where ----------------------------------------------------------------------
     def get_scope(self) -> dict[str, Any]:
-        """Tenant field values of this request (``{}`` for an unscoped domain).
-
-        The domain's ``scope`` callable runs once per request: the domains of a multi-domain
-        or WatermelonDB request that share it share its answer.
-        """
+        """Tenant field values of this request (``{}``: unscoped); scope runs once a request."""
         scope = self.domain.scope_callable
         if scope is None:
             return {}
-        if self.request is None:
-            return dict(scope(self.request))  # type: ignore[arg-type]
-        answers: dict[Any, dict[str, Any]] | None = getattr(
-            self.request, "mobile_sync_scopes", None
-        )
-        if answers is None:
-            answers = {}
-            setattr(self.request, "mobile_sync_scopes", answers)  # noqa: B010
+        answers = getattr(self.request, "mobile_sync_scopes", {})  # the domains' shared scope
         if scope not in answers:
-            answers[scope] = dict(scope(self.request))
+            answers[scope] = dict(scope(self.request))  # type: ignore[arg-type]
+            if self.request is not None:
+                setattr(self.request, "mobile_sync_scopes", answers)  # noqa: B010
         return dict(answers[scope])
 
     def get_database(self) -> str:
