@@ -155,13 +155,15 @@ class PushBatch:
             ordered = parents_first(self.works)  # a parent is decided and written first
             for work in ordered:
                 work.decide(stamp, records)
+            # What the live records will refer to (a file) is held before they are written
+            # and until this commits, so a purge either sees the hold or has removed the
+            # file already: one statement per push (records/referents.py,
+            # docs/files.md#clean-up).
+            hold_referents([(w.service.scope, staged_live(w)) for w in ordered], self.using)
             for work in ordered:
                 work.write(stamp, records)
             for work in ordered:  # CASCADE, SET_NULL...: the children of deleted records
                 apply_on_delete(work.model, work.deleted_pks(), self.using)
-            # What the live records refer to (a file) stays until this commits: one
-            # statement per push (records/referents.py, docs/files.md#clean-up).
-            hold_referents([(w.service.scope, written_live(w)) for w in ordered], self.using)
             for work in ordered:
                 work.after_save()
             results = [work.result() for work in self.works]
@@ -256,6 +258,6 @@ class PushBatch:
             signals.batch_synced.send(sender=sender, domain=domain, batch=batch, result=result)
 
 
-def written_live(work: DomainWork) -> list[SyncableModelMixin]:
-    """The live records ``work`` wrote (after its ``write()``)."""
+def staged_live(work: DomainWork) -> list[SyncableModelMixin]:
+    """The live records ``work`` is to write (decided, before its ``write()``)."""
     return [obj for obj in (*work.staged.created, *work.staged.updated) if not obj.deleted]
