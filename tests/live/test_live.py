@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core import checks
 from django.db import connection, transaction
+from django.test import modify_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -175,6 +176,14 @@ def test_an_access_change_is_read_in_the_clock_range_of_its_commit() -> None:
     assert changed_users("default", after.horizon, after.horizon + 10) == {}
     assert access.changed_since("default", "7", before.horizon)
     assert not access.changed_since("default", "7", after.horizon)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_access_change_without_the_live_app_does_nothing() -> None:
+    """A project with views but no live app may call it where access is stored."""
+    with modify_settings(INSTALLED_APPS={"remove": ["django_mobile_sync.live"]}):
+        access_changed(7)
+    assert not AccessChange.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

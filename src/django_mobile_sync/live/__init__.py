@@ -49,11 +49,18 @@ def access_changed(user: Any, domains: Iterable[str] | None = None) -> None:
     removes. Call it where that access is stored, inside the transaction that changes it
     if there is one: the poke follows its commit, and a rolled-back change pokes no one.
 
+    Without the live app in ``INSTALLED_APPS`` there are no streams to poke: it does
+    nothing.
+
     Args:
         user: the user, or their primary key.
         domains: the domains whose view changed; default: every domain with a view.
     """
+    from django.apps import apps
     from django.db import transaction
+
+    if not apps.is_installed("django_mobile_sync.live"):
+        return
 
     from .access import access_alias, record_access_change  # the models need apps ready
     from .backends import announce
