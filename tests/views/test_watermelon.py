@@ -5,6 +5,7 @@ the device in ``created``, a change of the user's access as an ordinary incremen
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from django_mobile_sync.domains import SyncDomain
 from django_mobile_sync.watermelondb.models import WatermelonCheckpoint
 from tests.helpers.api import new_id, push
 from tests.helpers.views import create, reassign, visit_with_steps
@@ -202,6 +204,41 @@ def test_a_tombstone_of_the_keys_given_up_reaches_who_held_the_record(
     body = alice.sync()
     assert held(body["changes"], "visits", "deleted") == [theirs]
     assert holds(alice, org) == in_view(user, org)
+
+
+def test_a_promotion_lists_no_tombstone_of_a_record_the_device_never_held(
+    boss: APIClient, client: APIClient, user: User, bob: User
+) -> None:
+    theirs, kept = create(boss, bob), create(boss, bob)
+    alice = device(client)
+    alice.sync()
+    assert theirs not in alice.held["visits"]
+    version = Visit.all_objects.get(mobile_id=theirs).version
+    push(boss, [{"mobile_id": theirs, "version": version, "deleted": True}], "visits")
+    access.SUPERVISORS.add(user.pk)  # she never saw it: its id is not hers to learn
+    body = alice.sync()
+    assert held(body["changes"], "visits", "created") == [kept]
+    assert body["changes"]["visits"]["deleted"] == []
+    assert alice.errors == []
+
+
+def test_a_domain_that_loses_its_view_is_served_whole(
+    boss: APIClient, client: APIClient, user: User, bob: User, org: Org
+) -> None:
+    mine, theirs = create(boss, user), create(boss, bob)
+    alice = device(client)
+    alice.sync()
+    later = create(boss, user)
+    alice.sync()
+    assert sorted(alice.held["visits"]) == sorted([mine, later])
+    domains = [
+        replace(d, view=None) if isinstance(d, SyncDomain) else d
+        for d in settings.MOBILE_SYNC["DOMAINS"]
+    ]
+    with override_settings(MOBILE_SYNC={**settings.MOBILE_SYNC, "DOMAINS": domains}):
+        alice.sync()  # the records she never got, though unchanged, come now
+    assert sorted(alice.held["visits"]) == sorted([mine, later, theirs])
+    assert alice.errors == []
 
 
 def test_a_reassignment_and_a_role_change_in_one_interval(

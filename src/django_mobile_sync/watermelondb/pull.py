@@ -137,6 +137,10 @@ class WatermelonPull:
             holds = {name: held_keys(held.view_keys, name) for name in self.tables} if held else {}
         except ValueError:  # not keys this server stored: served whole
             holds = {}
+        if any(not kept.everything and self.keys[name] is None for name, kept in holds.items()):
+            # A domain lost its view since: the device never got its records outside the
+            # keys it held, and nothing of the window says which they are.
+            holds = {}
         if held is None or not holds or not held.serves(state, reading.clock):
             # No such checkpoint of this user (another user's, or purged), or one of
             # another database, epoch, tenant scope or set of tables, or of a lost history.
@@ -170,6 +174,10 @@ class WatermelonPull:
             plan.created.append(changed.filter(created))
             plan.updated.append(changed.exclude(created))
             plan.created += view.entering
+            if view.new is not None:  # a tombstone of a record the device never held
+                unseen = self.window(plan, start, horizon).filter(view.new, deleted=True)
+                never_held = {str(i) for i in unseen.values_list("mobile_id", flat=True)}
+                plan.deleted = [i for i in plan.deleted if i not in never_held]
             plan.deleted += view.removed
             if view.leaving is not None:
                 plan.leaving.append(view.leaving)
