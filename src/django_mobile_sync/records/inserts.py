@@ -89,7 +89,7 @@ def bulk_create(model: type[models.Model], objs: list[Any], using: str) -> list[
         f"SELECT * FROM UNNEST({arrays})"
     )
     if returning:
-        sql += " " + connection.ops.return_insert_columns(returning)[0]
+        sql += " " + returning_clause(connection, returning)
     sql = sql.replace("%", "%%").replace("%%b::", "%b::")  # a % in a name stays literal
     with transaction.atomic(using=using, savepoint=False), _binding_cursor(using) as cursor:
         cursor.execute(sql, columns)
@@ -101,6 +101,14 @@ def bulk_create(model: type[models.Model], objs: list[Any], using: str) -> list[
         obj._state.adding = False
         obj._state.db = using
     return objs
+
+
+def returning_clause(connection: Any, fields: list[Any]) -> str:
+    """``RETURNING`` the columns of ``fields`` (``returning_columns()`` since Django 6.0,
+    ``return_insert_columns()`` before)."""
+    ops = connection.ops
+    clause = getattr(ops, "returning_columns", None) or ops.return_insert_columns
+    return str(clause(fields)[0])
 
 
 def passthrough_types(field: Any) -> tuple[type, ...]:
