@@ -252,6 +252,39 @@ def test_the_detector_pokes_the_users_view_domains_in_a_constant_number_of_queri
         loop.close()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_the_detector_has_not_read_before_a_stream_starts_does_not_poke_it() -> None:
+    """The ``ready`` of a stream stands for the clock as it is when the stream starts, not
+    as the detector last read it: a commit in between pokes the older streams only, and a
+    ``Last-Event-ID`` of that ``ready`` does not look older than the commit."""
+    acme = Org.objects.create(name="acme")
+    loop = asyncio.new_event_loop()
+    try:
+
+        def stream() -> Subscription:
+            follow = Follow("tasks", Task, "default", ("org_id",), (acme.pk,))
+            return Subscription((follow,), loop, user="7")
+
+        detector = Detector()
+        detector.start = lambda: None  # type: ignore[method-assign]  # ticks by hand
+        detector.renewed = time.monotonic()
+        older, newer = stream(), stream()
+        detector.subscribe(older)
+        Task.objects.create(org=acme, title="before the newer stream")  # not read yet
+        ready_id, _marks = detector.subscribe(newer)
+        detector.tick()
+        loop.run_until_complete(asyncio.sleep(0))
+        assert older.take()[0] == ["tasks"] and newer.take()[0] == []
+        resumed = decode_event_id(ready_id)
+        assert resumed is not None and resumed["default"] == detector.marks["default"]
+        Task.objects.create(org=acme, title="after both")
+        detector.tick()
+        loop.run_until_complete(asyncio.sleep(0))
+        assert older.take()[0] == ["tasks"] and newer.take()[0] == ["tasks"]
+    finally:
+        loop.close()
+
+
 def test_the_fanout_finds_the_streams_of_a_tenant_or_a_user_and_forgets_ended_ones() -> None:
     loop = asyncio.new_event_loop()
     try:
@@ -269,10 +302,13 @@ def test_the_fanout_finds_the_streams_of_a_tenant_or_a_user_and_forgets_ended_on
         for subscription in (acme, umbrella, unscoped, *crowd):
             fanout.add(subscription)
         assert set(fanout.follows()) == {"default", "other"}
-        assert fanout.targets({"default": {"tasks": {(1,)}}}, {}) == {acme: {"tasks"}}
-        everyone = fanout.targets({"other": {"notes": None}}, {"8": {"notes"}})
+        marks = {"default": Mark(10), "other": Mark(10)}
+        assert fanout.targets({"default": {"tasks": {(1,)}}}, {}, marks) == {acme: {"tasks"}}
+        everyone = fanout.targets({"other": {"notes": None}}, {"8": {"notes"}}, marks)
         assert len(everyone) == 1003 and everyone[umbrella] == {"notes"}
-        assert fanout.targets({}, {"8": None}) == {umbrella: {"tasks"}}
+        assert fanout.targets({}, {"8": None}, marks) == {umbrella: {"tasks"}}
+        acme.since = {"default": Mark(10)}  # its ready came after those changes
+        assert fanout.targets({"default": {"tasks": {(1,)}}}, {"7": None}, marks) == {}
         for subscription in (acme, umbrella, unscoped, *crowd):
             fanout.remove(subscription)
         fanout.remove(acme)  # twice: nothing happens

@@ -64,14 +64,19 @@ class Detector:
     # -- streams ----------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> tuple[str, dict[str, Mark]]:
         """Register a stream (in a thread that may use the database); the ``ready`` event's
-        id and the marks it stands for: changes from there on are announced to it."""
+        id and the marks it stands for: changes from there on are announced to it.
+
+        The marks are read afresh, not the detector's last ones: a commit the detector has
+        not read yet came before ``ready``, so it neither pokes this stream nor makes a
+        ``Last-Event-ID`` of ``ready`` look old (:meth:`.Subscription.knows`)."""
+        aliases = {f.using for f in subscription.follows} | {access_alias()}
+        marks = {alias: self.read_mark(alias) for alias in sorted(aliases)}
+        subscription.since = marks
         with self.lock:
-            for alias in {f.using for f in subscription.follows} | {access_alias()}:
-                if alias not in self.marks:
-                    self.marks[alias] = self.read_mark(alias)
+            for alias, mark in marks.items():
+                self.marks.setdefault(alias, mark)
             if not subscription.ended:  # it may have ended while this thread ran
                 self.subscriptions.add(subscription)
-            marks = dict(self.marks)
         self.start()
         return encode_event_id(marks), marks
 
@@ -174,7 +179,7 @@ class Detector:
         with self.lock:
             self.marks.update(marks)
             event_id = encode_event_id(self.marks)
-            targets = self.subscriptions.targets(changes, users)
+            targets = self.subscriptions.targets(changes, users, marks)
         self.deliver(targets, event_id)
 
     def deliver(self, targets: dict[Subscription, set[str]], event_id: str) -> None:

@@ -16,6 +16,9 @@ from typing import Any
 
 from django.db.models import Model
 
+from .access import access_alias
+from .events import Mark
+
 #: A tenant: the values of a domain's tenant fields (primary keys for foreign keys).
 TenantKey = tuple[Any, ...]
 
@@ -53,6 +56,16 @@ class Subscription:
     ended: bool = False
     pending: set[str] = field(default_factory=set)
     event_id: str = ""
+    since: dict[str, Mark] = field(default_factory=dict)  # what its ``ready`` stood for
+
+    def knows(self, alias: str, mark: Mark) -> bool:
+        """Every change of ``alias`` below ``mark`` came before this stream's ``ready``."""
+        since = self.since.get(alias)
+        return (
+            since is not None
+            and (since.cluster, since.reset) == (mark.cluster, mark.reset)
+            and since.horizon >= mark.horizon
+        )
 
     def deliver(self, domains: set[str], event_id: str) -> None:
         """On the stream's loop: remember the domains until the stream sends its poke."""
@@ -117,10 +130,14 @@ class Fanout:
         return [s.lease for s in self.streams if s.lease]
 
     def targets(
-        self, changes: Changes, users: Mapping[str, set[str] | None]
+        self,
+        changes: Changes,
+        users: Mapping[str, set[str] | None],
+        marks: Mapping[str, Mark],
     ) -> dict[Subscription, set[str]]:
-        """The streams concerned by a tick's changes, and their domains that changed: those
-        of their tenant, and those with a view for a user whose access changed."""
+        """The streams concerned by a tick's changes (those below ``marks``, by alias), and
+        their domains that changed: those of their tenant, and those with a view for a user
+        whose access changed. A stream whose ``ready`` came after them is left out."""
         found: dict[Subscription, set[str]] = {}
         for alias, domains in changes.items():
             for name, tenants in domains.items():
@@ -130,9 +147,13 @@ class Fanout:
                 )
                 for group in groups:
                     for subscription in group:
-                        found.setdefault(subscription, set()).add(name)
+                        if not subscription.knows(alias, marks[alias]):
+                            found.setdefault(subscription, set()).add(name)
+        access = access_alias()
         for user, named in users.items():
             for subscription in self.by_user.get(user, ()):
+                if subscription.knows(access, marks[access]):
+                    continue
                 views = with_view(subscription, named)
                 if views:
                     found.setdefault(subscription, set()).update(views)
