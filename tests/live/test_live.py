@@ -25,16 +25,11 @@ from django_mobile_sync.domains import get_domain
 from django_mobile_sync.engine import PushBatch
 from django_mobile_sync.live import access, access_changed
 from django_mobile_sync.live.access import changed_users
-from django_mobile_sync.live.detector import (
-    Detector,
-    Follow,
-    Subscription,
-    changed_in,
-    changed_tenants,
-)
+from django_mobile_sync.live.detector import Detector, Follow, Subscription
 from django_mobile_sync.live.events import Mark, decode_event_id, encode_event_id
 from django_mobile_sync.live.fanout import Fanout
 from django_mobile_sync.live.models import AccessChange
+from django_mobile_sync.live.reading import changed_in, changed_tenants
 from django_mobile_sync.service import SyncService
 from tests.helpers.api import new_id, push
 from tests.testapp.models import Label, Note, Org, Task

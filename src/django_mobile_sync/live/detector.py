@@ -22,11 +22,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from django.db import close_old_connections, connections
-from django.db.models import CharField, Value
 
 from django_mobile_sync.conf import sync_settings
 from django_mobile_sync.records import read_clock
@@ -35,10 +33,11 @@ from .access import access_alias, changed_users, purge_access_changes
 from .events import Mark, encode_event_id
 from .fanout import Fanout, Follow, Subscription, TenantKey, deliver_all
 from .leases import release_leases, renew_leases
+from .reading import changed_in
 
 logger = logging.getLogger("django_mobile_sync.live")
 
-__all__ = ["Detector", "Follow", "Subscription", "changed_tenants", "get_detector"]
+__all__ = ["Detector", "Follow", "Subscription", "get_detector"]
 
 #: Seconds between two reads at least: the commits of that window share one read and one
 #: poke per stream (a burst of pushes does not cost a read each).
@@ -198,48 +197,6 @@ class Detector:
     def read_mark(alias: str) -> Mark:
         reading = read_clock(alias)
         return Mark(reading.horizon, reading.cluster, reading.reset)
-
-
-def changed_tenants(follow: Follow, start: int, end: int) -> set[TenantKey] | None:
-    """The tenants of ``follow``'s domain with a change in ``[start, end)`` (an index range
-    on ``change_seq``); ``None`` stands for every tenant (an unscoped domain that changed)."""
-    rows = follow.model._base_manager.using(follow.using).filter(
-        change_seq__gte=start, change_seq__lt=end
-    )
-    if not follow.columns:
-        return None if rows.exists() else set()
-    return set(rows.values_list(*follow.columns).distinct())
-
-
-def changed_in(follows: Mapping[str, Follow], start: int, end: int) -> dict[str, Any]:
-    """:func:`changed_tenants` of several domains of one database in one query: a
-    ``UNION ALL`` of the domains whose tenant columns have the same types (all of them, in
-    the common case), so a tick costs a query per kind of tenant, not one per domain."""
-    found: dict[str, set[TenantKey] | None] = {name: set() for name in follows}
-    groups: dict[tuple[Any, ...], list[Follow]] = {}
-    for follow in follows.values():
-        connection = connections[follow.using]
-        kinds = tuple(
-            follow.model._meta.get_field(column).db_type(connection) for column in follow.columns
-        )
-        groups.setdefault(kinds, []).append(follow)
-    for group in groups.values():
-        parts = [
-            f.model._base_manager.using(f.using)
-            .filter(change_seq__gte=start, change_seq__lt=end)
-            .order_by()
-            .values_list(Value(f.domain, output_field=CharField()), *f.columns)
-            .distinct()
-            for f in group
-        ]
-        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-        for name, *tenant in rows:
-            tenants = found[name]
-            if not follows[name].columns:
-                found[name] = None  # an unscoped domain: every stream of it
-            elif tenants is not None:
-                tenants.add(tuple(tenant))
-    return found
 
 
 _detector: Detector | None = None

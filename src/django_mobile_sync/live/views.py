@@ -220,6 +220,10 @@ async def event_stream(
         ready_id, resume = await sync_to_async(start_stream)(grant, subscription, last_event_id)
         seconds = int(heartbeat) if heartbeat.is_integer() else heartbeat
         ready = {"domains": [follow.domain for follow in grant.follows], "heartbeat": seconds}
+        # The services (and the DRF request and view they hold) are not needed while the
+        # stream is held: every object a stream keeps is walked by each full collection of
+        # the garbage collector, in the process that serves the pushes and pulls too.
+        del grant
         yield events.event("ready", ready, ready_id, retry=RETRY_MS)
         if resume:
             yield events.poke(resume, ready_id)
