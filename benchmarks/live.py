@@ -17,9 +17,11 @@ What "idle" means, and why the measure is fair (docs/live.md#holding-a-thousand-
   holding streams. ``--poked`` opens them in the pushing tenant instead, to measure that.
 - They are held by a process of their own (``benchmarks/live_streams.py``): read by the
   load generator's process, 1,000 sockets took its CPU and GIL from the devices it drives.
-- Each throughput run starts with the devices pulled to the end (untimed), and the runs
-  without streams come before and after the one with them; the ratio is against their
-  mean, so neither the order nor the table's growth decides it.
+- Each throughput run starts with the devices pulled to the end (untimed) and fresh
+  planner statistics (``ANALYZE``, as autovacuum keeps them; this machine's PostgreSQL runs
+  without it). ``--rounds`` runs with streams (default 5) alternate with runs without; each
+  is compared with the mean of the runs without just before and after it, and the ratio
+  is the median of those, so neither the order nor the table's growth decides it.
 
 Every request goes to 127.0.0.1; every loop is bounded in time and the server is stopped at
 the end, whatever happens. ``--quick`` is a smoke run of a few seconds per measure. The
@@ -37,6 +39,7 @@ import os
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -180,6 +183,22 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
         if self.database == "postgresql":
             pg_admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+
+    def analyze(self) -> None:
+        """Fresh planner statistics, as autovacuum keeps them in production. This machine's
+        PostgreSQL runs with autovacuum off: tables grown by tens of thousands of rows
+        without statistics made the push's lookup by ``mobile_id`` read the tenant's whole
+        table through the pull index, slower at every run (docs/benchmarks.md#live-streams)."""
+        if self.database == "postgresql":
+            import psycopg
+
+            with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
+                conn.execute("ANALYZE")
+        else:
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(self.env["DATABASE_URL"][10:])) as conn:
+                conn.execute("ANALYZE")
 
     def request(self, method: str, path: str, body: Any, token: str) -> tuple[int, Any]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -339,6 +358,7 @@ def throughput(server: Server, tokens: list[str], seconds: float) -> dict[str, f
     pushed = pulled = 0
     lock = threading.Lock()
     cursors = {token: catch_up(server, token) for token in tokens[:4]}
+    server.analyze()
     stop_at = time.monotonic() + seconds
 
     def device(token: str) -> None:
@@ -376,32 +396,38 @@ def run(database: str, backend: str, args: argparse.Namespace, workdir: Path) ->
             )
         }
         time.sleep(1)
-        devices = tokens[-4:]
-        without = throughput(server, devices, args.seconds)
-        rss0, _cpu = server.usage()
-        idle = IdleStreams(server.port, tokens[:-5] if args.poked else idle_tokens, args.streams)
-        try:
-            rss1, cpu_a = server.usage()
-            time.sleep(args.seconds)
-            rss1, cpu_b = server.usage()
-            with_streams = throughput(server, devices, args.seconds)
-        finally:
-            idle.close()
-        again = throughput(server, devices, args.seconds)  # so that order does not decide
-        result["idle"] = {
-            "streams": args.streams,
-            "in_pushing_tenant": bool(args.poked),
-            "pokes_received": idle.pokes,
-            "rss_mib_without": round(rss0, 1),
-            "rss_mib_with": round(rss1, 1),
-            "cpu_percent_idle": round(100 * (cpu_b - cpu_a) / args.seconds, 1),
-        }
-        base = (total(without) + total(again)) / 2
+        devices, holding = tokens[-4:], tokens[:-5] if args.poked else idle_tokens
+        without = [throughput(server, devices, args.seconds)]
+        with_streams: list[dict[str, float]] = []
+        for round_ in range(args.rounds):
+            rss0, _cpu = server.usage()
+            idle = IdleStreams(server.port, holding, args.streams)
+            try:
+                if round_ == 0:  # memory and CPU of the streams, idle
+                    rss1, cpu_a = server.usage()
+                    time.sleep(args.seconds)
+                    rss1, cpu_b = server.usage()
+                    result["idle"] = {
+                        "streams": args.streams,
+                        "in_pushing_tenant": bool(args.poked),
+                        "rss_mib_without": round(rss0, 1),
+                        "rss_mib_with": round(rss1, 1),
+                        "cpu_percent_idle": round(100 * (cpu_b - cpu_a) / args.seconds, 1),
+                    }
+                with_streams.append(throughput(server, devices, args.seconds))
+            finally:
+                idle.close()
+            result["idle"]["pokes_received"] = idle.pokes
+            without.append(throughput(server, devices, args.seconds))
+        ratios = [
+            total(with_) / max((total(before) + total(after)) / 2, 1e-9)
+            for with_, before, after in zip(with_streams, without, without[1:], strict=False)
+        ]
         result["throughput"] = {
             "without_streams": without,
             "with_streams": with_streams,
-            "without_again": again,
-            "ratio": round(total(with_streams) / max(base, 1e-9), 2),
+            "ratios": [round(r, 3) for r in ratios],
+            "ratio": round(statistics.median(ratios), 2),
         }
         return result
     finally:
@@ -421,6 +447,9 @@ def main() -> None:
     parser.add_argument("--latency-streams", type=int, default=20)
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="throughput runs with streams, between runs without"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument(
         "--poked",
@@ -429,7 +458,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.streams, args.latency_streams, args.seconds = 100, 5, 3
+        args.streams, args.latency_streams, args.seconds, args.rounds = 100, 5, 3, 1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     backends = args.backends.split(",") if args.backends else ["poll", "redis"]
@@ -458,9 +487,11 @@ def markdown_section(live: dict[str, Any] | None, add: Any) -> None:
         "answer to the first poke after the push began, on every listening stream (0 when "
         "the poke came first). Idle streams: the server's processes with the streams open "
         "and idle (users of other tenants: held, never poked; held by a process of their "
-        "own). Throughput: 4 devices pushing 20 entries and pulling a page in a loop, with "
-        "the idle streams open against the mean of runs without them before and after, in "
-        "the same run."
+        "own). Throughput: 4 devices pushing 20 entries and pulling a page in a loop, each "
+        "run from fresh planner statistics (this machine's PostgreSQL runs without "
+        "autovacuum); runs with the idle streams open alternate with runs without them, "
+        "and the ratio is the median, over the runs with streams, of each against the mean "
+        "of the runs without just before and after it (every ratio in brackets)."
     )
     add("")
     add(
@@ -474,6 +505,6 @@ def markdown_section(live: dict[str, Any] | None, add: Any) -> None:
             f"| {backend} | {lat['commits_per_s']:.0f} | {lat['p50_ms']:.0f} / "
             f"{lat['p99_ms']:.0f} ms | {idle['streams']:,} | {idle['rss_mib_without']:.0f} / "
             f"{idle['rss_mib_with']:.0f} MiB | {idle['cpu_percent_idle']:.1f}% "
-            f"| {rate['ratio']:.2f}x |"
+            f"| {rate['ratio']:.2f}x ({', '.join(f'{r:.2f}' for r in rate['ratios'])}) |"
         )
     add("")
