@@ -316,7 +316,7 @@ def main() -> None:
         database = "postgresql" if "postgresql" in backends else "sqlite"
         quick_args = ["--quick"] if quick else []
         results["live"] = run_step(
-            "live", "--database", database, *quick_args, library_src=src, timeout=900
+            "live", "--database", database, *quick_args, library_src=src, timeout=2400
         )
     results["env"]["load_after"] = os.getloadavg()
     results["env"]["minutes"] = (time.monotonic() - started) / 60

@@ -39,7 +39,8 @@ def raise_open_files_limit() -> int:
 
 
 #: Python's cyclic garbage collector, tuned for a server: the first generation collected
-#: every 20,000 allocations instead of 700, the older ones as often relative to it. With
+#: every 20,000 allocations instead of 700, the second every 50 of those (10 by default),
+#: a full collection considered every 100 of the second's (10). With
 #: the defaults, collections took a tenth to a quarter of a worker's CPU under a push and
 #: pull load, and every open stream (about 250 objects of Django's and uvicorn's request
 #: machinery, for hours) made each full collection longer (docs/live.md#serving-it).

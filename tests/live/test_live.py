@@ -29,7 +29,7 @@ from django_mobile_sync.live.detector import Detector, Follow, Subscription
 from django_mobile_sync.live.events import Mark, decode_event_id, encode_event_id
 from django_mobile_sync.live.fanout import Fanout
 from django_mobile_sync.live.models import AccessChange
-from django_mobile_sync.live.reading import changed_in, changed_tenants
+from django_mobile_sync.live.reading import changed_in, changed_tenants, is_plain
 from django_mobile_sync.service import SyncService
 from tests.helpers.api import new_id, push
 from tests.testapp.models import Label, Note, Org, Task
@@ -280,6 +280,24 @@ def test_a_commit_the_detector_has_not_read_before_a_stream_starts_does_not_poke
         loop.close()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_tenant_field_that_converts_what_it_reads_is_read_through_the_orm() -> None:
+    """Plain SQL for integer, text and UUID columns; a date (or a custom field, or a model
+    with multi-table inheritance) through the ORM, so the tenant equals the stream's."""
+    acme = Org.objects.create(name="acme")
+    assert is_plain(Task, ("org_id",)) and is_plain(Task, ("title",))
+    assert not is_plain(Task, ("due_at",)) and not is_plain(Task, ("history",))
+    due = timezone.now().replace(microsecond=0)
+    before = Detector.read_mark("default").horizon
+    Task.objects.create(org=acme, title="dated", due_at=due)
+    after = Detector.read_mark("default").horizon
+    follows = {
+        "tasks": Follow("tasks", Task, "default", ("due_at",), (due,)),
+        "labels": Follow("labels", Label, "default", ("org_id",), (acme.pk,)),
+    }
+    assert changed_in(follows, before, after) == {"tasks": {(due,)}, "labels": set()}
+
+
 def test_the_fanout_finds_the_streams_of_a_tenant_or_a_user_and_forgets_ended_ones() -> None:
     loop = asyncio.new_event_loop()
     try:
@@ -302,8 +320,13 @@ def test_the_fanout_finds_the_streams_of_a_tenant_or_a_user_and_forgets_ended_on
         everyone = fanout.targets({"other": {"notes": None}}, {"8": {"notes"}}, marks)
         assert len(everyone) == 1003 and everyone[umbrella] == {"notes"}
         assert fanout.targets({}, {"8": None}, marks) == {umbrella: {"tasks"}}
+        # A domain whose first stream came while a tick ran went unread up to its new mark.
+        assert fanout.unread({"default": {"tasks": acme.follows[0]}}, {"default": Mark(10)}) == {}
+        unread = fanout.unread({}, {"default": Mark(10)})
+        assert len(unread) == 1003 and unread[acme] == {"tasks"}
         acme.since = {"default": Mark(10)}  # its ready came after those changes
         assert fanout.targets({"default": {"tasks": {(1,)}}}, {"7": None}, marks) == {}
+        assert acme not in fanout.unread({}, {"default": Mark(10)})
         for subscription in (acme, umbrella, unscoped, *crowd):
             fanout.remove(subscription)
         fanout.remove(acme)  # twice: nothing happens

@@ -53,8 +53,7 @@ def record_access_change(user: Any, domains: Iterable[str] | None, using: str) -
 
 
 CHANGED_USERS_SQL = (
-    f"SELECT user_key, domains FROM {AccessChange._meta.db_table} "
-    "WHERE seq >= %s AND seq < %s AND user_key <> %s"
+    "SELECT user_key, domains FROM {table} WHERE seq >= %s AND seq < %s AND user_key <> %s"
 )
 
 
@@ -62,8 +61,10 @@ def changed_users(using: str, start: int, end: int) -> dict[str, set[str] | None
     """The users whose access changed in ``[start, end)`` of the clock of ``using``: the
     domains named, or ``None`` for every domain with a view."""
     found: dict[str, set[str] | None] = {}
-    with connections[using].cursor() as cursor:  # at every read of the detector: no ORM
-        cursor.execute(CHANGED_USERS_SQL, [start, end, FLOOR])
+    connection = connections[using]
+    table = connection.ops.quote_name(AccessChange._meta.db_table)
+    with connection.cursor() as cursor:  # at every read of the detector: no ORM
+        cursor.execute(CHANGED_USERS_SQL.format(table=table), [start, end, FLOOR])
         rows = cursor.fetchall()
     for key, names in rows:
         if names == EVERY_VIEW or found.get(key, set()) is None:

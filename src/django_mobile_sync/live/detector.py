@@ -179,6 +179,9 @@ class Detector:
             self.marks.update(marks)
             event_id = encode_event_id(self.marks)
             targets = self.subscriptions.targets(changes, users, marks)
+            moved = {alias: marks[alias] for alias in changes}
+            for subscription, names in self.subscriptions.unread(follows, moved).items():
+                targets.setdefault(subscription, set()).update(names)
         self.deliver(targets, event_id)
 
     def deliver(self, targets: dict[Subscription, set[str]], event_id: str) -> None:

@@ -159,6 +159,23 @@ class Fanout:
                     found.setdefault(subscription, set()).update(views)
         return found
 
+    def unread(
+        self, read: Mapping[str, Mapping[str, Follow]], moved: Mapping[str, Mark]
+    ) -> dict[Subscription, set[str]]:
+        """The streams of domains a tick did not read (their first stream came while it
+        ran) on a database whose mark it ``moved`` (by alias): poked, as their changes up
+        to the new mark went unread, unless they started after it."""
+        found: dict[Subscription, set[str]] = {}
+        for (alias, name), tenants in self.by_tenant.items():
+            mark = moved.get(alias)
+            if mark is None or name in read.get(alias, {}):
+                continue
+            for group in tenants.values():
+                for subscription in group:
+                    if not subscription.knows(alias, mark):
+                        found.setdefault(subscription, set()).add(name)
+        return found
+
 
 def drop(index: dict[Any, set[Subscription]], key: Any, subscription: Subscription) -> None:
     group = index.get(key)

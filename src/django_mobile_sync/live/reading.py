@@ -6,7 +6,9 @@ plain SQL built once per set of followed domains (:func:`statements`) and only e
 afterwards: a ``UNION ALL`` of one ``SELECT DISTINCT`` per domain, one statement per kind of
 tenant columns (all domains, in the common case), each an index range on ``change_seq``.
 Building it through the ORM at every read cost more than running it
-(docs/live.md#how-a-change-reaches-a-stream).
+(docs/live.md#how-a-change-reaches-a-stream). A domain whose values need more than the
+database gives (a model with multi-table inheritance, a tenant field that converts what
+it reads: a date, a custom field) is read through the ORM, one query per read.
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ def changed_tenants(follow: Follow, start: int, end: int) -> set[TenantKey] | No
     return changed_in({follow.domain: follow}, start, end)[follow.domain]
 
 
+def changed_tenants_orm(follow: Follow, start: int, end: int) -> set[TenantKey] | None:
+    """:func:`changed_tenants` through the ORM, for a domain :func:`is_plain` refuses."""
+    rows = follow.model._base_manager.using(follow.using).filter(
+        change_seq__gte=start, change_seq__lt=end
+    )
+    if not follow.columns:
+        return None if rows.exists() else set()
+    return set(rows.order_by().values_list(*follow.columns).distinct())
+
+
 def changed_in(
     follows: Mapping[str, Follow], start: int, end: int
 ) -> dict[str, set[TenantKey] | None]:
@@ -76,11 +88,55 @@ def changed_in(
     if not follows:
         return {}
     using = next(iter(follows.values())).using
-    shapes = tuple(sorted((name, f.model, f.columns) for name, f in follows.items()))
     found: dict[str, set[TenantKey] | None] = {name: set() for name in follows}
-    for statement in statements(using, shapes):
+    shapes = []
+    for name, follow in sorted(follows.items()):
+        if is_plain(follow.model, follow.columns):
+            shapes.append((name, follow.model, follow.columns))
+        else:
+            found[name] = changed_tenants_orm(follow, start, end)
+    for statement in statements(using, tuple(shapes)) if shapes else ():
         found.update(statement.tenants(using, start, end))
     return found
+
+
+#: Tenant field types whose values the database gives as Python has them (a UUID stored as
+#: text on SQLite is parsed by ``to_python``).
+PLAIN_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "CharField",
+        "SlugField",
+        "TextField",
+        "UUIDField",
+    }
+)
+
+
+@functools.lru_cache(maxsize=256)
+def is_plain(model: type[Model], columns: tuple[str, ...]) -> bool:
+    """Whether the plain statement reads ``model``'s tenants: its own table holds
+    ``change_seq`` and the tenant columns, whose values need no conversion but
+    ``to_python``."""
+    if model._meta.parents:
+        return False
+    for column in columns:
+        field = model._meta.get_field(column)
+        target = getattr(field, "target_field", field)
+        for part in (field, target):
+            if not isinstance(part, Field) or hasattr(part, "from_db_value"):
+                return False
+        if target.get_internal_type() not in PLAIN_TYPES:
+            return False
+    return True
 
 
 @functools.lru_cache(maxsize=256)

@@ -4,7 +4,8 @@
 the domains, JSON errors whatever ``Accept`` says); it answers an error, or grants the
 stream. :func:`stream_view` is async: it runs the gate and the registration in a thread,
 releases that thread's database connections, and then holds the stream on the event loop
-without a thread or a connection of its own, so one ASGI process holds thousands.
+without a connection of its own (the thread Django's ASGI handler keeps for the request
+stays idle), so one ASGI process holds thousands.
 """
 
 from __future__ import annotations
