@@ -417,7 +417,7 @@ def run(database: str, backend: str, args: argparse.Namespace, workdir: Path) ->
                 with_streams.append(throughput(server, devices, args.seconds))
             finally:
                 idle.close()
-            result["idle"]["pokes_received"] = idle.pokes
+            result["idle"]["pokes_received"] = result["idle"].get("pokes_received", 0) + idle.pokes
             without.append(throughput(server, devices, args.seconds))
         ratios = [
             total(with_) / max((total(before) + total(after)) / 2, 1e-9)
